@@ -1,0 +1,29 @@
+# One entry point for people, CI and hooks. `make check` is the README's test command.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+
+.PHONY: install install-test lint typecheck test cov check bench clean
+
+install:            ## the package and its command
+	$(PIP) install -q -e .
+
+install-test:       ## everything the test suite, lint and type check need
+	$(PIP) install -q -e '.[test,lint]'
+
+lint:
+	$(PYTHON) -m ruff check src tests benchmarks
+	$(PYTHON) -m ruff format --check src tests benchmarks
+
+typecheck:
+	$(PYTHON) -m mypy
+
+test:
+	$(PYTHON) -m pytest -q -p no:cacheprovider --cov --cov-report=term
+
+check: install-test lint typecheck test   ## install, lint, type check, whole test suite
+
+bench:              ## peers are installed by the benchmark scripts themselves
+	$(PYTHON) benchmarks/watcher_bench.py
+
+clean:
+	rm -rf build dist .mypy_cache .ruff_cache .coverage src/*.egg-info

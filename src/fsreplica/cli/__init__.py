@@ -1,0 +1,56 @@
+"""The `fsreplica` command: one module per subcommand, registered here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from fsreplica import __version__
+from fsreplica.cli._common import EXIT_USAGE, configure_logging
+
+# subcommand name -> module under fsreplica.cli; each module has `add_parser` and `run`.
+COMMANDS: dict[str, str] = {
+    "watch": "watch",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="fsreplica",
+        description="Watch a directory tree and replicate every change, in real time.",
+    )
+    parser.add_argument("--version", action="version", version=f"fsreplica {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"fsreplica.cli.{module_name}")
+        module.add_parser(sub, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
+        return int(exc.code or 0)
+    configure_logging(verbosity=args.verbose - args.quiet, fmt=args.log_format)
+    module = importlib.import_module(f"fsreplica.cli.{COMMANDS[args.command]}")
+    try:
+        code: int = module.run(args)
+    except KeyboardInterrupt:
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    logging.shutdown()
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+__all__ = ["EXIT_USAGE", "main"]

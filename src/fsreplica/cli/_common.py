@@ -1,0 +1,69 @@
+"""Options and helpers shared by every subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Add -v/-q and --log-format to a subcommand's parser."""
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="log less")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="log line format"
+    )
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(*, verbosity: int, fmt: str) -> None:
+    """Send fsreplica's logs to stderr at a level chosen by -v/-q."""
+    level = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
+        verbosity, logging.DEBUG if verbosity > 1 else logging.CRITICAL
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("fsreplica: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("fsreplica")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def on_termination(callback: Callable[[], None]) -> None:
+    """Run `callback` (once) on SIGINT or SIGTERM; only from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    fired = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if not fired.is_set():
+            fired.set()
+            callback()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

@@ -1,0 +1,89 @@
+"""`fsreplica watch DIR...`: print debounced put/delete events until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
+from fsreplica.cli._common import on_termination as _on_termination
+from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
+from fsreplica.errors import WatcherError
+from fsreplica.filters import DEFAULT_IGNORE
+from fsreplica.watch import Watcher
+
+
+def add_parser(sub: Any, name: str) -> None:
+    """Register the subcommand."""
+    parser = sub.add_parser(name, help="print file changes as they happen")
+    parser.add_argument("paths", nargs="+", metavar="DIR", help="directories to watch")
+    parser.add_argument("--json", action="store_true", help="one JSON object per event")
+    parser.add_argument(
+        "--debounce",
+        type=float,
+        default=DEFAULT_DEBOUNCE_DELAY,
+        metavar="SECONDS",
+        help=f"coalescing window per path (default {DEFAULT_DEBOUNCE_DELAY})",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="glob to ignore, on top of the defaults (repeatable)",
+    )
+    parser.add_argument(
+        "--no-default-excludes",
+        action="store_true",
+        help="do not ignore " + " ".join(DEFAULT_IGNORE),
+    )
+    add_common_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Watch until SIGINT/SIGTERM; exit 0, or 2 when a path cannot be watched."""
+    ignore = [*([] if args.no_default_excludes else DEFAULT_IGNORE), *args.exclude]
+    try:
+        config = WatcherConfig(debounce_delay=args.debounce, ignore=ignore)
+    except ValueError as exc:
+        print(f"fsreplica: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    watcher = Watcher(config)
+    _on_termination(watcher.stop)
+    try:
+        for path in args.paths:
+            watcher.watch(path)
+    except WatcherError as exc:
+        watcher.stop()
+        print(f"fsreplica: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"fsreplica: watching {', '.join(args.paths)} (inotify)", file=sys.stderr, flush=True)
+    code = EXIT_OK
+    out = sys.stdout
+    with watcher:
+        while True:
+            try:
+                for event in watcher.events():
+                    if args.json:
+                        line = json.dumps(
+                            {
+                                "operation": str(event.operation),
+                                "path": event.path,
+                                "key": event.key,
+                                "timestamp": event.timestamp.isoformat(),
+                                "moved_from": event.moved_from,
+                            }
+                        )
+                    else:
+                        line = f"{event.operation}: {event.path}"
+                    out.write(line + "\n")
+                    out.flush()
+                break
+            except WatcherError as exc:
+                print(f"fsreplica: {exc}", file=sys.stderr, flush=True)
+                code = EXIT_FAILED
+                if watcher.stats.roots == 0:
+                    break
+    return code

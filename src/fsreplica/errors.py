@@ -1,0 +1,61 @@
+"""The exceptions fsreplica raises; all derive from FsreplicaError."""
+
+from __future__ import annotations
+
+import os
+
+
+class FsreplicaError(Exception):
+    """Base class of every error fsreplica raises on purpose."""
+
+
+class WatcherError(FsreplicaError):
+    """A watcher could not do something with a path.
+
+    Attributes:
+        op: What was being done ("watch", "read", "scan", ...).
+        path: The path concerned.
+        err: The cause: an exception, or a short text.
+    """
+
+    def __init__(self, op: str, path: str | os.PathLike[str], err: BaseException | str) -> None:
+        self.op = op
+        self.path = os.fspath(path)
+        self.err = err
+        super().__init__(op, self.path, err)
+
+    def __str__(self) -> str:
+        err = self.err
+        if isinstance(err, OSError) and err.strerror:
+            reason = err.strerror
+        else:
+            reason = str(err)
+        return f"{self.op} {self.path}: {reason}"
+
+
+class WatcherStopped(WatcherError):
+    """The watcher was stopped; it can no longer watch anything."""
+
+    def __init__(self, op: str = "watch", path: str | os.PathLike[str] = "") -> None:
+        super().__init__(op, path, "watcher stopped")
+
+
+class DestinationError(FsreplicaError):
+    """A destination failed an operation.
+
+    Attributes:
+        op: The operation ("put", "delete", "stat", "list", ...).
+        url: The destination URL or path concerned.
+        reason: A short, secret-free description of the cause.
+        retryable: True when trying again later may succeed (network, throttling).
+    """
+
+    def __init__(self, op: str, url: str, reason: str, *, retryable: bool = False) -> None:
+        self.op = op
+        self.url = url
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(op, url, reason)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.url}: {self.reason}"

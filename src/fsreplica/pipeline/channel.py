@@ -1,0 +1,144 @@
+"""A bounded, closable hand-off from the watcher's owner thread to any number of consumers.
+
+The producer never blocks: it pushes what fits and keeps the rest (coalesced per path) until the
+consumers have made room, which the channel signals through `on_space`. Consumers block in `get()`
+or, from asyncio, wait on a future that the producer resolves thread-safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Final, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class _Closed:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "CLOSED"
+
+
+CLOSED: Final = _Closed()
+"""Returned by `get()` once the channel is closed and empty."""
+
+
+class Channel(Generic[T]):
+    """A FIFO with a soft capacity, a close flag and an async wake-up.
+
+    Args:
+        capacity: How many items the producer puts in before it waits for room.
+        on_space: Called (outside the lock, from a consumer thread) when the producer asked to be
+            told about room and the channel has drained to half its capacity.
+    """
+
+    def __init__(self, capacity: int, *, on_space: Callable[[], None] | None = None) -> None:
+        self.capacity = capacity
+        self._low_water = capacity // 2
+        self._on_space = on_space
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._items: deque[T] = deque()
+        self._closed = False
+        self._want_space = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        """True once `close()` was called."""
+        return self._closed
+
+    def room(self) -> int:
+        """Return how many more items fit before the capacity is reached (may be <= 0)."""
+        return self.capacity - len(self._items)
+
+    def push(self, items: Iterable[T], *, want_space: bool = False) -> None:
+        """Append `items` whatever the capacity (the producer checked `room()` first).
+
+        Args:
+            items: What to append, in order.
+            want_space: The producer holds more; call `on_space` once consumers make room.
+        """
+        with self._cond:
+            was_empty = not self._items
+            self._items.extend(items)
+            if want_space:
+                self._want_space = True
+            if was_empty and self._items:
+                self._cond.notify_all()
+                self._wake_async()
+
+    def put(self, item: T) -> None:
+        """Add one item regardless of capacity (errors, which must never wait)."""
+        self.push((item,))
+
+    def set_on_space(self, callback: Callable[[], None]) -> None:
+        """Set the callback run when consumers have made room the producer asked for."""
+        self._on_space = callback
+
+    def close(self) -> None:
+        """Close the channel: consumers get what remains, then CLOSED."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            self._wake_async()
+
+    def get(self) -> T | _Closed:
+        """Block until an item is available and return it, or CLOSED."""
+        with self._cond:
+            items = self._items
+            while not items:
+                if self._closed:
+                    return CLOSED
+                self._cond.wait()
+            item = items.popleft()
+            notify = self._want_space and len(items) <= self._low_water
+            if notify:
+                self._want_space = False
+        if notify and self._on_space is not None:
+            self._on_space()
+        return item
+
+    def get_nowait(self) -> T | _Closed | None:
+        """Return an item, CLOSED, or None when nothing is available yet."""
+        with self._cond:
+            if not self._items:
+                return CLOSED if self._closed else None
+        return self.get()
+
+    def wait_async(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        """Return a future resolved when an item arrives or the channel closes."""
+        future: asyncio.Future[None] = loop.create_future()
+        with self._cond:
+            if self._items or self._closed:
+                future.set_result(None)
+            else:
+                self._waiters.append((loop, future))
+        return future
+
+    def drain(self) -> list[T]:
+        """Remove and return everything queued (for tests and shutdown)."""
+        with self._cond:
+            out = list(self._items)
+            self._items.clear()
+        return out
+
+    def _wake_async(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # the loop was closed; nobody is waiting any more
+                pass
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,121 @@
+"""The watched tree as the watcher knows it: directories (one per watch) and the files in them.
+
+Keys of files are derived from their directory node, so renaming a directory re-keys everything
+below it at once and later events carry the new path. The known file names are what lets the
+watcher emit a delete for every file of a directory that was removed or moved away, and what an
+overflow rescan compares the disk with.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+
+class Root:
+    """A watched root directory."""
+
+    __slots__ = ("node", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.node: DirNode | None = None
+
+
+class DirNode:
+    """A watched directory.
+
+    Attributes:
+        root: The root this directory belongs to.
+        parent: The parent node (None for the root).
+        name: The directory's name in its parent ("" for the root).
+        key: The path relative to the root, '/'-separated ("" for the root).
+        path: The absolute path.
+        wd: The inotify watch descriptor (or another backend's handle).
+        files: Names of the regular files known to be in the directory.
+        children: Sub-directory nodes by name.
+        alive: False once the directory was removed from the tree.
+    """
+
+    __slots__ = ("alive", "children", "files", "key", "name", "parent", "path", "root", "wd")
+
+    def __init__(self, root: Root, parent: DirNode | None, name: str, wd: int) -> None:
+        self.root = root
+        self.parent = parent
+        self.name = name
+        self.wd = wd
+        self.files: set[str] = set()
+        self.children: dict[str, DirNode] = {}
+        self.alive = True
+        self.key = ""
+        self.path = root.path
+        self._place()
+
+    def _place(self) -> None:
+        parent = self.parent
+        if parent is None:
+            self.key, self.path = "", self.root.path
+        else:
+            self.key = f"{parent.key}/{self.name}" if parent.key else self.name
+            self.path = f"{parent.path}{os.sep}{self.name}"
+
+    def file_key(self, name: str) -> str:
+        """Return the key of the file `name` in this directory."""
+        key = self.key
+        return f"{key}/{name}" if key else name
+
+    def walk(self) -> Iterator[DirNode]:
+        """Yield this node and every node below it, parents first."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.children.values())
+
+    def known_keys(self) -> Iterator[str]:
+        """Yield the key of every known file in this subtree."""
+        for node in self.walk():
+            for name in node.files:
+                yield node.file_key(name)
+
+    def move(self, parent: DirNode, name: str) -> None:
+        """Re-attach this subtree under `parent` as `name` and re-key it."""
+        if self.parent is not None and self.parent.children.get(self.name) is self:
+            del self.parent.children[self.name]
+        self.parent = parent
+        self.name = name
+        parent.children[name] = self
+        for node in self.walk():
+            node._place()
+
+    def detach(self) -> list[DirNode]:
+        """Remove this subtree from the tree and return its nodes."""
+        parent = self.parent
+        if parent is not None and parent.children.get(self.name) is self:
+            del parent.children[self.name]
+        nodes = list(self.walk())
+        for node in nodes:
+            node.alive = False
+        return nodes
+
+
+def count_dirs(path: str, *, is_ignored: object = None) -> int:
+    """Count the directories under `path` (itself included), not following symlinks."""
+    total = 0
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        total += 1
+        try:
+            with os.scandir(current) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False) and not (
+                            callable(is_ignored) and is_ignored(entry.name)
+                        ):
+                            stack.append(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    return total

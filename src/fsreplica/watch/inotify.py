@@ -1,0 +1,655 @@
+"""The native Linux backend: one inotify instance read by one owner thread.
+
+The owner thread owns every piece of state (watch descriptors, the tree, the debouncer, the backlog
+for a slow consumer) and needs no lock. It sleeps in poll() on the inotify fd and an eventfd; the
+poll timeout is the next debounce deadline, so an idle watcher never wakes up. Other threads talk to
+it by queueing a command and writing the eventfd.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import stat
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from fsreplica.config import WatcherConfig
+from fsreplica.errors import WatcherError, WatcherStopped
+from fsreplica.events import FileSystemEvent, Operation
+from fsreplica.filters import IgnoreRules
+from fsreplica.pipeline import Channel, Debouncer, Release
+from fsreplica.watch import _inotify_sys as sys_
+from fsreplica.watch._tree import DirNode, Root, count_dirs
+from fsreplica.watch.stats import WatcherStats
+
+_READ_SIZE = 256 * 1024
+_BUFFERS_PER_TURN = 32  # read at most this many buffers before looking at timers and the backlog
+_MOVE_PAIR_WAIT_MS = 2  # how long an unpaired IN_MOVED_FROM waits for its IN_MOVED_TO
+_OVERFLOW_SLACK_NS = 1_000_000_000  # inode ctimes come from a coarse clock: rescan with margin
+
+_PUT = Operation.PUT
+_DELETE = Operation.DELETE
+
+FileKey = tuple[DirNode, str]
+Item = FileSystemEvent | WatcherError
+
+
+class InotifyBackend:
+    """Watches directory trees with inotify and feeds debounced events into a channel.
+
+    Args:
+        config: The watcher settings.
+        channel: Where events (and asynchronous errors) go.
+    """
+
+    def __init__(self, config: WatcherConfig, channel: Channel[Item]) -> None:
+        self._config = config
+        self._log = config.logger
+        self._rules = IgnoreRules(config.ignore)
+        self._channel = channel
+        self._deb: Debouncer[FileKey] = Debouncer(
+            delay=config.debounce_delay, quiet=config.write_quiet
+        )
+        self._fd = sys_.inotify_init()
+        self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLIN)
+        self._poll.register(self._wake, select.POLLIN)
+        self._reading = True
+        self._nodes: dict[int, DirNode] = {}
+        self._roots: dict[str, Root] = {}
+        self._out: list[Item] = []
+        self._backlog: OrderedDict[tuple[str, str], Item] = OrderedDict()
+        self._moves: dict[int, tuple[DirNode, str, bool]] = {}
+        self._created: list[FileKey] = []
+        self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
+        self._stopping = False
+        self._drained_ns = time.time_ns()
+        self._wall = time.time()
+        self.stats = WatcherStats()
+        channel.set_on_space(self._signal)
+        self._thread = threading.Thread(target=self._run, name="fsreplica-inotify", daemon=True)
+        self._thread.start()
+
+    # ----------------------------------------------------------------- other threads
+
+    def watch(self, path: str) -> None:
+        """Watch `path` recursively; return once its watches are in place."""
+        self._call(lambda: self._add_root(path), path)
+
+    def stop(self) -> None:
+        """Deliver what is pending, close the channel and the fds, join the thread."""
+        if self._thread is threading.current_thread():
+            raise RuntimeError("stop() called from the watcher's own thread")
+        self._stopping = True
+        self._signal()
+        self._thread.join()
+
+    def _call(self, fn: Callable[[], Any], path: str) -> Any:
+        future: Future[Any] = Future()
+        if self._stopping or not self._thread.is_alive():
+            raise WatcherStopped("watch", path)
+        self._commands.append((fn, future))
+        self._signal()
+        return future.result()
+
+    def _signal(self) -> None:
+        try:
+            os.eventfd_write(self._wake, 1)
+        except OSError:  # closed: the thread has already finished
+            pass
+
+    # ----------------------------------------------------------------- owner thread
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # a bug must not leave consumers blocked forever
+            self._log.exception("watcher thread failed")
+            self._channel.put(WatcherError("watch", ",".join(self._roots) or "-", exc))
+        finally:
+            self._shutdown()
+
+    def _loop(self) -> None:
+        deb = self._deb
+        fd = self._fd
+        while not self._stopping:
+            deadline = deb.next_deadline()
+            if deadline is None:
+                timeout = None
+            else:
+                timeout = max(0.0, (deadline - time.monotonic()) * 1000.0)
+                timeout = int(timeout) + (timeout % 1 > 0)
+            ready = self._poll.poll(timeout)
+            for rfd, _ in ready:
+                if rfd == self._wake:
+                    try:
+                        os.eventfd_read(self._wake)
+                    except BlockingIOError:
+                        pass
+            self._run_commands()
+            if self._stopping:
+                break
+            if any(rfd == fd for rfd, _ in ready):
+                self._read_available()
+            for rel in deb.pop_due(time.monotonic()):
+                self._release(rel)
+            self._flush()
+
+    def _run_commands(self) -> None:
+        while self._commands:
+            fn, future = self._commands.popleft()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+            self._flush()
+
+    def _shutdown(self) -> None:
+        try:
+            for rel in self._deb.drain():
+                self._release(rel)
+        except Exception:  # still close everything below
+            self._log.exception("releasing pending events failed")
+        self._stopping = True
+        self._push_all()
+        self._channel.close()
+        while self._commands:
+            _, future = self._commands.popleft()
+            future.set_exception(WatcherStopped())
+        os.close(self._fd)
+        os.close(self._wake)
+        self._nodes.clear()
+        self._roots.clear()
+
+    # ----------------------------------------------------------------- reading
+
+    def _read_available(self) -> None:
+        fd = self._fd
+        for _ in range(_BUFFERS_PER_TURN):
+            try:
+                buf = os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                self._drained_ns = time.time_ns()
+                break
+            self._handle(buf)
+            if self._moves:
+                self._settle_moves()
+        self._check_created()
+
+    def _handle(self, buf: bytes) -> None:
+        now = time.monotonic()
+        self._wall = wall = time.time()
+        deb = self._deb
+        nodes = self._nodes
+        ignored = self._rules.child
+        created = self._created
+        overflow = False
+        count = 0
+        for wd, mask, cookie, name in sys_.parse(buf):
+            count += 1
+            node = nodes.get(wd)
+            if node is None:
+                if mask & sys_.IN_Q_OVERFLOW:
+                    overflow = True
+                continue
+            if not name:
+                self._self_event(node, mask)
+                continue
+            if ignored(node.key, name):
+                continue
+            if mask & sys_.IN_ISDIR:
+                self._dir_event(node, name, mask, cookie)
+                continue
+            key = (node, name)
+            if mask & sys_.IN_CLOSE_WRITE:
+                if deb.is_dirty(key):
+                    rel = deb.complete(key, now=now, wall=wall)
+                    if rel is not None:
+                        self._release(rel)
+            elif mask & sys_.IN_MODIFY:
+                deb.dirty(key, now=now, wall=wall)
+            elif mask & sys_.IN_CREATE:
+                deb.dirty(key, now=now, wall=wall)
+                created.append(key)
+            elif mask & sys_.IN_MOVED_FROM:
+                self._moves[cookie] = (node, name, False)
+            elif mask & sys_.IN_MOVED_TO:
+                self._moved_in(node, name, cookie, now, wall)
+            elif mask & sys_.IN_DELETE:
+                self._complete(key, now, wall)
+        self.stats.events_read += count
+        if overflow:
+            self._overflow()
+
+    def _complete(
+        self, key: FileKey, now: float, wall: float, moved_from: str | None = None
+    ) -> None:
+        rel = self._deb.complete(key, now=now, wall=wall, moved_from=moved_from)
+        if rel is not None:
+            self._release(rel)
+
+    def _moved_in(self, node: DirNode, name: str, cookie: int, now: float, wall: float) -> None:
+        source = self._moves.pop(cookie, None)
+        if source is None or source[2]:
+            self._complete((node, name), now, wall)
+            return
+        old_node, old_name, _ = source
+        # The put that names its origin goes first, so a destination can rename in place.
+        self._complete((node, name), now, wall, old_node.file_key(old_name))
+        self._complete((old_node, old_name), now, wall)
+
+    def _settle_moves(self) -> None:
+        """Resolve IN_MOVED_FROM records whose partner has not arrived: moved out of the tree."""
+        # Both halves of a rename are queued by one system call; if the second is not readable
+        # yet it will be within microseconds, so wait briefly before calling it a move out.
+        if self._poll_fd_once(_MOVE_PAIR_WAIT_MS):
+            return
+        now, wall = time.monotonic(), time.time()
+        moves, self._moves = self._moves, {}
+        for node, name, is_dir in moves.values():
+            if not node.alive:
+                continue
+            if is_dir:
+                child = node.children.get(name)
+                if child is not None:
+                    self._drop_subtree(child, wall)
+            else:
+                self._complete((node, name), now, wall)
+
+    def _poll_fd_once(self, timeout_ms: int) -> bool:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        return bool(poller.poll(timeout_ms))
+
+    def _check_created(self) -> None:
+        """Settle files created without a write: hard links are complete, FIFOs never are."""
+        created, self._created = self._created, []
+        deb = self._deb
+        now, wall = time.monotonic(), self._wall
+        for key in created:
+            if not deb.is_dirty(key) or not key[0].alive:
+                continue
+            node, name = key
+            try:
+                st = os.lstat(f"{node.path}{os.sep}{name}")
+            except OSError:
+                deb.complete(key, now=now, wall=wall)  # gone: let the release decide
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                deb.discard(key)
+            elif st.st_nlink > 1:
+                self._complete(key, now, wall)
+
+    def _self_event(self, node: DirNode, mask: int) -> None:
+        root = node.root
+        if mask & sys_.IN_IGNORED:
+            self._nodes.pop(node.wd, None)
+            if node.alive:
+                if node is root.node:
+                    self._lose_root(root, "watched root is gone")
+                else:
+                    self._drop_subtree(node, self._wall)
+        elif node is root.node and mask & (sys_.IN_DELETE_SELF | sys_.IN_MOVE_SELF):
+            reason = (
+                "watched root was deleted"
+                if mask & sys_.IN_DELETE_SELF
+                else ("watched root was moved away")
+            )
+            self._lose_root(root, reason)
+        elif node is root.node and mask & sys_.IN_UNMOUNT:
+            self._lose_root(root, "watched root was unmounted")
+
+    def _dir_event(self, node: DirNode, name: str, mask: int, cookie: int) -> None:
+        if mask & (sys_.IN_CREATE | sys_.IN_MOVED_TO):
+            source = self._moves.pop(cookie, None) if mask & sys_.IN_MOVED_TO else None
+            if source is not None and source[2] and source[0].alive:
+                old_parent, old_name, _ = source
+                child = old_parent.children.get(old_name)
+                if child is not None:
+                    self._rename_subtree(child, node, name)
+                    return
+            self._add_dir(node, name, emit=True)
+        elif mask & sys_.IN_MOVED_FROM:
+            self._moves[cookie] = (node, name, True)
+        elif mask & sys_.IN_DELETE:
+            child = node.children.get(name)
+            if child is not None:
+                self._drop_subtree(child, self._wall)
+
+    # ----------------------------------------------------------------- tree changes
+
+    def _add_root(self, path: str) -> None:
+        for other in self._roots:
+            if path == other:
+                return
+            if path.startswith(other.rstrip(os.sep) + os.sep) or other.startswith(
+                path.rstrip(os.sep) + os.sep
+            ):
+                raise WatcherError("watch", path, f"overlaps the watched root {other}")
+        root = Root(path)
+        try:
+            wd = sys_.add_watch(self._fd, path, sys_.WATCH_MASK)
+        except OSError as exc:
+            raise self._watch_error(path, exc) from exc
+        if wd in self._nodes:
+            raise WatcherError("watch", path, f"same directory as {self._nodes[wd].path}")
+        root.node = node = DirNode(root, None, "", wd)
+        self._nodes[wd] = node
+        self._roots[path] = root
+        try:
+            self._scan(node, emit=False)
+        except WatcherError:
+            self._forget_root(root)
+            raise
+        self.stats.roots = len(self._roots)
+
+    def _watch_error(self, path: str, exc: OSError) -> WatcherError:
+        if exc.errno == errno.ENOSPC:
+            limit = sys_.read_sysctl(sys_.MAX_USER_WATCHES)
+            root = next((r for r in self._roots.values() if path.startswith(r.path)), None)
+            needed = count_dirs(root.path if root else path, is_ignored=self._rules.name)
+            suggest = max((limit or 0) * 2, needed * 2, 65536)
+            return WatcherError(
+                "watch",
+                path,
+                f"inotify watch limit reached (fs.inotify.max_user_watches={limit}; this tree "
+                f"needs {needed} watches, {len(self._nodes)} in use by this watcher); raise it "
+                f"with: sysctl -w fs.inotify.max_user_watches={suggest}",
+            )
+        if exc.errno == errno.ENOTDIR:
+            return WatcherError("watch", path, "not a directory")
+        return WatcherError("watch", path, exc)
+
+    def _add_dir(self, parent: DirNode, name: str, *, emit: bool) -> None:
+        path = f"{parent.path}{os.sep}{name}"
+        try:
+            wd = sys_.add_watch(self._fd, path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return  # gone or replaced already; its own events will follow
+            self._report(self._watch_error(path, exc))
+            return
+        existing = self._nodes.get(wd)
+        if existing is not None and existing.alive:
+            if existing.parent is not parent or existing.name != name:
+                self._rename_subtree(existing, parent, name)
+            if emit:
+                self._scan(existing, emit=True)
+            return
+        node = DirNode(parent.root, parent, name, wd)
+        old = parent.children.get(name)
+        if old is not None:
+            self._drop_subtree(old, self._wall)
+        parent.children[name] = node
+        self._nodes[wd] = node
+        self._scan(node, emit=emit)
+
+    def _scan(self, top: DirNode, *, emit: bool) -> None:
+        """List `top` and below; watch every sub-directory; note (or emit) every regular file."""
+        ignored = self._rules.child
+        stack = [top]
+        now, wall = time.monotonic(), time.time()
+        while stack:
+            node = stack.pop()
+            files = node.files
+            key = node.key
+            try:
+                it = os.scandir(node.path)
+            except OSError as exc:
+                if node is top and node.parent is None:
+                    raise WatcherError("watch", node.path, exc) from exc
+                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                    self._report(WatcherError("scan", node.path, exc))
+                continue
+            with it:
+                for entry in it:
+                    name = entry.name
+                    if ignored(key, name):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            is_dir, is_file = True, False
+                        else:
+                            is_dir, is_file = False, entry.is_file(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if is_file:
+                        if emit:
+                            if name not in files:
+                                self._complete((node, name), now, wall)
+                        else:
+                            files.add(name)
+                    elif is_dir:
+                        self._watch_child(node, name, emit, stack)
+
+    def _watch_child(self, node: DirNode, name: str, emit: bool, stack: list[DirNode]) -> None:
+        path = f"{node.path}{os.sep}{name}"
+        try:
+            wd = sys_.add_watch(self._fd, path)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return
+            error = self._watch_error(path, exc)
+            if not emit:
+                raise error from exc
+            self._report(error)
+            return
+        existing = self._nodes.get(wd)
+        if existing is not None and existing.alive:
+            if existing.parent is not node or existing.name != name:
+                self._rename_subtree(existing, node, name)
+            if emit:
+                stack.append(existing)
+            return
+        child = DirNode(node.root, node, name, wd)
+        node.children[name] = child
+        self._nodes[wd] = child
+        stack.append(child)
+
+    def _rename_subtree(self, node: DirNode, parent: DirNode, name: str) -> None:
+        """A directory moved inside the tree: deletes under the old keys, puts under the new."""
+        if self._rules.child(parent.key, name) or parent.root is not node.root:
+            self._drop_subtree(node, self._wall)
+            if parent.root is not node.root:
+                self._add_dir(parent, name, emit=True)
+            return
+        old = [(n, list(n.files), n.key) for n in node.walk()]
+        displaced = parent.children.get(name)
+        if displaced is not None and displaced is not node:
+            self._drop_subtree(displaced, self._wall)
+        node.move(parent, name)
+        now, wall = time.monotonic(), self._wall
+        for n, files, old_key in old:
+            for file_name in files:
+                old_file_key = f"{old_key}/{file_name}" if old_key else file_name
+                self._complete((n, file_name), now, wall, old_file_key)
+                self._emit(n.root, old_file_key, _DELETE, wall, None)
+
+    def _drop_subtree(self, node: DirNode, wall: float) -> None:
+        """A directory left the tree: a delete for every file it held; its watches go."""
+        root = node.root
+        for n in node.detach():
+            for name in n.files:
+                self._deb.discard((n, name))
+                self._emit(root, n.file_key(name), _DELETE, wall, None)
+            n.files = set()
+            if self._nodes.get(n.wd) is n:
+                del self._nodes[n.wd]
+                sys_.rm_watch(self._fd, n.wd)
+
+    def _lose_root(self, root: Root, reason: str) -> None:
+        self._log.error("watch %s: %s", root.path, reason)
+        self._forget_root(root)
+        self._report(WatcherError("watch", root.path, reason), log=False)
+
+    def _forget_root(self, root: Root) -> None:
+        if root.node is not None:
+            for n in root.node.detach():
+                if self._nodes.get(n.wd) is n:
+                    del self._nodes[n.wd]
+                    sys_.rm_watch(self._fd, n.wd)
+        self._roots.pop(root.path, None)
+        self.stats.roots = len(self._roots)
+
+    # ----------------------------------------------------------------- overflow
+
+    def _overflow(self) -> None:
+        """The kernel dropped events: compare the disk with what we knew and emit the changes."""
+        self.stats.overflows += 1
+        watermark = self._drained_ns - _OVERFLOW_SLACK_NS
+        self._log.warning(
+            "kernel event queue overflowed (fs.inotify.max_queued_events=%s); rescanning",
+            sys_.read_sysctl(sys_.MAX_QUEUED_EVENTS),
+        )
+        started = time.perf_counter()
+        self._moves.clear()
+        before = self.stats.rescan_changes
+        for root in list(self._roots.values()):
+            self._rescan_root(root, watermark)
+        self._log.info(
+            "rescan after overflow took %.3f s and found %d changes",
+            time.perf_counter() - started,
+            self.stats.rescan_changes - before,
+        )
+
+    def _rescan_root(self, root: Root, watermark: int) -> None:
+        top = root.node
+        if top is None:
+            return
+        try:
+            wd = sys_.add_watch(self._fd, root.path, sys_.WATCH_MASK)
+        except OSError:
+            wd = -1
+        if wd != top.wd:
+            if wd >= 0:
+                sys_.rm_watch(self._fd, wd)
+            self._lose_root(root, "watched root was replaced or removed")
+            return
+        ignored = self._rules.child
+        now, wall = time.monotonic(), time.time()
+        stack = [top]
+        while stack:
+            node = stack.pop()
+            if not node.alive:
+                continue
+            seen_files: set[str] = set()
+            seen_dirs: set[str] = set()
+            try:
+                with os.scandir(node.path) as it:
+                    entries = list(it)
+            except OSError:
+                if node is not top:
+                    self._drop_subtree(node, wall)
+                continue
+            for entry in entries:
+                name = entry.name
+                if ignored(node.key, name):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        seen_dirs.add(name)
+                        self._watch_child(node, name, True, stack)
+                    elif entry.is_file(follow_symlinks=False):
+                        seen_files.add(name)
+                        if (
+                            name not in node.files
+                            or entry.stat(follow_symlinks=False).st_ctime_ns >= watermark
+                        ):
+                            self.stats.rescan_changes += 1
+                            self._complete((node, name), now, wall)
+                except OSError:
+                    continue
+            for name in node.files - seen_files:
+                self.stats.rescan_changes += 1
+                self._complete((node, name), now, wall)
+            for name, child in list(node.children.items()):
+                if name not in seen_dirs:
+                    self._drop_subtree(child, wall)
+
+    # ----------------------------------------------------------------- output
+
+    def _release(self, rel: Release[FileKey]) -> None:
+        node, name = rel.key
+        if not node.alive:
+            return
+        try:
+            st = os.lstat(f"{node.path}{os.sep}{name}")
+            is_file = stat.S_ISREG(st.st_mode)
+        except OSError:
+            is_file = False
+        files = node.files
+        if is_file:
+            files.add(name)
+            moved_from = rel.moved_from
+            self._emit(
+                node.root,
+                node.file_key(name),
+                _PUT,
+                rel.time,
+                moved_from if isinstance(moved_from, str) else None,
+            )
+        elif name in files:
+            files.discard(name)
+            self._emit(node.root, node.file_key(name), _DELETE, rel.time, None)
+
+    def _emit(
+        self, root: Root, key: str, op: Operation, wall: float, moved_from: str | None
+    ) -> None:
+        self._out.append(FileSystemEvent(root.path, key, op, wall, moved_from))
+
+    def _report(self, error: WatcherError, *, log: bool = True) -> None:
+        if log:
+            self._log.error("%s", error)
+        self.stats.errors += 1
+        self._out.append(error)
+
+    def _flush(self) -> None:
+        """Hand released events to the consumer; keep what does not fit, coalesced per path."""
+        out = self._out
+        backlog = self._backlog
+        channel = self._channel
+        if out:
+            self._out = []
+            if not backlog:
+                room = channel.room()
+                if room >= len(out):
+                    channel.push(out)
+                    out = []
+                elif room > 0:
+                    channel.push(out[:room], want_space=True)
+                    out = out[room:]
+            for item in out:
+                # Same key again: the newer state replaces the older one in its place in line.
+                if isinstance(item, FileSystemEvent):
+                    backlog[(item.root, item.key)] = item
+                else:
+                    backlog[("", str(id(item)))] = item
+        if backlog:
+            take = min(channel.room(), len(backlog))
+            batch = [backlog.popitem(last=False)[1] for _ in range(max(take, 0))]
+            channel.push(batch, want_space=bool(backlog))
+        pending = len(self._deb) + len(backlog)
+        self.stats.backlog = len(backlog)
+        reading = pending < self._config.max_pending
+        if reading != self._reading:
+            self._reading = reading
+            self._poll.modify(self._fd, select.POLLIN if reading else 0)
+            if not reading:
+                self._log.warning(
+                    "consumer is slow: %d paths pending; pausing reads (a rescan will follow "
+                    "if the kernel queue overflows)",
+                    pending,
+                )
+
+    def _push_all(self) -> None:
+        items = [*self._backlog.values(), *self._out]
+        self._backlog.clear()
+        self._out = []
+        self._channel.push(items)
