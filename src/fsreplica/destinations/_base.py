@@ -1,0 +1,121 @@
+"""The contract every destination implements, and what it returns.
+
+A destination stores regular files under keys ('/'-separated paths relative to its root or
+prefix). The required part is small: put a file, delete, stat, list, close. Renames and copies are
+optional capabilities a destination advertises by implementing `rename` / `copy` and listing them
+in `capabilities`; callers check before using them (as rclone's optional features).
+
+Every method documents its errors: a missing object is `FileNotFoundError`; anything else is a
+`DestinationError` whose `retryable` says whether trying again may help. Messages never contain
+secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from fsreplica.destinations._source import SourceFile
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a destination knows about one stored file.
+
+    Attributes:
+        key: The key ('/'-separated, relative).
+        size: Size in bytes.
+        mtime_ns: The source file's modification time, as recorded when it was stored.
+        mode: The source file's permission bits (`st_mode & 0o7777`), or None if not recorded.
+        sha256: Hex SHA-256 of the content, or None if the destination cannot tell cheaply.
+    """
+
+    key: str
+    size: int
+    mtime_ns: int
+    mode: int | None = None
+    sha256: str | None = None
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """Where files are replicated to.
+
+    Attributes:
+        url: A display form of the destination, without secrets (`/backup`, `s3://bucket/prefix`).
+        capabilities: Optional operations it supports, among "rename" and "copy".
+    """
+
+    url: str
+    capabilities: frozenset[str]
+
+    def put(self, key: str, source: SourceFile) -> ObjectInfo:
+        """Store the content of `source` under `key`, atomically.
+
+        Readers of the destination see the old object or the new one, never a partial one. The
+        source must not change while it is read: `source.check_unchanged()` is called after the
+        last byte is read and before the object is published.
+
+        Raises:
+            SourceChangedError: The source changed while it was being read; nothing was published.
+            DestinationError: The write failed (full disk, access denied, network).
+        """
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove `key`. A key that does not exist is not an error.
+
+        Raises:
+            DestinationError: The removal failed.
+        """
+        ...
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Return what is stored under `key`.
+
+        Raises:
+            FileNotFoundError: Nothing is stored under `key`.
+            DestinationError: The lookup failed.
+        """
+        ...
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield every stored object whose key starts with `prefix`, in no particular order.
+
+        Raises:
+            DestinationError: The listing failed.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and handles; idempotent."""
+        ...
+
+
+class SupportsRename(Protocol):
+    """The optional "rename" capability: move an object without sending its content again."""
+
+    def rename(self, src_key: str, dst_key: str) -> ObjectInfo:
+        """Move `src_key` to `dst_key`, replacing what is there.
+
+        Raises:
+            FileNotFoundError: `src_key` does not exist.
+            DestinationError: The move failed.
+        """
+        ...
+
+
+class SupportsCopy(Protocol):
+    """The optional "copy" capability: duplicate an object inside the destination."""
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        """Copy `src_key` to `dst_key`, replacing what is there.
+
+        Raises:
+            FileNotFoundError: `src_key` does not exist.
+            DestinationError: The copy failed.
+        """
+        ...
