@@ -7,7 +7,8 @@ PIP := $(PYTHON) -m pip
 install:            ## the package and its command
 	$(PIP) install -q -e .
 
-install-test:       ## everything the test suite, lint and type check need
+install-test:       ## everything the test suite, lint and type check need (pip and Debian packages)
+	bash scripts/install-test-deps.sh
 	$(PIP) install -q -e '.[test,lint]'
 
 lint:
