@@ -32,18 +32,31 @@ class DirNode:
         key: The path relative to the root, '/'-separated ("" for the root).
         path: The absolute path.
         wd: The inotify watch descriptor (or another backend's handle).
+        ino: The directory's inode number, to tell whether its path still leads to it.
         files: Names of the regular files known to be in the directory.
         children: Sub-directory nodes by name.
         alive: False once the directory was removed from the tree.
     """
 
-    __slots__ = ("alive", "children", "files", "key", "name", "parent", "path", "root", "wd")
+    __slots__ = (
+        "alive",
+        "children",
+        "files",
+        "ino",
+        "key",
+        "name",
+        "parent",
+        "path",
+        "root",
+        "wd",
+    )
 
-    def __init__(self, root: Root, parent: DirNode | None, name: str, wd: int) -> None:
+    def __init__(self, root: Root, parent: DirNode | None, name: str, wd: int, ino: int) -> None:
         self.root = root
         self.parent = parent
         self.name = name
         self.wd = wd
+        self.ino = ino
         self.files: set[str] = set()
         self.children: dict[str, DirNode] = {}
         self.alive = True
@@ -58,6 +71,17 @@ class DirNode:
         else:
             self.key = f"{parent.key}/{self.name}" if parent.key else self.name
             self.path = f"{parent.path}{os.sep}{self.name}"
+
+    def intact(self) -> bool:
+        """Return True if this node's path still leads to this directory.
+
+        False means a rename or removal of the directory (or an ancestor) has happened on disk
+        and its events are still on their way.
+        """
+        try:
+            return os.lstat(self.path).st_ino == self.ino
+        except OSError:
+            return False
 
     def file_key(self, name: str) -> str:
         """Return the key of the file `name` in this directory."""

@@ -340,7 +340,12 @@ class InotifyBackend:
             raise self._watch_error(path, exc) from exc
         if wd in self._nodes:
             raise WatcherError("watch", path, f"same directory as {self._nodes[wd].path}")
-        root.node = node = DirNode(root, None, "", wd)
+        try:
+            ino = os.stat(path).st_ino
+        except OSError as exc:
+            sys_.rm_watch(self._fd, wd)
+            raise WatcherError("watch", path, exc) from exc
+        root.node = node = DirNode(root, None, "", wd, ino)
         self._nodes[wd] = node
         self._roots[path] = root
         try:
@@ -383,7 +388,12 @@ class InotifyBackend:
             if emit:
                 self._scan(existing, emit=True)
             return
-        node = DirNode(parent.root, parent, name, wd)
+        try:
+            ino = os.lstat(path).st_ino
+        except OSError:
+            sys_.rm_watch(self._fd, wd)
+            return
+        node = DirNode(parent.root, parent, name, wd, ino)
         old = parent.children.get(name)
         if old is not None:
             self._drop_subtree(old, self._wall)
@@ -427,9 +437,11 @@ class InotifyBackend:
                         else:
                             files.add(name)
                     elif is_dir:
-                        self._watch_child(node, name, emit, stack)
+                        self._watch_child(node, name, entry.inode(), emit, stack)
 
-    def _watch_child(self, node: DirNode, name: str, emit: bool, stack: list[DirNode]) -> None:
+    def _watch_child(
+        self, node: DirNode, name: str, ino: int, emit: bool, stack: list[DirNode]
+    ) -> None:
         path = f"{node.path}{os.sep}{name}"
         try:
             wd = sys_.add_watch(self._fd, path)
@@ -448,7 +460,7 @@ class InotifyBackend:
             if emit:
                 stack.append(existing)
             return
-        child = DirNode(node.root, node, name, wd)
+        child = DirNode(node.root, node, name, wd, ino)
         node.children[name] = child
         self._nodes[wd] = child
         stack.append(child)
@@ -555,7 +567,7 @@ class InotifyBackend:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         seen_dirs.add(name)
-                        self._watch_child(node, name, True, stack)
+                        self._watch_child(node, name, entry.inode(), True, stack)
                     elif entry.is_file(follow_symlinks=False):
                         seen_files.add(name)
                         if (
@@ -579,12 +591,16 @@ class InotifyBackend:
         node, name = rel.key
         if not node.alive:
             return
+        files = node.files
         try:
             st = os.lstat(f"{node.path}{os.sep}{name}")
             is_file = stat.S_ISREG(st.st_mode)
         except OSError:
+            # The directory may have been renamed on disk with its events still queued: then
+            # the path is stale, not the file gone, and the rename's events will say where it is.
+            if name in files and not node.intact():
+                return
             is_file = False
-        files = node.files
         if is_file:
             files.add(name)
             moved_from = rel.moved_from
@@ -637,6 +653,7 @@ class InotifyBackend:
             channel.push(batch, want_space=bool(backlog))
         pending = len(self._deb) + len(backlog)
         self.stats.backlog = len(backlog)
+        self.stats.watches = len(self._nodes)
         reading = pending < self._config.max_pending
         if reading != self._reading:
             self._reading = reading

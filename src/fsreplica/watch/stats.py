@@ -11,6 +11,7 @@ class WatcherStats:
 
     Attributes:
         roots: Roots being watched.
+        watches: Directories being watched (one kernel watch each).
         events_read: Raw kernel events read.
         overflows: Times the kernel queue overflowed (each followed by a rescan).
         rescan_changes: Changes found by rescans.
@@ -19,6 +20,7 @@ class WatcherStats:
     """
 
     roots: int = 0
+    watches: int = 0
     events_read: int = 0
     overflows: int = 0
     rescan_changes: int = 0

@@ -1,0 +1,47 @@
+"""Fixtures for the whole suite: a guard that fails any test leaking watcher threads or fds."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+_LEAK_GRACE = 2.0  # seconds a test's threads get to finish after it returns
+
+
+def _our_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("fsreplica")}
+
+
+def _watch_fds() -> set[str]:
+    """Inotify instances and eventfds open in this process (what a watcher owns)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("anon_inode:") and ("inotify" in target or "eventfd" in target):
+            found.add(f"{fd}:{target}")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _no_leaks() -> Iterator[None]:
+    """Fail a test that leaves fsreplica threads running or inotify/eventfd fds open."""
+    threads_before = _our_threads()
+    fds_before = _watch_fds()
+    yield
+    deadline = time.monotonic() + _LEAK_GRACE
+    while True:
+        threads = _our_threads() - threads_before
+        fds = _watch_fds() - fds_before
+        if not threads and not fds:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    pytest.fail(f"leaked threads {sorted(t.name for t in threads)} and fds {sorted(fds)}")

@@ -1,0 +1,133 @@
+"""Helpers for watcher tests against the real kernel: a consumer thread and condition waits."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import fsreplica
+
+WAIT = 10.0  # seconds: the bound for every wait; a correct watcher answers in milliseconds
+
+
+class Collector:
+    """Consumes a watcher's events in a thread; tests wait for conditions on what arrived."""
+
+    def __init__(self, watcher: fsreplica.Watcher) -> None:
+        self.watcher = watcher
+        self.events: list[fsreplica.FileSystemEvent] = []
+        self.errors: list[fsreplica.WatcherError] = []
+        self._cond = threading.Condition()
+        self.running = threading.Event()
+        self.running.set()
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._consume, name="test-collector", daemon=True)
+        self._thread.start()
+
+    def _consume(self) -> None:
+        try:
+            while True:
+                try:
+                    for event in self.watcher.events():
+                        self.running.wait()
+                        with self._cond:
+                            self.events.append(event)
+                            self._cond.notify_all()
+                    return
+                except fsreplica.WatcherError as exc:
+                    with self._cond:
+                        self.errors.append(exc)
+                        self._cond.notify_all()
+        finally:
+            self.done.set()
+            with self._cond:
+                self._cond.notify_all()
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
+        """Wait until `predicate()` holds (checked on every arrival); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout)
+
+    def wait_key(
+        self, key: str, op: str = "put", timeout: float = WAIT
+    ) -> fsreplica.FileSystemEvent:
+        """Wait for an event of `op` on `key` and return the latest one."""
+        found: list[fsreplica.FileSystemEvent] = []
+
+        def seen() -> bool:
+            found[:] = [e for e in self.events if e.key == key and e.operation == op]
+            return bool(found)
+
+        assert self.wait(seen, timeout), f"no {op} {key}; got {self.summary()}"
+        return found[-1]
+
+    def final(self) -> dict[str, str]:
+        """The last operation reported for each key."""
+        with self._cond:
+            return {e.key: str(e.operation) for e in self.events}
+
+    def keys(self, op: str = "put") -> set[str]:
+        with self._cond:
+            return {e.key for e in self.events if e.operation == op}
+
+    def summary(self) -> str:
+        with self._cond:
+            items = [f"{e.operation} {e.key}" for e in self.events[-20:]]
+        return f"{len(self.events)} events, last: {items}, errors: {self.errors}"
+
+    def marker(self, root: Path, name: str = "zz-marker") -> None:
+        """Write a sentinel file and wait for it: everything before it has been processed."""
+        path = root / name
+        path.write_text(str(len(self.events)))
+        self.wait_key(name)
+        with self._cond:
+            self.events = [e for e in self.events if e.key != name]
+
+    def mark(self, root: Path) -> int:
+        """Like `marker`, and return the number of events seen before it."""
+        self.marker(root)
+        return len(self.events)
+
+
+@pytest.fixture
+def make_watcher() -> Iterator[Callable[..., tuple[fsreplica.Watcher, Collector]]]:
+    """Build watchers (stopped at the end of the test) with a consumer thread each."""
+    made: list[tuple[fsreplica.Watcher, Collector]] = []
+
+    def make(*roots: Path, **options: object) -> tuple[fsreplica.Watcher, Collector]:
+        options.setdefault("debounce_delay", 0.05)
+        watcher = fsreplica.Watcher(fsreplica.WatcherConfig(**options))  # type: ignore[arg-type]
+        for root in roots:
+            watcher.watch(root)
+        collector = Collector(watcher)
+        made.append((watcher, collector))
+        return watcher, collector
+
+    yield make
+    for watcher, collector in made:
+        collector.running.set()
+        watcher.stop()
+        assert collector.done.wait(WAIT)
+
+
+def write(path: Path, data: str | bytes) -> None:
+    """Write a file in one open/write/close."""
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(path, mode) as f:
+        f.write(data)
+
+
+def set_sysctl(path: str, value: int) -> int:
+    """Set a /proc/sys value and return the old one."""
+    with open(path) as f:
+        old = int(f.read())
+    with open(path, "w") as f:
+        f.write(str(value))
+    return old
+
+
+__all__ = ["WAIT", "Collector", "os", "set_sysctl", "write"]
