@@ -70,7 +70,7 @@ class Collector:
         with self._cond:
             return {e.key: str(e.operation) for e in self.events}
 
-    def keys(self, op: str = "put") -> set[str]:
+    def seen(self, op: str = "put") -> set[str]:
         with self._cond:
             return {e.key for e in self.events if e.operation == op}
 

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from tests.watcher.conftest import write
+from .conftest import write
 
 
 def _content_at_release(events, key: str) -> list[str]:
@@ -100,6 +100,6 @@ class TestUnclosedWrites:
             f.write("half")
             f.flush()
             events.marker(tmp_path)
-            assert "partial" not in events.keys()
+            assert "partial" not in events.seen()
             f.write(" and the rest")
         assert Path(events.wait_key("partial").path).read_text() == "half and the rest"

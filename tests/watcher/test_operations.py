@@ -9,7 +9,8 @@ import stat
 from pathlib import Path
 
 import fsreplica
-from tests.watcher.conftest import write
+
+from .conftest import write
 
 
 class TestPut:
@@ -69,8 +70,8 @@ class TestPut:
         os.replace(tmp_path / ".doc.swp", tmp_path / "doc")
         events.wait_key("doc")
         events.marker(tmp_path)
-        assert events.keys() == {"doc"}
-        assert events.keys("delete") == set()
+        assert events.seen() == {"doc"}
+        assert events.seen("delete") == set()
 
 
 class TestDelete:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.watcher.conftest import write
+from .conftest import write
 
 
 def _tree(base: Path, files: list[str]) -> None:
@@ -31,7 +31,7 @@ class TestNewDirectories:
                 ["sh", "-c", f"mkdir -p r{i}/b/c && echo x > r{i}/b/c/f"], cwd=tmp_path, check=True
             )
             expected.add(f"r{i}/b/c/f")
-        assert events.wait(lambda: expected <= events.keys()), events.summary()
+        assert events.wait(lambda: expected <= events.seen()), events.summary()
 
     def test_python_makedirs_race(self, tmp_path: Path, make_watcher) -> None:
         _, events = make_watcher(tmp_path, debounce_delay=0)
@@ -41,7 +41,7 @@ class TestNewDirectories:
             d.mkdir(parents=True)
             write(d / "f", "x")
             expected.add(f"d{i}/x/y/f")
-        assert events.wait(lambda: expected <= events.keys()), events.summary()
+        assert events.wait(lambda: expected <= events.seen()), events.summary()
 
     def test_recreated_directory_is_watched(self, tmp_path: Path, make_watcher) -> None:
         (tmp_path / "d").mkdir()
@@ -64,7 +64,7 @@ class TestMoves:
         _, events = make_watcher(inside)
         os.rename(outside / "pkg", inside / "pkg")
         expected = {f"pkg/{f}" for f in FILES}
-        assert events.wait(lambda: expected <= events.keys()), events.summary()
+        assert events.wait(lambda: expected <= events.seen()), events.summary()
         write(inside / "pkg" / "a" / "b" / "new", "n")
         events.wait_key("pkg/a/b/new")
 
@@ -75,7 +75,7 @@ class TestMoves:
         watcher, events = make_watcher(inside)
         os.rename(inside / "pkg", outside / "pkg")
         expected = {f"pkg/{f}" for f in FILES}
-        assert events.wait(lambda: expected <= events.keys("delete")), events.summary()
+        assert events.wait(lambda: expected <= events.seen("delete")), events.summary()
         write(outside / "pkg" / "a" / "later", "not ours")
         events.marker(inside)
         assert all(not e.key.endswith("later") for e in events.events)
@@ -86,7 +86,7 @@ class TestMoves:
         watcher, events = make_watcher(tmp_path)
         shutil.rmtree(tmp_path / "pkg")
         expected = {f"pkg/{f}" for f in FILES}
-        assert events.wait(lambda: expected <= events.keys("delete")), events.summary()
+        assert events.wait(lambda: expected <= events.seen("delete")), events.summary()
         events.marker(tmp_path)
         assert watcher.stats.watches == 1
 
@@ -96,7 +96,7 @@ class TestMoves:
         os.rename(tmp_path / "old", tmp_path / "new")
         new = {f"new/{f}" for f in FILES}
         old = {f"old/{f}" for f in FILES}
-        assert events.wait(lambda: new <= events.keys() and old <= events.keys("delete"))
+        assert events.wait(lambda: new <= events.seen() and old <= events.seen("delete"))
         moved = {e.key: e.moved_from for e in events.events if e.operation == "put"}
         assert moved == {f"new/{f}": f"old/{f}" for f in FILES}
         write(tmp_path / "new" / "a" / "b" / "two", "changed")
@@ -129,7 +129,7 @@ class TestMoves:
         _tree(tmp_path / ".staging", ["f", "sub/g"])
         _, events = make_watcher(tmp_path)
         os.rename(tmp_path / ".staging", tmp_path / "release")
-        assert events.wait(lambda: {"release/f", "release/sub/g"} <= events.keys())
+        assert events.wait(lambda: {"release/f", "release/sub/g"} <= events.seen())
 
     def test_git_checkout_style_churn(self, tmp_path: Path, make_watcher) -> None:
         """Many renames, removals and rewrites: the final state matches the disk."""
