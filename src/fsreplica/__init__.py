@@ -7,6 +7,7 @@ from fsreplica.config import (
     DEFAULT_WRITE_QUIET,
     WatcherConfig,
 )
+from fsreplica.destinations import Destination, ObjectInfo, open_destination
 from fsreplica.errors import DestinationError, FsreplicaError, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent, Operation
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
@@ -20,10 +21,12 @@ __all__ = [
     "DEFAULT_IGNORE",
     "DEFAULT_MAX_PENDING",
     "DEFAULT_WRITE_QUIET",
+    "Destination",
     "DestinationError",
     "FileSystemEvent",
     "FsreplicaError",
     "IgnoreRules",
+    "ObjectInfo",
     "Operation",
     "Watcher",
     "WatcherConfig",
@@ -31,4 +34,5 @@ __all__ = [
     "WatcherStats",
     "WatcherStopped",
     "__version__",
+    "open_destination",
 ]

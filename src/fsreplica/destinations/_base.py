@@ -1,9 +1,18 @@
 """The contract every destination implements, and what it returns.
 
 A destination stores regular files under keys ('/'-separated paths relative to its root or
-prefix). The required part is small: put a file, delete, stat, list, close. Renames and copies are
-optional capabilities a destination advertises by implementing `rename` / `copy` and listing them
-in `capabilities`; callers check before using them (as rclone's optional features).
+prefix). The required part is small: put a file, delete, stat, list, close. Renames, copies,
+metadata updates and reads are optional capabilities a destination advertises by implementing
+`rename` / `copy` / `set_metadata` / `read` and listing "rename", "copy", "set_metadata", "read" in
+`capabilities`; callers check `capabilities` before using them (as rclone's optional features).
+
+Keys are validated by every destination with `check_key` (shared here so all destinations refuse
+the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL.
+
+A destination is used from several worker threads at once, but never for the same key at the same
+time (the replication engine serialises per key). Its methods must therefore be thread-safe for
+distinct keys. The shared conformance suite in `tests/contract/` checks all of this for every
+destination; see `tests/contract/conftest.py` for how a destination registers itself there.
 
 Every method documents its errors: a missing object is `FileNotFoundError`; anything else is a
 `DestinationError` whose `retryable` says whether trying again may help. Messages never contain
@@ -15,10 +24,43 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from fsreplica.errors import DestinationError
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from fsreplica.destinations._source import SourceFile
+
+
+CAPABILITIES = frozenset({"rename", "copy", "set_metadata", "read"})
+"""Every optional capability a destination may list."""
+
+
+class InvalidKeyError(DestinationError):
+    """A key that no destination accepts (absolute, empty, or with '.' / '..' components)."""
+
+    def __init__(self, op: str, key: str) -> None:
+        super().__init__(op, repr(key), "invalid key", retryable=False)
+        self.key = key
+
+
+def check_key(key: str, *, op: str = "put") -> list[str]:
+    """Return the '/'-separated components of `key`, or raise InvalidKeyError.
+
+    Args:
+        key: The key to check.
+        op: The operation, for the error message.
+
+    Raises:
+        InvalidKeyError: Empty, absolute, with an empty, '.' or '..' component, or a NUL byte.
+    """
+    if not key or key[0] == "/" or "\0" in key:
+        raise InvalidKeyError(op, key)
+    parts = key.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise InvalidKeyError(op, key)
+    return parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,5 +159,34 @@ class SupportsCopy(Protocol):
         Raises:
             FileNotFoundError: `src_key` does not exist.
             DestinationError: The copy failed.
+        """
+        ...
+
+
+class SupportsSetMetadata(Protocol):
+    """The optional "set_metadata" capability: change mtime and mode without sending content.
+
+    Used when a source file was touched or chmod-ed but its content (hash) is unchanged.
+    """
+
+    def set_metadata(self, key: str, *, mtime_ns: int, mode: int | None) -> ObjectInfo:
+        """Record `mtime_ns` (and `mode` unless None) for `key`; return the new info.
+
+        Raises:
+            FileNotFoundError: `key` does not exist.
+            DestinationError: The update failed.
+        """
+        ...
+
+
+class SupportsRead(Protocol):
+    """The optional "read" capability: stream an object's content (used by `verify`)."""
+
+    def read(self, key: str) -> Iterator[bytes]:
+        """Yield the content of `key` in chunks.
+
+        Raises:
+            FileNotFoundError: `key` does not exist (raised by the first `next()`).
+            DestinationError: The read failed.
         """
         ...

@@ -1,0 +1,450 @@
+"""A destination that is a directory on a local filesystem.
+
+Every write goes to a temporary file beside its target, is fsynced (fdatasync) and renamed into
+place, so readers see the old file or the new one. Directories are walked one component at a time
+through directory file descriptors opened with O_NOFOLLOW: a symlink planted anywhere under the
+root is never followed, so nothing is ever written outside it.
+
+The SHA-256 of the content is kept in the extended attribute `user.fsreplica.sha256` together
+with the size and mtime it was computed for; `stat` and `list` report it only while those still
+match (a file edited in place at the destination has no hash rather than a stale one).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import stat
+import threading
+from collections.abc import Iterator
+from urllib.parse import unquote, urlsplit
+
+from fsreplica.destinations._base import ObjectInfo, check_key
+from fsreplica.destinations._source import SourceFile
+from fsreplica.errors import DestinationError
+
+XATTR_SHA256 = "user.fsreplica.sha256"
+TEMP_PREFIX = ".fsreplica-"
+TEMP_SUFFIX = ".part"
+READ_CHUNK = 1024 * 1024
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_RETRYABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.EBUSY, errno.EINTR})
+# A concurrent delete may prune a directory between our walk and our create: walk again.
+_WALK_ATTEMPTS = 5
+
+
+def _error(op: str, where: str, exc: OSError) -> DestinationError:
+    reason = exc.strerror or str(exc)
+    return DestinationError(op, where, reason.lower(), retryable=exc.errno in _RETRYABLE)
+
+
+def _is_temp(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
+
+
+class LocalDestination:
+    """Replicate into a local directory.
+
+    Thread-safe for distinct keys. Capabilities: rename, set_metadata, read.
+
+    Args:
+        root: The destination directory; created (with parents) if missing.
+        fsync: Flush each file's data to disk before it is renamed into place.
+
+    Raises:
+        DestinationError: The root cannot be created or opened.
+    """
+
+    capabilities: frozenset[str] = frozenset({"rename", "set_metadata", "read"})
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+        self.url = self.root
+        self.fsync = fsync
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            self._root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise _error("open", self.root, exc) from exc
+        self._lock = threading.Lock()
+        self._inflight: set[str] = set()  # temp file names being written by this process
+        self._xattrs = True
+
+    @classmethod
+    def from_url(cls, url: str, **options: bool) -> LocalDestination:
+        """Open a `file:///path` URL or a plain path."""
+        if "://" in url:
+            parts = urlsplit(url)
+            if parts.netloc not in ("", "localhost"):
+                raise ValueError(f"file URL with a remote host is not supported: {url}")
+            url = unquote(parts.path)
+        return cls(url, **options)
+
+    def _where(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def _walk(self, parts: list[str], *, create: bool) -> list[int]:
+        """Open every directory from the root to the key's parent; the root fd comes first.
+
+        With `create`, missing directories are made and anything else in the way (a file or a
+        symlink where the source has a directory) is removed; without, FileNotFoundError.
+        """
+        fds = [self._root_fd]
+        try:
+            for name in parts[:-1]:
+                parent = fds[-1]
+                try:
+                    fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
+                    continue
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                        raise
+                    if not create:
+                        raise FileNotFoundError(errno.ENOENT, "not a directory") from exc
+                    os.unlink(name, dir_fd=parent)  # unlinking a symlink never follows it
+                try:
+                    os.mkdir(name, 0o755, dir_fd=parent)
+                except FileExistsError:
+                    pass
+                fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
+        except BaseException:
+            self._close_fds(fds)
+            raise
+        return fds
+
+    def _close_fds(self, fds: list[int]) -> None:
+        for fd in fds[1:]:
+            os.close(fd)
+
+    def _prune(self, parts: list[str], fds: list[int]) -> None:
+        """Remove directories left empty by a delete or rename, deepest first."""
+        for depth in range(len(parts) - 2, -1, -1):
+            try:
+                os.rmdir(parts[depth], dir_fd=fds[depth])
+            except OSError:
+                return
+
+    def put(self, key: str, source: SourceFile) -> ObjectInfo:
+        """Write `source` to `key` through a temporary file, fsync, then rename into place.
+
+        Raises:
+            SourceChangedError: The source changed while it was read; nothing was published.
+            OSError: Reading the source failed.
+            DestinationError: Writing failed.
+        """
+        parts = check_key(key, op="put")
+        where = self._where(key)
+        for attempt in range(_WALK_ATTEMPTS):
+            try:
+                fds = self._walk(parts, create=True)
+            except OSError as exc:
+                raise _error("put", where, exc) from exc
+            tmp = f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+            try:
+                fd = os.open(
+                    tmp,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                    dir_fd=fds[-1],
+                )
+                break
+            except FileNotFoundError as exc:
+                self._close_fds(fds)
+                if attempt == _WALK_ATTEMPTS - 1:
+                    raise _error("put", where, exc) from exc
+            except OSError as exc:
+                self._close_fds(fds)
+                raise _error("put", where, exc) from exc
+        with self._lock:
+            self._inflight.add(tmp)
+        dir_fd = fds[-1]
+        published = False
+        try:
+            try:
+                self._write(fd, source, where)
+            finally:
+                os.close(fd)
+            self._publish(tmp, parts[-1], dir_fd, where)
+            published = True
+        finally:
+            if not published:
+                try:
+                    os.unlink(tmp, dir_fd=dir_fd)
+                except OSError:
+                    pass
+            with self._lock:
+                self._inflight.discard(tmp)
+            self._close_fds(fds)
+        assert source.sha256 is not None
+        return ObjectInfo(key, source.size, source.mtime_ns, source.mode, source.sha256)
+
+    def _write(self, fd: int, source: SourceFile, where: str) -> None:
+        for chunk in source.chunks():
+            view = memoryview(chunk)
+            while view:
+                try:
+                    written = os.write(fd, view)
+                except OSError as exc:
+                    raise _error("put", where, exc) from exc
+                view = view[written:]
+        source.check_unchanged()
+        try:
+            os.fchmod(fd, source.mode)
+            self._set_hash(fd, source.sha256, source.size, source.mtime_ns)
+            os.utime(fd, ns=(source.stat.st_atime_ns, source.mtime_ns))
+            if self.fsync:
+                os.fdatasync(fd)
+        except OSError as exc:
+            raise _error("put", where, exc) from exc
+
+    def _set_hash(self, fd: int, sha256: str | None, size: int, mtime_ns: int) -> None:
+        if not self._xattrs or sha256 is None:
+            return
+        try:
+            os.setxattr(fd, XATTR_SHA256, f"{sha256}:{size}:{mtime_ns}".encode())
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+                raise
+            self._xattrs = False
+
+    def _publish(self, tmp: str, name: str, dir_fd: int, where: str) -> None:
+        try:
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno not in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+                raise _error("put", where, exc) from exc
+            # The source has a file where the destination has a directory: the file wins.
+            try:
+                shutil.rmtree(name, dir_fd=dir_fd)
+                os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except OSError as exc2:
+                raise _error("put", where, exc2) from exc2
+
+    def delete(self, key: str) -> None:
+        """Remove `key` and the directories it leaves empty; a missing key is not an error.
+
+        Raises:
+            DestinationError: The removal failed.
+        """
+        parts = check_key(key, op="delete")
+        try:
+            fds = self._walk(parts, create=False)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise _error("delete", self._where(key), exc) from exc
+        try:
+            os.unlink(parts[-1], dir_fd=fds[-1])
+        except (FileNotFoundError, IsADirectoryError):
+            pass
+        except OSError as exc:
+            raise _error("delete", self._where(key), exc) from exc
+        else:
+            self._prune(parts, fds)
+        finally:
+            self._close_fds(fds)
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Return the size, mtime, mode and (when recorded and current) SHA-256 of `key`.
+
+        Raises:
+            FileNotFoundError: No regular file is stored under `key`.
+            DestinationError: The lookup failed.
+        """
+        fd = self._open_file(key, op="stat")
+        try:
+            return self._info(key, os.fstat(fd), fd)
+        finally:
+            os.close(fd)
+
+    def _info(self, key: str, st: os.stat_result, target: int | str) -> ObjectInfo:
+        sha256 = None
+        if self._xattrs:
+            try:
+                if isinstance(target, int):
+                    raw = os.getxattr(target, XATTR_SHA256)
+                else:
+                    raw = os.getxattr(target, XATTR_SHA256, follow_symlinks=False)
+            except OSError:
+                raw = b""
+            value, _, rest = raw.decode("ascii", "replace").partition(":")
+            if rest == f"{st.st_size}:{st.st_mtime_ns}":
+                sha256 = value
+        return ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777, sha256)
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield every regular file under the root whose key starts with `prefix`.
+
+        Symlinks and special files are not objects and are skipped; temporary files left by an
+        interrupted put (of an earlier process) are removed.
+
+        Raises:
+            DestinationError: A directory cannot be read.
+        """
+        start = prefix.rpartition("/")[0]
+        if start:
+            try:
+                check_key(start, op="list")
+            except DestinationError:
+                return
+        stack = [start]
+        while stack:
+            rel = stack.pop()
+            path = f"{self.root}/{rel}" if rel else self.root
+            try:
+                with os.scandir(path) as it:
+                    entries = list(it)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as exc:
+                raise _error("list", path, exc) from exc
+            for entry in entries:
+                key = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if key.startswith(prefix) or prefix.startswith(key + "/"):
+                        stack.append(key)
+                    continue
+                if not entry.is_file(follow_symlinks=False) or not key.startswith(prefix):
+                    continue
+                if _is_temp(entry.name):
+                    self._remove_stale(entry.path, entry.name)
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                yield self._info(key, st, entry.path)
+
+    def _remove_stale(self, path: str, name: str) -> None:
+        with self._lock:
+            if name in self._inflight:
+                return
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def rename(self, src_key: str, dst_key: str) -> ObjectInfo:
+        """Move `src_key` to `dst_key` in one system call, replacing what is there.
+
+        Raises:
+            FileNotFoundError: `src_key` is not a regular file here.
+            DestinationError: The move failed.
+        """
+        src_parts = check_key(src_key, op="rename")
+        dst_parts = check_key(dst_key, op="rename")
+        where = self._where(dst_key)
+        try:
+            src_fds = self._walk(src_parts, create=False)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError):
+                raise
+            raise _error("rename", where, exc) from exc
+        try:
+            st = os.stat(src_parts[-1], dir_fd=src_fds[-1], follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode):
+                raise FileNotFoundError(errno.ENOENT, "not a regular file", src_key)
+            try:
+                dst_fds = self._walk(dst_parts, create=True)
+            except OSError as exc:
+                raise _error("rename", where, exc) from exc
+            try:
+                os.rename(
+                    src_parts[-1], dst_parts[-1], src_dir_fd=src_fds[-1], dst_dir_fd=dst_fds[-1]
+                )
+            except FileNotFoundError:
+                raise
+            except OSError as exc:
+                raise _error("rename", where, exc) from exc
+            finally:
+                self._close_fds(dst_fds)
+            self._prune(src_parts, src_fds)
+        finally:
+            self._close_fds(src_fds)
+        return self.stat(dst_key)
+
+    def set_metadata(self, key: str, *, mtime_ns: int, mode: int | None) -> ObjectInfo:
+        """Set the mtime (and mode) of `key` without rewriting it; the hash is kept.
+
+        Raises:
+            FileNotFoundError: `key` is not a regular file here.
+            DestinationError: The update failed.
+        """
+        before = self.stat(key)
+        fd = self._open_file(key, op="set_metadata")
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+            self._set_hash(fd, before.sha256, before.size, mtime_ns)
+            return self._info(key, os.fstat(fd), fd)
+        except OSError as exc:
+            raise _error("set_metadata", self._where(key), exc) from exc
+        finally:
+            os.close(fd)
+
+    def _open_file(self, key: str, *, op: str) -> int:
+        parts = check_key(key, op=op)
+        try:
+            fds = self._walk(parts, create=False)
+            try:
+                fd = os.open(
+                    parts[-1],
+                    os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                    dir_fd=fds[-1],
+                )
+            finally:
+                self._close_fds(fds)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise FileNotFoundError(errno.ENOENT, "not found", key) from exc
+            raise _error(op, self._where(key), exc) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", key)
+        return fd
+
+    def read(self, key: str) -> Iterator[bytes]:
+        """Yield the content of `key`.
+
+        Raises:
+            FileNotFoundError: `key` is not a regular file here.
+            DestinationError: The read failed.
+        """
+        fd = self._open_file(key, op="read")
+        try:
+            offset = 0
+            while True:
+                try:
+                    data = os.pread(fd, READ_CHUNK, offset)
+                except OSError as exc:
+                    raise _error("read", self._where(key), exc) from exc
+                if not data:
+                    return
+                offset += len(data)
+                yield data
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close the root directory; idempotent."""
+        if self._root_fd >= 0:
+            os.close(self._root_fd)
+            self._root_fd = -1
+
+    def __repr__(self) -> str:
+        return f"LocalDestination({self.root!r})"
+
+    def __enter__(self) -> LocalDestination:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

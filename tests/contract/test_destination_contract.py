@@ -1,0 +1,260 @@
+"""The contract every destination keeps (see conftest.py for how a destination joins)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from fsreplica.destinations import (
+    CAPABILITIES,
+    Destination,
+    InvalidKeyError,
+    ObjectInfo,
+    SourceChangedError,
+    SourceFile,
+)
+from fsreplica.errors import DestinationError
+
+MTIME = 1_600_000_000_123_456_789
+
+SourceWriter = Callable[..., str]
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def put(dest: Destination, key: str, path: str) -> ObjectInfo:
+    with SourceFile(path) as source:
+        return dest.put(key, source)
+
+
+def keys(dest: Destination, prefix: str = "") -> list[str]:
+    return sorted(info.key for info in dest.list(prefix))
+
+
+def content(dest: Any, key: str) -> bytes:
+    return b"".join(dest.read(key))
+
+
+class TestBasics:
+    """Put, stat, list, delete."""
+
+    def test_url_and_capabilities(self, destination: Destination) -> None:
+        assert isinstance(destination, Destination)
+        assert isinstance(destination.url, str)
+        assert destination.url
+        assert destination.capabilities <= CAPABILITIES
+        for capability in destination.capabilities:
+            assert callable(getattr(destination, capability))
+
+    def test_starts_empty(self, destination: Destination) -> None:
+        assert keys(destination) == []
+
+    def test_put_then_stat(self, destination: Destination, source_file: SourceWriter) -> None:
+        data = b"hello world\n" * 100
+        path = source_file("a.txt", data, mode=0o640, mtime_ns=MTIME)
+        info = put(destination, "a.txt", path)
+        assert info == ObjectInfo("a.txt", len(data), MTIME, 0o640, sha(data))
+        got = destination.stat("a.txt")
+        assert (got.key, got.size, got.mtime_ns) == ("a.txt", len(data), MTIME)
+        assert got.mode in (None, 0o640)
+        assert got.sha256 in (None, sha(data))
+
+    def test_empty_file(self, destination: Destination, source_file: SourceWriter) -> None:
+        info = put(destination, "empty", source_file("empty", b""))
+        assert info.size == 0
+        assert info.sha256 == sha(b"")
+        assert destination.stat("empty").size == 0
+
+    def test_large_file(self, destination: Destination, source_file: SourceWriter) -> None:
+        data = os.urandom(3 * 1024 * 1024 + 17)
+        info = put(destination, "big.bin", source_file("big.bin", data))
+        assert info.sha256 == sha(data)
+        if "read" in destination.capabilities:
+            assert content(destination, "big.bin") == data
+
+    def test_overwrite(self, destination: Destination, source_file: SourceWriter) -> None:
+        put(destination, "k", source_file("one", b"first version"))
+        put(destination, "k", source_file("two", b"second", mtime_ns=MTIME))
+        info = destination.stat("k")
+        assert (info.size, info.mtime_ns) == (6, MTIME)
+        assert keys(destination) == ["k"]
+        if "read" in destination.capabilities:
+            assert content(destination, "k") == b"second"
+
+    def test_nested_and_unusual_keys(
+        self, destination: Destination, source_file: SourceWriter
+    ) -> None:
+        names = ["a/b/c.txt", "a/b/d.txt", "a/e", "space name/ünïcode ✓.txt", "x"]
+        for index, key in enumerate(names):
+            put(destination, key, source_file(f"f{index}", key.encode()))
+        assert keys(destination) == sorted(names)
+        assert keys(destination, "a/") == ["a/b/c.txt", "a/b/d.txt", "a/e"]
+        assert keys(destination, "a/b") == ["a/b/c.txt", "a/b/d.txt"]
+        assert keys(destination, "space") == ["space name/ünïcode ✓.txt"]
+        assert keys(destination, "nothing/") == []
+
+    def test_stat_missing(self, destination: Destination) -> None:
+        with pytest.raises(FileNotFoundError):
+            destination.stat("missing")
+        with pytest.raises(FileNotFoundError):
+            destination.stat("no/such/dir/file")
+
+    def test_delete(self, destination: Destination, source_file: SourceWriter) -> None:
+        put(destination, "d/one", source_file("one", b"1"))
+        put(destination, "d/two", source_file("two", b"2"))
+        destination.delete("d/one")
+        assert keys(destination) == ["d/two"]
+        with pytest.raises(FileNotFoundError):
+            destination.stat("d/one")
+        destination.delete("d/two")
+        assert keys(destination) == []
+
+    def test_delete_missing_is_fine(self, destination: Destination) -> None:
+        destination.delete("never/was")
+        destination.delete("never")
+
+    def test_file_replaced_by_directory_and_back(
+        self, destination: Destination, source_file: SourceWriter
+    ) -> None:
+        put(destination, "a", source_file("f1", b"file"))
+        destination.delete("a")
+        put(destination, "a/b", source_file("f2", b"nested"))
+        assert keys(destination) == ["a/b"]
+        destination.delete("a/b")
+        put(destination, "a", source_file("f3", b"file again"))
+        assert keys(destination) == ["a"]
+
+    @pytest.mark.parametrize(
+        "key", ["", "/abs", "../up", "a/../../b", "a//b", "./a", "a/.", "a/", "nul\0"]
+    )
+    def test_invalid_keys_refused(
+        self, destination: Destination, source_file: SourceWriter, key: str
+    ) -> None:
+        path = source_file("f", b"x")
+        with pytest.raises(InvalidKeyError), SourceFile(path) as source:
+            destination.put(key, source)
+        with pytest.raises(DestinationError):
+            destination.delete(key)
+        with pytest.raises(DestinationError):
+            destination.stat(key)
+        assert keys(destination) == []
+
+    def test_close_is_idempotent(self, destination: Destination) -> None:
+        destination.close()
+        destination.close()
+
+
+class TestAtomicity:
+    """Nothing half-written is published."""
+
+    def test_source_changed_while_read(
+        self, destination: Destination, source_file: SourceWriter
+    ) -> None:
+        put(destination, "k", source_file("old", b"old content", mtime_ns=MTIME))
+        path = source_file("new", b"new content " * 1000)
+        with SourceFile(path) as source:
+            with open(path, "ab") as f:
+                f.write(b"appended while copying")
+            with pytest.raises(SourceChangedError):
+                destination.put("k", source)
+        info = destination.stat("k")
+        assert (info.size, info.mtime_ns) == (len(b"old content"), MTIME)
+        assert keys(destination) == ["k"]
+
+    def test_source_replaced_while_read(
+        self, destination: Destination, source_file: SourceWriter
+    ) -> None:
+        path = source_file("f", b"original")
+        with SourceFile(path) as source:
+            other = source_file("g", b"replacement")
+            os.replace(other, path)
+            with pytest.raises(SourceChangedError):
+                destination.put("k", source)
+        assert keys(destination) == []
+
+    def test_concurrent_puts_of_distinct_keys(
+        self, destination: Destination, source_file: SourceWriter
+    ) -> None:
+        paths = {f"t/{i % 4}/f{i}": source_file(f"f{i}", str(i).encode() * 100) for i in range(40)}
+        errors: list[BaseException] = []
+
+        def worker(items: list[tuple[str, str]]) -> None:
+            try:
+                for key, path in items:
+                    put(destination, key, path)
+                    if key.endswith("0"):
+                        destination.delete(key)
+            except BaseException as exc:
+                errors.append(exc)
+
+        items = sorted(paths.items())
+        threads = [threading.Thread(target=worker, args=(items[n::4],)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert keys(destination) == sorted(k for k in paths if not k.endswith("0"))
+
+
+class TestCapabilities:
+    """Optional operations, checked when advertised."""
+
+    def test_rename(self, destination: Any, source_file: SourceWriter) -> None:
+        if "rename" not in destination.capabilities:
+            pytest.skip("no rename capability")
+        data = b"to be moved"
+        put(destination, "old/name", source_file("f", data, mtime_ns=MTIME))
+        info = destination.rename("old/name", "new/dir/name")
+        assert (info.key, info.size, info.mtime_ns) == ("new/dir/name", len(data), MTIME)
+        assert info.sha256 in (None, sha(data))
+        assert keys(destination) == ["new/dir/name"]
+        with pytest.raises(FileNotFoundError):
+            destination.rename("old/name", "elsewhere")
+
+    def test_rename_replaces(self, destination: Any, source_file: SourceWriter) -> None:
+        if "rename" not in destination.capabilities:
+            pytest.skip("no rename capability")
+        put(destination, "a", source_file("a", b"aaa"))
+        put(destination, "b", source_file("b", b"bb"))
+        destination.rename("a", "b")
+        assert keys(destination) == ["b"]
+        assert destination.stat("b").size == 3
+
+    def test_copy(self, destination: Any, source_file: SourceWriter) -> None:
+        if "copy" not in destination.capabilities:
+            pytest.skip("no copy capability")
+        put(destination, "a", source_file("a", b"copied", mtime_ns=MTIME))
+        info = destination.copy("a", "c/b")
+        assert (info.key, info.size, info.mtime_ns) == ("c/b", 6, MTIME)
+        assert keys(destination) == ["a", "c/b"]
+        with pytest.raises(FileNotFoundError):
+            destination.copy("missing", "x")
+
+    def test_set_metadata(self, destination: Any, source_file: SourceWriter) -> None:
+        if "set_metadata" not in destination.capabilities:
+            pytest.skip("no set_metadata capability")
+        data = b"same content"
+        put(destination, "m", source_file("m", data, mode=0o644))
+        info = destination.set_metadata("m", mtime_ns=MTIME, mode=0o600)
+        assert (info.size, info.mtime_ns) == (len(data), MTIME)
+        assert info.mode in (None, 0o600)
+        assert info.sha256 in (None, sha(data))
+        assert destination.stat("m").mtime_ns == MTIME
+        with pytest.raises(FileNotFoundError):
+            destination.set_metadata("missing", mtime_ns=MTIME, mode=None)
+
+    def test_read(self, destination: Any, source_file: SourceWriter) -> None:
+        if "read" not in destination.capabilities:
+            pytest.skip("no read capability")
+        put(destination, "r/k", source_file("r", b"readable"))
+        assert content(destination, "r/k") == b"readable"
+        with pytest.raises(FileNotFoundError):
+            content(destination, "r/missing")
