@@ -70,6 +70,8 @@ class TestKernelOverflow:
         for i in range(50):
             (tmp_path / "gone" / f"g{i}").unlink()
         (tmp_path / "gone").rmdir()
+        for i in range(1, 300, 50):
+            (tmp_path / "keep" / f"k{i}").unlink()
         (tmp_path / "fresh" / "deep").mkdir(parents=True)
         write(tmp_path / "fresh" / "deep" / "f", "x")
         events.running.set()
@@ -77,7 +79,9 @@ class TestKernelOverflow:
         expected_puts = {k for k in on_disk if not k.startswith("keep/")} | {
             f"keep/k{i}" for i in range(0, 300, 2)
         }
-        expected_deletes = {f"gone/g{i}" for i in range(50)}
+        expected_deletes = {f"gone/g{i}" for i in range(50)} | {
+            f"keep/k{i}" for i in range(1, 300, 50)
+        }
         assert events.wait(
             lambda: expected_puts <= events.seen() and expected_deletes <= events.seen("delete"),
             timeout=20,

@@ -1,0 +1,85 @@
+"""The bounded hand-off between the owner thread and consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from fsreplica.pipeline import CLOSED, Channel
+
+
+class TestChannel:
+    """FIFO order, closing, room signals and async waits."""
+
+    def test_fifo_and_close(self) -> None:
+        ch: Channel[int] = Channel(4)
+        ch.push([1, 2])
+        ch.put(3)
+        ch.close()
+        assert ch.closed
+        assert [ch.get(), ch.get(), ch.get(), ch.get()] == [1, 2, 3, CLOSED]
+        assert repr(CLOSED) == "CLOSED"
+
+    def test_room(self) -> None:
+        ch: Channel[int] = Channel(4)
+        assert ch.room() == 4
+        ch.push(range(6))
+        assert ch.room() == -2
+        assert len(ch) == 6
+
+    def test_on_space_called_at_low_water(self) -> None:
+        calls: list[int] = []
+        ch: Channel[int] = Channel(4)
+        ch.set_on_space(lambda: calls.append(len(ch)))
+        ch.push(range(4), want_space=True)
+        ch.get()
+        assert calls == []
+        ch.get()  # two left: half the capacity
+        assert calls == [2]
+        ch.get()
+        assert calls == [2]  # once per request
+
+    def test_get_blocks_until_push(self) -> None:
+        ch: Channel[int] = Channel(2)
+        got: list[object] = []
+        thread = threading.Thread(target=lambda: got.append(ch.get()))
+        thread.start()
+        ch.push([7])
+        thread.join(5)
+        assert got == [7]
+
+    def test_get_nowait(self) -> None:
+        ch: Channel[int] = Channel(2)
+        assert ch.get_nowait() is None
+        ch.put(1)
+        assert ch.get_nowait() == 1
+        ch.close()
+        assert ch.get_nowait() is CLOSED
+
+    def test_drain(self) -> None:
+        ch: Channel[int] = Channel(2)
+        ch.push([1, 2, 3])
+        assert ch.drain() == [1, 2, 3]
+        assert len(ch) == 0
+
+    def test_wait_async(self) -> None:
+        async def main() -> list[object]:
+            ch: Channel[int] = Channel(2)
+            loop = asyncio.get_running_loop()
+            ready = ch.wait_async(loop)
+            assert not ready.done()
+            threading.Thread(target=ch.put, args=(5,)).start()
+            await asyncio.wait_for(ready, 5)
+            already = ch.wait_async(loop)
+            assert already.done()
+            return [ch.get_nowait()]
+
+        assert asyncio.run(main()) == [5]
+
+    def test_wake_after_loop_closed_is_harmless(self) -> None:
+        ch: Channel[int] = Channel(2)
+        loop = asyncio.new_event_loop()
+        ch.wait_async(loop)
+        loop.close()
+        ch.put(1)
+        assert ch.get() == 1
