@@ -11,6 +11,7 @@ from fsreplica.destinations import Destination, ObjectInfo, open_destination
 from fsreplica.errors import DestinationError, FsreplicaError, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent, Operation
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
+from fsreplica.replicate import Replicator, SyncReport
 from fsreplica.watch import Watcher, WatcherStats
 
 __version__ = "0.1.0"
@@ -28,6 +29,8 @@ __all__ = [
     "IgnoreRules",
     "ObjectInfo",
     "Operation",
+    "Replicator",
+    "SyncReport",
     "Watcher",
     "WatcherConfig",
     "WatcherError",

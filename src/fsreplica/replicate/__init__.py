@@ -1,0 +1,16 @@
+"""Replication: the engine, the three-way reconcile, the journal and the state database."""
+
+from fsreplica.replicate.apply import SyncReport
+from fsreplica.replicate.reconcile import ReconcileError
+from fsreplica.replicate.replicator import DEFAULT_SCAN_INTERVAL, Replicator
+from fsreplica.replicate.state import State, StateError, default_state_path
+
+__all__ = [
+    "DEFAULT_SCAN_INTERVAL",
+    "ReconcileError",
+    "Replicator",
+    "State",
+    "StateError",
+    "SyncReport",
+    "default_state_path",
+]

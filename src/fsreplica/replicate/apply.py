@@ -1,0 +1,300 @@
+"""Doing one task: make the destination match the source for one key, as the disk is now."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+from dataclasses import dataclass, field
+
+from fsreplica.destinations import (
+    Destination,
+    NotRegularFileError,
+    ObjectInfo,
+    SourceChangedError,
+    SourceFile,
+)
+from fsreplica.errors import DestinationError
+from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, Retry, Task
+from fsreplica.replicate.journal import Journal
+from fsreplica.replicate.state import FileRecord, State
+
+
+@dataclass
+class SyncReport:
+    """What a replication did.
+
+    Attributes:
+        files_copied: Files sent to the destination.
+        bytes_copied: Their bytes.
+        deleted: Keys removed from the destination.
+        renamed: Files renamed at the destination instead of being sent again.
+        metadata_updated: Files touched or chmod-ed whose content was unchanged (not re-sent).
+        unchanged: Files found already in place.
+        skipped: (key, why) of source entries that are not regular files.
+        failed: (key, cause) of files that could not be replicated.
+        refused: Why deletions were refused by a safety guard, if they were.
+    """
+
+    files_copied: int = 0
+    bytes_copied: int = 0
+    deleted: int = 0
+    renamed: int = 0
+    metadata_updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    refused: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and no deletion was refused."""
+        return not self.failed and self.refused is None
+
+    def summary(self) -> str:
+        """One line for people."""
+        parts = [
+            f"{self.files_copied} copied ({_human(self.bytes_copied)})",
+            f"{self.deleted} deleted",
+            f"{self.renamed} renamed",
+            f"{self.unchanged + self.metadata_updated} unchanged",
+        ]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        parts.append(f"{len(self.failed)} failed")
+        return ", ".join(parts)
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc)
+
+
+class Applier:
+    """Applies tasks for one source root and destination; thread-safe for distinct keys.
+
+    Args:
+        root: The absolute source directory.
+        destination: Where to replicate.
+        state: The state database.
+        delete: Propagate deletions.
+        logger: Where to log.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        destination: Destination,
+        state: State,
+        *,
+        delete: bool,
+        logger: logging.Logger,
+    ) -> None:
+        self.root = root
+        self.dest = destination
+        self.state = state
+        self.journal = Journal(state)
+        self.delete = delete
+        self.log = logger
+        self.report = SyncReport()
+        self._lock = threading.Lock()
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self.report, name, getattr(self.report, name) + n)
+
+    def __call__(self, task: Task) -> Retry | None:
+        """Apply `task`; return Retry when a transient failure should be retried."""
+        key = task.key
+        path = os.path.join(self.root, key)
+        try:
+            st: os.stat_result | None = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        except OSError as exc:
+            self._failed(task, "read", _reason(exc))
+            return None
+        try:
+            if st is not None and stat.S_ISREG(st.st_mode):
+                self._present(task, path, st)
+            else:
+                self._absent(task)
+        except SourceChangedError as exc:
+            return Retry(exc)
+        except DestinationError as exc:
+            if exc.retryable:
+                return Retry(exc)
+            self._failed(task, exc.op, str(exc))
+        return None
+
+    def give_up(self, task: Task, error: BaseException) -> None:
+        """Park a task that exhausted its retries; the next reconcile tries again."""
+        self._failed(task, "put", f"{_reason(error)} (gave up after {task.attempt} attempts)")
+
+    def _failed(self, task: Task, op: str, reason: str) -> None:
+        with self.state.transaction() as db:
+            new = self.state.fail(db, task.key, op, reason)
+            self.journal.ack(db, task.seqs)
+        with self._lock:
+            self.report.failed.append((task.key, reason))
+        if new:
+            self.log.warning("%s %s: %s", op, os.path.join(self.root, task.key), reason)
+
+    def _done(self, task: Task, rec: FileRecord | None, *, forget: str | None = None) -> None:
+        with self.state.transaction() as db:
+            if forget is not None:
+                self.state.forget(db, forget)
+            if rec is None:
+                self.state.forget(db, task.key)
+            else:
+                self.state.record(db, rec)
+            self.journal.ack(db, task.seqs)
+
+    def _absent(self, task: Task) -> None:
+        had = self.state.get(task.key) is not None or task.mode == DELETE
+        if self.delete:
+            self.dest.delete(task.key)
+            if had:
+                self._count("deleted")
+                self.log.info("delete %s", task.key)
+        self._done(task, None)
+
+    def _present(self, task: Task, path: str, st: os.stat_result) -> None:
+        key = task.key
+        rec = self.state.get(key)
+        if task.mode not in (FORCE, ADOPT) and rec is not None and rec.same_stat(st):
+            self._done(task, rec)
+            self._count("unchanged")
+            return
+        if task.moved_from is not None and self._rename(task, st):
+            return
+        try:
+            if self._kept(task, path, st, rec):
+                return
+            with SourceFile(path) as source:
+                info = self.dest.put(key, source)
+                self._done(task, _record(key, source.stat, source.sha256, info))
+        except (FileNotFoundError, NotADirectoryError, NotRegularFileError):
+            self._absent(task)
+            return
+        except SourceChangedError:
+            raise
+        except OSError as exc:
+            self._failed(task, "read", _reason(exc))
+            return
+        self._count("files_copied")
+        self._count("bytes_copied", info.size)
+        self.log.info("put %s (%d bytes)", key, info.size)
+
+    def _kept(self, task: Task, path: str, st: os.stat_result, rec: FileRecord | None) -> bool:
+        """True when the destination already has this content (checked by hash)."""
+        if task.mode == ADOPT and task.dest_info is not None:
+            return self._adopt(task, path, task.dest_info)
+        if task.mode != FORCE and rec is not None and rec.size == st.st_size:
+            return self._same_content(task, path, rec)
+        return False
+
+    def _hash(self, path: str) -> tuple[str, os.stat_result]:
+        with SourceFile(path) as source:
+            for _ in source.chunks():
+                pass
+            source.check_unchanged()
+            assert source.sha256 is not None
+            return source.sha256, source.stat
+
+    def _same_content(self, task: Task, path: str, rec: FileRecord) -> bool:
+        """A touched or chmod-ed file: if its content is unchanged, update metadata only."""
+        if rec.sha256 is None:
+            return False
+        sha256, st = self._hash(path)
+        if sha256 != rec.sha256:
+            return False
+        dest_mtime = rec.dest_mtime_ns
+        mode = st.st_mode & 0o7777
+        if (st.st_mtime_ns != rec.mtime_ns or mode != rec.mode) and (
+            "set_metadata" in self.dest.capabilities
+        ):
+            info = self.dest.set_metadata(  # type: ignore[attr-defined]
+                task.key, mtime_ns=st.st_mtime_ns, mode=mode
+            )
+            dest_mtime = info.mtime_ns
+        self._done(task, _record(task.key, st, sha256, None, dest_mtime))
+        self._count("metadata_updated")
+        return True
+
+    def _adopt(self, task: Task, path: str, info: ObjectInfo) -> bool:
+        """An object with the same size and mtime is at the destination: keep it if identical."""
+        sha256, st = self._hash(path)
+        if info.sha256 is not None and info.sha256 != sha256:
+            return False
+        if st.st_size != info.size or st.st_mtime_ns != info.mtime_ns:
+            return False
+        self._done(task, _record(task.key, st, sha256, info))
+        self._count("unchanged")
+        return True
+
+    def _rename(self, task: Task, st: os.stat_result) -> bool:
+        """Rename at the destination when it still holds exactly the old file."""
+        old = task.moved_from
+        assert old is not None
+        orec = self.state.get(old)
+        if "rename" not in self.dest.capabilities or orec is None:
+            return False
+        if (orec.size, orec.mtime_ns, orec.inode, orec.mode) != (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+            st.st_mode & 0o7777,
+        ):
+            return False
+        try:
+            if os.lstat(os.path.join(self.root, old)).st_ino == orec.inode:
+                return False  # still there (a hard link): both must exist
+        except OSError:
+            pass
+        try:
+            dinfo = self.dest.stat(old)
+            if (dinfo.size, dinfo.mtime_ns) != (orec.size, orec.dest_mtime_ns) or (
+                dinfo.sha256 and orec.sha256 and dinfo.sha256 != orec.sha256
+            ):
+                return False
+            info = self.dest.rename(old, task.key)  # type: ignore[attr-defined]
+        except FileNotFoundError:
+            return False
+        self._done(task, _record(task.key, st, orec.sha256, info), forget=old)
+        self._count("renamed")
+        self.log.info("rename %s -> %s", old, task.key)
+        return True
+
+
+def _record(
+    key: str,
+    st: os.stat_result,
+    sha256: str | None,
+    info: ObjectInfo | None,
+    dest_mtime_ns: int | None = None,
+) -> FileRecord:
+    if info is not None:
+        dest_mtime_ns = info.mtime_ns
+        sha256 = sha256 or info.sha256
+    assert dest_mtime_ns is not None
+    return FileRecord(
+        key,
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+        st.st_mode & 0o7777,
+        sha256,
+        dest_mtime_ns,
+    )

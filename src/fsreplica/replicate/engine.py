@@ -1,0 +1,242 @@
+"""The worker pool: per-key serialisation, coalescing and retries.
+
+Every task means "make the destination match the source for this key, as the disk is now", so
+coalescing tasks of one key is always safe: only the latest matters. A key being worked on is
+busy; a later task for it waits (coalesced with any other waiting one) until the first is done,
+so an earlier change can never overtake a later one. A rename holds both of its keys.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fsreplica.destinations import ObjectInfo
+from fsreplica.replicate.backoff import Backoff, DelayQueue
+
+DEFAULT_TRANSFERS = 4
+"""Parallel copies."""
+
+SYNC = "sync"
+"""Task mode: compare with the state and copy what changed."""
+FORCE = "force"
+"""Task mode: the destination lacks the object or differs; copy whatever the state says."""
+ADOPT = "adopt"
+"""Task mode: an object with the same size and mtime exists; check its hash and keep it."""
+DELETE = "delete"
+"""Task mode: the reconcile saw the key only at the destination."""
+
+_MODE_RANK = {SYNC: 0, DELETE: 0, ADOPT: 1, FORCE: 2}
+
+
+@dataclass(slots=True)
+class Task:
+    """Work for one key.
+
+    Attributes:
+        key: The key.
+        seqs: Journal entries this task acknowledges when done.
+        moved_from: The key the file was renamed from, when known.
+        mode: SYNC, FORCE, ADOPT or DELETE.
+        dest_info: What the destination held (for ADOPT).
+        attempt: Failed attempts so far.
+    """
+
+    key: str
+    seqs: list[int] = field(default_factory=list)
+    moved_from: str | None = None
+    mode: str = SYNC
+    dest_info: ObjectInfo | None = None
+    attempt: int = 0
+
+    def merge(self, later: Task) -> Task:
+        """Coalesce this waiting task with a later one of the same key."""
+        mode = later.mode if _MODE_RANK[later.mode] >= _MODE_RANK[self.mode] else self.mode
+        return Task(
+            later.key,
+            self.seqs + later.seqs,
+            later.moved_from or self.moved_from,
+            mode,
+            later.dest_info or self.dest_info,
+            min(self.attempt, later.attempt),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Returned by an apply function when a task should run again later."""
+
+    error: BaseException
+
+
+Apply = Callable[[Task], "Retry | None"]
+GiveUp = Callable[[Task, BaseException], None]
+
+
+class Engine:
+    """Runs tasks on a pool of threads.
+
+    Args:
+        apply: Does one task; returns None when done or `Retry(error)` to try again later.
+            Must not raise (an exception is logged and the task dropped).
+        give_up: Called when a task exhausted its attempts.
+        transfers: Worker threads.
+        backoff: Retry delays.
+        clock: Monotonic clock, in seconds.
+        logger: Where unexpected errors are logged.
+    """
+
+    def __init__(
+        self,
+        apply: Apply,
+        *,
+        give_up: GiveUp,
+        transfers: int = DEFAULT_TRANSFERS,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if transfers < 1:
+            raise ValueError(f"transfers must be >= 1, got {transfers}")
+        self._apply = apply
+        self._give_up = give_up
+        self._transfers = transfers
+        self.backoff = backoff or Backoff()
+        self._clock = clock
+        self._log = logger or logging.getLogger("fsreplica")
+        self._cond = threading.Condition()
+        self._pending: dict[str, Task] = {}
+        self._ready: collections.deque[str] = collections.deque()
+        self._busy: set[str] = set()
+        self._delayed: DelayQueue[Task] = DelayQueue()
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self.started = False
+
+    def start(self) -> None:
+        """Start the workers; idempotent."""
+        with self._cond:
+            if self.started:
+                return
+            self.started = True
+            self._stopping = False
+        for n in range(self._transfers):
+            thread = threading.Thread(target=self._work, name=f"fsreplica-transfer-{n}")
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, task: Task) -> None:
+        """Queue `task`, coalescing it with a waiting task of the same key."""
+        with self._cond:
+            self._submit_locked(task)
+            self._cond.notify()
+
+    def _submit_locked(self, task: Task) -> None:
+        key = task.key
+        waiting = self._pending.get(key)
+        if waiting is not None:
+            self._pending[key] = waiting.merge(task)
+            return
+        self._pending[key] = task
+        if key not in self._busy:
+            self._ready.append(key)
+
+    def _next(self) -> Task | None:
+        """Return the next runnable task, or None when stopping; called with the lock held."""
+        while True:
+            now = self._clock()
+            for task in self._delayed.pop_due(now):
+                self._submit_locked(task)
+            if self._stopping:
+                return None
+            while self._ready:
+                key = self._ready.popleft()
+                if key in self._busy or key not in self._pending:
+                    continue  # re-queued when its key is released
+                task = self._pending.pop(key)
+                self._busy.add(key)
+                moved = task.moved_from
+                if moved is not None:
+                    if moved in self._busy or moved == key:
+                        task.moved_from = None  # cannot hold both keys: copy instead
+                    else:
+                        self._busy.add(moved)
+                return task
+            due = self._delayed.next_due()
+            self._cond.wait(None if due is None else max(0.0, due - now))
+
+    def _release(self, task: Task, held: list[str]) -> None:
+        for key in held:
+            self._busy.discard(key)
+            if key in self._pending:
+                self._ready.append(key)
+        self._cond.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                task = self._next()
+            if task is None:
+                return
+            held = [task.key] if task.moved_from is None else [task.key, task.moved_from]
+            try:
+                outcome = self._apply(task)
+            except Exception:
+                self._log.exception("replicate %s: unexpected error", task.key)
+                outcome = None
+            give_up: BaseException | None = None
+            with self._cond:
+                if outcome is not None:
+                    task.attempt += 1
+                    if self.backoff.gives_up(task.attempt):
+                        give_up = outcome.error
+                    else:
+                        task.moved_from = None
+                        due = self._clock() + self.backoff.delay(task.attempt)
+                        self._delayed.push(due, task)
+                if give_up is None:
+                    self._release(task, held)
+            if give_up is not None:
+                # Still holding the key: the failure is recorded before a later change runs.
+                try:
+                    self._give_up(task, give_up)
+                finally:
+                    with self._cond:
+                        self._release(task, held)
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is waiting, running or scheduled for a retry."""
+        with self._cond:
+            return not (self._pending or self._busy or self._delayed)
+
+    def backlog(self) -> int:
+        """Tasks waiting, running or scheduled for a retry."""
+        with self._cond:
+            return len(self._pending) + len(self._busy) + len(self._delayed)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until idle (or stopped); return False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._stopping or not (self._pending or self._busy or self._delayed),
+                timeout,
+            )
+
+    def stop(self) -> None:
+        """Let running tasks finish, then end the workers; waiting tasks are left (journaled).
+
+        Idempotent.
+        """
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._threads.clear()
+        with self._cond:
+            self.started = False

@@ -1,0 +1,231 @@
+"""Three-way reconcile: the source tree, the destination listing and the state.
+
+Source only -> put; destination only -> delete (guarded); both -> compare size, mtime_ns and the
+recorded hash, and copy only what changed. The result is a plan of tasks for the engine; every
+task re-reads the disk when it runs, so a plan made from a slightly older scan is still safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+
+from fsreplica.destinations import Destination, ObjectInfo
+from fsreplica.destinations._source import _kind
+from fsreplica.errors import FsreplicaError
+from fsreplica.filters import IgnoreRules
+from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, SYNC, Task
+from fsreplica.replicate.state import FileRecord
+
+
+class ReconcileError(FsreplicaError):
+    """A reconcile cannot run at all (the source is missing, the trees overlap)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"reconcile {self.path}: {self.reason}"
+
+
+@dataclass
+class SourceTree:
+    """What a walk of the source found.
+
+    Attributes:
+        files: Regular files by key.
+        skipped: (key, kind) of entries that are not regular files or directories.
+        unreadable: (key, cause) of directories that could not be listed; keys below them are
+            never deleted from the destination.
+    """
+
+    files: dict[str, os.stat_result] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+
+
+def walk_source(root: str, rules: IgnoreRules) -> SourceTree:
+    """Walk `root` with os.scandir, never following symlinks, skipping ignored names.
+
+    Raises:
+        ReconcileError: `root` is missing or not a readable directory.
+    """
+    tree = SourceTree()
+    try:
+        if not stat.S_ISDIR(os.stat(root).st_mode):
+            raise ReconcileError(root, "source is not a directory")
+    except OSError as exc:
+        raise ReconcileError(root, f"source {(exc.strerror or str(exc)).lower()}") from exc
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        try:
+            with os.scandir(os.path.join(root, rel) if rel else root) as it:
+                entries = list(it)
+        except OSError as exc:
+            if not rel:
+                raise ReconcileError(root, (exc.strerror or str(exc)).lower()) from exc
+            tree.unreadable.append((rel, (exc.strerror or str(exc)).lower()))
+            continue
+        for entry in entries:
+            if rules.child(rel, entry.name):
+                continue
+            key = f"{rel}/{entry.name}" if rel else entry.name
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                tree.unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(key)
+            elif stat.S_ISREG(st.st_mode):
+                tree.files[key] = st
+            else:
+                tree.skipped.append((key, _kind(st.st_mode)))
+    return tree
+
+
+@dataclass
+class Plan:
+    """What a reconcile will do.
+
+    Attributes:
+        tasks: Puts, adoptions and checks for the engine.
+        deletes: Keys only at the destination that will be deleted.
+        unchanged: Keys already in place.
+        forget: State records of keys gone from both sides.
+        skipped: From the source walk.
+        unreadable: From the source walk.
+        refused: Why deletions were refused, if they were.
+        source_count: Regular files in the source.
+        dest_count: Objects at the destination.
+    """
+
+    tasks: list[Task] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    forget: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    refused: str | None = None
+    source_count: int = 0
+    dest_count: int = 0
+
+    def delete_tasks(self) -> list[Task]:
+        """The deletions as tasks."""
+        return [Task(key, mode=DELETE) for key in self.deletes]
+
+
+def _dest_matches(info: ObjectInfo, rec: FileRecord) -> bool:
+    return (
+        info.size == rec.size
+        and info.mtime_ns == rec.dest_mtime_ns
+        and (info.sha256 is None or rec.sha256 is None or info.sha256 == rec.sha256)
+    )
+
+
+def make_plan(
+    tree: SourceTree,
+    listing: dict[str, ObjectInfo],
+    records: dict[str, FileRecord],
+    *,
+    rules: IgnoreRules,
+    delete: bool,
+    max_delete: int | None,
+) -> Plan:
+    """Compare the three sides and decide what to do.
+
+    Args:
+        tree: The source walk.
+        listing: The destination's objects by key.
+        records: The state's records by key.
+        rules: Ignore rules; ignored keys at the destination are left alone.
+        delete: Delete keys found only at the destination.
+        max_delete: Deletions allowed; None for the default guard (refuse when the source is
+            empty or when more than half of the destination would go).
+    """
+    plan = Plan(
+        skipped=tree.skipped,
+        unreadable=tree.unreadable,
+        source_count=len(tree.files),
+        dest_count=len(listing),
+    )
+    for key, st in tree.files.items():
+        info = listing.get(key)
+        rec = records.get(key)
+        if info is None:
+            plan.tasks.append(Task(key, mode=FORCE))
+        elif rec is not None and _dest_matches(info, rec):
+            if rec.same_stat(st):
+                plan.unchanged += 1
+            else:
+                plan.tasks.append(Task(key, mode=SYNC))
+        elif info.size == st.st_size and info.mtime_ns == st.st_mtime_ns:
+            plan.tasks.append(Task(key, mode=ADOPT, dest_info=info))
+        else:
+            plan.tasks.append(Task(key, mode=FORCE))
+    blocked = tuple(f"{key}/" for key, _ in tree.unreadable)
+    extra = [
+        key
+        for key in listing
+        if key not in tree.files and not rules.key(key) and not key.startswith(blocked)
+    ]
+    plan.forget = [key for key in records if key not in tree.files and key not in listing]
+    if extra and delete:
+        plan.refused = _guard(len(extra), plan.source_count, plan.dest_count, max_delete)
+        if plan.refused is None:
+            plan.deletes = sorted(extra)
+    return plan
+
+
+def _guard(deletes: int, source_count: int, dest_count: int, max_delete: int | None) -> str | None:
+    if max_delete is not None:
+        if max_delete < 0 or deletes <= max_delete:
+            return None
+        return f"would delete {deletes} files, more than --max-delete {max_delete}"
+    if source_count == 0:
+        return (
+            f"source is empty (unmounted?) while the destination holds {dest_count} files; "
+            "pass --max-delete to allow"
+        )
+    if deletes * 2 > dest_count:
+        return (
+            f"would delete {deletes} of {dest_count} files at the destination (more than half); "
+            "pass --max-delete to allow"
+        )
+    return None
+
+
+def check_overlap(source: str, destination: Destination) -> None:
+    """Refuse a local destination inside the source, or the source inside it.
+
+    Raises:
+        ReconcileError: The trees overlap.
+    """
+    dest_root = getattr(destination, "root", None)
+    if not isinstance(dest_root, str):
+        return
+    src = os.path.realpath(source)
+    dst = os.path.realpath(dest_root)
+    if src == dst:
+        raise ReconcileError(source, "source and destination are the same directory")
+    if dst.startswith(src.rstrip("/") + "/"):
+        raise ReconcileError(source, f"destination {dest_root} is inside the source")
+    if src.startswith(dst.rstrip("/") + "/"):
+        raise ReconcileError(source, f"source is inside the destination {dest_root}")
+
+
+def log_plan(plan: Plan, root: str, log: logging.Logger) -> None:
+    """Log skipped entries, unreadable directories and refusals, one line each."""
+    for key, kind in plan.skipped:
+        log.warning("skip %s: not a regular file (%s)", os.path.join(root, key), kind)
+    for key, cause in plan.unreadable:
+        log.warning("scan %s: %s", os.path.join(root, key), cause)
+    if plan.refused:
+        log.error("refusing to delete: %s", plan.refused)

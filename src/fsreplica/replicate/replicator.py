@@ -1,0 +1,302 @@
+"""The Replicator: one-shot sync, or a reconcile followed by real-time replication."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
+from fsreplica.destinations import Destination, check_key, open_destination
+from fsreplica.errors import WatcherError
+from fsreplica.events import FileSystemEvent
+from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
+from fsreplica.replicate.apply import Applier, SyncReport
+from fsreplica.replicate.engine import DEFAULT_TRANSFERS, Engine, Task
+from fsreplica.replicate.journal import Journal
+from fsreplica.replicate.reconcile import (
+    Plan,
+    ReconcileError,
+    check_overlap,
+    log_plan,
+    make_plan,
+    walk_source,
+)
+from fsreplica.replicate.state import State, default_state_path
+from fsreplica.watch import Watcher
+
+DEFAULT_SCAN_INTERVAL = 3600.0
+"""Seconds between full reconciles while replicating in real time."""
+
+
+class Replicator:
+    """Mirror a local directory to a destination.
+
+    Args:
+        source: The directory to replicate.
+        destination: A Destination, or a URL or path for `open_destination`.
+        state: A State, a path for one, or None for the default one of this SRC/DEST pair.
+        transfers: Parallel copies.
+        debounce: Coalescing window of the watcher, in seconds.
+        exclude: Glob patterns ignored on top of the defaults.
+        default_excludes: Also ignore `DEFAULT_IGNORE`.
+        delete: Propagate deletions.
+        max_delete: Deletions a reconcile may do; None for the default guard (refuse when the
+            source is empty or more than half of the destination would go); -1 for no limit.
+        scan_interval: Seconds between full reconciles in `run()`.
+        logger: Where to log; default `logging.getLogger("fsreplica")`.
+
+    Raises:
+        ReconcileError: The source is inside the destination or the other way round.
+        StateError: The state file cannot be opened or is in use.
+
+    Example:
+        >>> import fsreplica, tempfile, pathlib
+        >>> src, dst, tmp = tempfile.mkdtemp(), tempfile.mkdtemp(), tempfile.mkdtemp()
+        >>> _ = pathlib.Path(src, "a.txt").write_text("hi")
+        >>> with fsreplica.Replicator(src, dst, state=f"{tmp}/state.db") as replicator:
+        ...     report = replicator.sync_all()
+        >>> report.files_copied, pathlib.Path(dst, "a.txt").read_text()
+        (1, 'hi')
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        destination: Destination | str | os.PathLike[str],
+        *,
+        state: State | str | os.PathLike[str] | None = None,
+        transfers: int = DEFAULT_TRANSFERS,
+        debounce: float = DEFAULT_DEBOUNCE_DELAY,
+        exclude: Sequence[str] = (),
+        default_excludes: bool = True,
+        delete: bool = True,
+        max_delete: int | None = None,
+        scan_interval: float = DEFAULT_SCAN_INTERVAL,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.source = os.path.abspath(os.fspath(source))
+        if isinstance(destination, (str, os.PathLike)):
+            self.destination: Destination = open_destination(destination)
+            self._owns_destination = True
+        else:
+            self.destination = destination
+            self._owns_destination = False
+        self.log = logger or logging.getLogger("fsreplica")
+        self.ignore = (*(DEFAULT_IGNORE if default_excludes else ()), *exclude)
+        self.rules = IgnoreRules(self.ignore)
+        self.delete = delete
+        self.max_delete = max_delete
+        self.debounce = debounce
+        self.scan_interval = scan_interval
+        try:
+            check_overlap(self.source, self.destination)
+            if isinstance(state, State):
+                self.state, self._owns_state = state, False
+            else:
+                path = state or default_state_path(self.source, self.destination.url)
+                self.state, self._owns_state = State(path), True
+        except BaseException:
+            self._close_destination()
+            raise
+        self.journal = Journal(self.state)
+        self.applier = Applier(
+            self.source, self.destination, self.state, delete=delete, logger=self.log
+        )
+        self.engine = Engine(
+            self.applier, give_up=self.applier.give_up, transfers=transfers, logger=self.log
+        )
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self.state.set_meta(source=self.source, destination=self.destination.url)
+
+    # -- one-shot --------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        """Return what a reconcile would do, changing nothing.
+
+        Raises:
+            ReconcileError: The source is missing or unreadable.
+        """
+        tree = walk_source(self.source, self.rules)
+        listing = {info.key: info for info in self.destination.list()}
+        plan = make_plan(
+            tree,
+            listing,
+            self.state.all_files(),
+            rules=self.rules,
+            delete=self.delete,
+            max_delete=self.max_delete,
+        )
+        self._check_device(plan)
+        return plan
+
+    def _check_device(self, plan: Plan) -> None:
+        """Refuse deletions when the source is now another filesystem (unmounted?)."""
+        dev = str(os.stat(self.source).st_dev)
+        known = self.state.get_meta("source_dev")
+        if known is not None and known != dev and plan.deletes and self.max_delete is None:
+            plan.refused = "source is on another filesystem than before (unmounted?)"
+            plan.deletes = []
+        if known is None or (known != dev and plan.refused is None):
+            self.state.set_meta(source_dev=dev)
+
+    def reconcile(self) -> Plan:
+        """Walk both sides, queue the work and return the plan (the engine does the work).
+
+        Raises:
+            ReconcileError: The source is missing or unreadable; nothing is deleted.
+        """
+        plan = self.plan()
+        log_plan(plan, self.source, self.log)
+        if plan.forget:
+            with self.state.transaction() as db:
+                for key in plan.forget:
+                    self.state.forget(db, key)
+        with self.applier._lock:
+            report = self.applier.report
+            report.unchanged += plan.unchanged
+            report.skipped.extend(plan.skipped)
+            report.failed.extend((key, cause) for key, cause in plan.unreadable)
+            report.refused = plan.refused
+        self.engine.start()
+        for task in plan.delete_tasks():
+            self.engine.submit(task)
+        for task in plan.tasks:
+            self.engine.submit(task)
+        self.state.set_meta(last_reconcile=time.time())
+        return plan
+
+    def replay(self) -> int:
+        """Queue the changes a previous run journaled but did not finish; return how many."""
+        entries = self.journal.pending()
+        self.engine.start()
+        for entry in entries:
+            self.engine.submit(Task(entry.key, [entry.seq], entry.moved_from))
+        if entries:
+            self.log.info("replaying %d journaled changes", len(entries))
+        return len(entries)
+
+    def sync_all(self) -> SyncReport:
+        """Replay the journal, reconcile, wait for every copy; return what was done.
+
+        Raises:
+            ReconcileError: The source is missing or unreadable; nothing is deleted.
+        """
+        self.applier.report = SyncReport()
+        self.replay()
+        self.reconcile()
+        self.engine.wait_idle()
+        report = self.applier.report
+        self.state.set_meta(last_sync=time.time(), last_summary=report.summary())
+        return dataclasses.replace(report)
+
+    def sync_object(self, path_or_key: str | os.PathLike[str]) -> SyncReport:
+        """Replicate one file (an absolute path under the source, or a key) and wait for it."""
+        text = os.fspath(path_or_key)
+        if os.path.isabs(text):
+            rel = os.path.relpath(text, self.source)
+            if rel.startswith(".."):
+                raise ValueError(f"{text} is not under {self.source}")
+            text = rel
+        key = text.replace(os.sep, "/")
+        check_key(key, op="sync")
+        self.applier.report = SyncReport()
+        self.engine.start()
+        self.engine.submit(Task(key))
+        self.engine.wait_idle()
+        return dataclasses.replace(self.applier.report)
+
+    # -- real time ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Reconcile, then replicate every change as it happens until `stop()`.
+
+        Raises:
+            WatcherError: The source cannot be watched.
+            ReconcileError: The first reconcile cannot run (the source is missing).
+        """
+        watcher = Watcher(WatcherConfig(debounce_delay=self.debounce, ignore=self.ignore))
+        reader = threading.Thread(target=self._read_events, args=(watcher,), name="fsreplica-log")
+        try:
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._watcher: Watcher | None = watcher
+            # Watch before scanning, so that nothing changed during the scan is missed.
+            watcher.watch(self.source)
+            reader.start()
+            self.replay()
+            self.reconcile()
+            while not self._stop.wait(self.scan_interval):
+                self._periodic(watcher)
+        finally:
+            watcher.stop()
+            if reader.is_alive():
+                reader.join()
+            self.engine.stop()
+
+    def _periodic(self, watcher: Watcher) -> None:
+        try:
+            if watcher.stats.roots == 0:
+                watcher.watch(self.source)
+            self.reconcile()
+        except (ReconcileError, WatcherError) as exc:
+            self.log.error("%s", exc)
+
+    def _read_events(self, watcher: Watcher) -> None:
+        events = watcher.events
+        while True:
+            try:
+                for event in events():
+                    self._on_event(event)
+                return
+            except WatcherError as exc:
+                self.log.error("%s", exc)
+
+    def _on_event(self, event: FileSystemEvent) -> None:
+        seq = self.journal.append(
+            event.key, str(event.operation), moved_from=event.moved_from, when=event.time
+        )
+        self.engine.submit(Task(event.key, [seq], event.moved_from))
+
+    def stop(self) -> None:
+        """Make `run()` return after in-flight copies finish; idempotent, any thread."""
+        with self._lock:
+            self._stop.set()
+            watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.stop()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop, finish in-flight copies, save the state and close; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stop()
+        self.engine.stop()
+        if self._owns_state:
+            self.state.close()
+        self._close_destination()
+
+    def _close_destination(self) -> None:
+        if self._owns_destination:
+            self.destination.close()
+
+    def __enter__(self) -> Replicator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,301 @@
+"""The state database: what was replicated, what is pending, what failed.
+
+One SQLite file per SRC/DEST pair, in WAL mode, created 0600 inside 0700 directories. A single
+connection is shared by the engine's threads behind a lock: every transaction is a handful of
+row updates, far shorter than the copies around them.
+
+With `synchronous=NORMAL` a committed transaction survives the process being killed (SIGKILL);
+after a power loss the last few may be lost, which the reconcile at start-up repairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from fsreplica.errors import FsreplicaError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS files (
+    key TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    sha256 TEXT,
+    dest_mtime_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    op TEXT NOT NULL,
+    moved_from TEXT,
+    time REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (
+    key TEXT PRIMARY KEY,
+    op TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class StateError(FsreplicaError):
+    """The state file cannot be opened or is in use by another process."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"state {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """A source file as it was when last replicated, and what the destination then held.
+
+    Attributes:
+        key: The key.
+        size: Size in bytes.
+        mtime_ns: Source modification time.
+        ctime_ns: Source change time (any write, chmod, rename of the inode).
+        inode: Source inode number.
+        mode: Source permission bits.
+        sha256: Content hash, or None when adopted from a destination without one.
+        dest_mtime_ns: The mtime the destination reported for its copy.
+    """
+
+    key: str
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    mode: int
+    sha256: str | None
+    dest_mtime_ns: int
+
+    def same_stat(self, st: os.stat_result) -> bool:
+        """True when `st` shows the file untouched since it was recorded."""
+        return (
+            st.st_size == self.size
+            and st.st_mtime_ns == self.mtime_ns
+            and st.st_ctime_ns == self.ctime_ns
+            and st.st_ino == self.inode
+            and (st.st_mode & 0o7777) == self.mode
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A key that could not be replicated, with the last reason."""
+
+    key: str
+    op: str
+    reason: str
+    attempts: int
+    first_seen: float
+    last_seen: float
+
+
+def default_state_path(source: str, destination: str) -> Path:
+    """Return `$XDG_STATE_HOME/fsreplica/<hash of SRC and DEST>.db`.
+
+    Args:
+        source: The absolute source directory.
+        destination: The destination URL or absolute path.
+    """
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
+    digest = hashlib.sha256(f"{source}\0{destination}".encode()).hexdigest()[:20]
+    return Path(base) / "fsreplica" / f"{digest}.db"
+
+
+class State:
+    """The state database of one replication.
+
+    Args:
+        path: The SQLite file; created 0600 (parents 0700) when missing.
+        exclusive: Take a lock so that a second writer fails fast (`status` opens without it).
+        readonly: Open without writing anything (for `status`).
+
+    Raises:
+        StateError: The file cannot be opened, or another process holds it.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, exclusive: bool = True, readonly: bool = False
+    ) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        self.lock = threading.Lock()
+        self._lock_fd = -1
+        try:
+            if readonly:
+                if not os.path.exists(self.path):
+                    raise StateError(self.path, "no such state file")
+                uri = "file:" + self.path + "?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+                if exclusive:
+                    self._take_lock()
+                self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(_SCHEMA)
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.Error as exc:
+            self._release_lock()
+            raise StateError(self.path, str(exc).lower()) from exc
+        except OSError as exc:
+            self._release_lock()
+            raise StateError(self.path, (exc.strerror or str(exc)).lower()) from exc
+        self.db.execute("PRAGMA busy_timeout=5000")
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StateError(self.path, "in use by another fsreplica process") from None
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Hold the lock and run the block in one transaction."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # -- meta --------------------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> str | None:
+        """Return a stored setting or figure, or None."""
+        with self.lock:
+            row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, **values: str | float | int) -> None:
+        """Store settings or figures by name."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [(name, str(value)) for name, value in values.items()],
+            )
+
+    # -- files -------------------------------------------------------------------------------
+
+    def get(self, key: str) -> FileRecord | None:
+        """Return the record of `key`, or None."""
+        with self.lock:
+            row = self.db.execute("SELECT * FROM files WHERE key = ?", (key,)).fetchone()
+        return None if row is None else FileRecord(*row)
+
+    def all_files(self) -> dict[str, FileRecord]:
+        """Return every record by key."""
+        with self.lock:
+            rows = self.db.execute("SELECT * FROM files").fetchall()
+        return {row[0]: FileRecord(*row) for row in rows}
+
+    def count_files(self) -> int:
+        """Return how many keys are recorded."""
+        with self.lock:
+            return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
+
+    def record(self, db: sqlite3.Connection, rec: FileRecord) -> None:
+        """Store `rec` (inside a transaction) and clear any failure of its key."""
+        db.execute(
+            "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                rec.key,
+                rec.size,
+                rec.mtime_ns,
+                rec.ctime_ns,
+                rec.inode,
+                rec.mode,
+                rec.sha256,
+                rec.dest_mtime_ns,
+            ),
+        )
+        db.execute("DELETE FROM failures WHERE key = ?", (rec.key,))
+
+    def forget(self, db: sqlite3.Connection, key: str) -> None:
+        """Drop the record and any failure of `key` (inside a transaction)."""
+        db.execute("DELETE FROM files WHERE key = ?", (key,))
+        db.execute("DELETE FROM failures WHERE key = ?", (key,))
+
+    # -- failures ----------------------------------------------------------------------------
+
+    def fail(self, db: sqlite3.Connection, key: str, op: str, reason: str) -> bool:
+        """Record a failure of `key` (inside a transaction); True when it is new or changed."""
+        now = time.time()
+        row = db.execute("SELECT reason FROM failures WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            db.execute(
+                "INSERT INTO failures VALUES (?, ?, ?, 1, ?, ?)", (key, op, reason, now, now)
+            )
+            return True
+        db.execute(
+            "UPDATE failures SET op = ?, reason = ?, attempts = attempts + 1, last_seen = ? "
+            "WHERE key = ?",
+            (op, reason, now, key),
+        )
+        return bool(row[0] != reason)
+
+    def failures(self) -> list[Failure]:
+        """Return every recorded failure, oldest first."""
+        with self.lock:
+            rows = self.db.execute("SELECT * FROM failures ORDER BY first_seen, key").fetchall()
+        return [Failure(*row) for row in rows]
+
+    def close(self) -> None:
+        """Checkpoint and close; idempotent."""
+        with self.lock:
+            db = getattr(self, "db", None)
+            if db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.close()
+                self.db = None  # type: ignore[assignment]
+        self._release_lock()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
