@@ -1,0 +1,495 @@
+"""S3Destination: the Destination contract on one bucket and prefix, through obstore."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import obstore
+from obstore.exceptions import AlreadyExistsError, PreconditionError
+from obstore.store import S3Store
+
+from fsreplica.destinations._base import ObjectInfo, check_key
+from fsreplica.destinations._source import SourceChangedError
+from fsreplica.destinations.s3 import _listing, _meta, _upload
+from fsreplica.destinations.s3._config import Connection, Location, parse_url, resolve
+from fsreplica.destinations.s3._control import Control
+from fsreplica.destinations.s3._errors import destination_error, is_missing
+from fsreplica.errors import DestinationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from obstore import ObjectMeta
+    from obstore.store import ClientConfig, RetryConfig, S3Config
+
+    from fsreplica.destinations._source import SourceFile
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024
+DEFAULT_PART_SIZE = 8 * 1024 * 1024
+DEFAULT_UPLOAD_CONCURRENCY = 4
+DEFAULT_LIST_CONCURRENCY = 32
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_RETRY_TIMEOUT = 20.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_REQUEST_TIMEOUT = 300.0
+MAX_CONDITIONAL_TRIES = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What this process last knew of an object: enough to skip a HEAD or guess an If-Match."""
+
+    etag: str | None
+    info: ObjectInfo
+
+
+class S3Destination:
+    """Objects in an S3 (or S3-compatible) bucket under a key prefix.
+
+    Build it with `from_url`. Thread-safe: the replication engine calls it from many workers.
+
+    Args:
+        location: The bucket and prefix.
+        connection: Endpoint, region and credentials (see `from_url`).
+        multipart_threshold: Files larger than this are sent as multipart uploads.
+        part_size: The size of each part (grown for huge files to stay within 10,000 parts).
+        upload_concurrency: Parts of one file in flight at once.
+        list_concurrency: Metadata lookups in flight at once while listing.
+        conditional: Use If-None-Match / If-Match so an older version never replaces a newer
+            one; None means yes, unless `preflight` finds the store ignores them.
+        max_retries: Retries of one request inside the client (the engine retries on top).
+        retry_timeout: Seconds after which the client stops retrying a request.
+        connect_timeout: Seconds to open a connection.
+        request_timeout: Seconds for one whole request.
+    """
+
+    capabilities: frozenset[str] = frozenset({"rename", "copy", "set_metadata", "read"})
+
+    def __init__(
+        self,
+        location: Location,
+        connection: Connection,
+        *,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+        part_size: int = DEFAULT_PART_SIZE,
+        upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
+        list_concurrency: int = DEFAULT_LIST_CONCURRENCY,
+        conditional: bool | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    ) -> None:
+        if part_size < 5 * 1024 * 1024:
+            raise ValueError("part_size must be at least 5 MiB (S3's minimum part size)")
+        self.location = location
+        self.url = location.url
+        self.connection = connection
+        self.multipart_threshold = max(multipart_threshold, 0)
+        self.part_size = part_size
+        self.upload_concurrency = max(upload_concurrency, 1)
+        self.list_concurrency = max(list_concurrency, 1)
+        self.conditional = conditional is not False
+        self._conditional_explicit = conditional is not None
+        self._etag_bare = False
+        self._lock = threading.Lock()
+        self._seen: dict[str, _Seen] = {}
+        self._closed = False
+        self._store = self._make_store(
+            max_retries=max_retries,
+            retry_timeout=retry_timeout,
+            connect_timeout=connect_timeout,
+            request_timeout=request_timeout,
+        )
+        self.control = Control(location, connection)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        path_style: bool | None = None,
+        profile: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        session_token: str | None = None,
+        **options: Any,
+    ) -> S3Destination:
+        """Open `s3://bucket/prefix`.
+
+        Args:
+            url: `s3://bucket` or `s3://bucket/prefix`.
+            endpoint_url: An S3-compatible endpoint (`http://127.0.0.1:7480`); else
+                `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`; else AWS.
+            region: Signing region; else the AWS chain's; else us-east-1.
+            path_style: Path-style addressing; default: on exactly when an endpoint is given.
+            profile: A profile of ~/.aws/config; else `AWS_PROFILE` or the default chain.
+            access_key_id: Explicit credentials instead of the chain (for programs; people
+                should prefer the environment or a profile).
+            secret_access_key: The secret of `access_key_id`.
+            session_token: The token of temporary explicit credentials.
+            **options: Keyword options of `S3Destination` (multipart_threshold, ...).
+
+        Raises:
+            ValueError: A malformed URL or endpoint.
+        """
+        location = parse_url(url)
+        connection = resolve(
+            endpoint_url=endpoint_url,
+            region=region,
+            path_style=path_style,
+            profile=profile,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+            session_token=session_token,
+        )
+        return cls(location, connection, **options)
+
+    def _make_store(
+        self,
+        *,
+        max_retries: int,
+        retry_timeout: float,
+        connect_timeout: float,
+        request_timeout: float,
+    ) -> S3Store:
+        conn = self.connection
+        config: S3Config = {
+            "region": conn.region,
+            "virtual_hosted_style_request": not conn.path_style,
+        }
+        if conn.endpoint_url:
+            config["endpoint"] = conn.endpoint_url
+        client: ClientConfig = {
+            "allow_http": bool(conn.endpoint_url and conn.endpoint_url.startswith("http://")),
+            "connect_timeout": timedelta(seconds=connect_timeout),
+            "timeout": timedelta(seconds=request_timeout),
+            "pool_max_idle_per_host": "64",
+        }
+        retry: RetryConfig = {
+            "max_retries": max_retries,
+            "retry_timeout": timedelta(seconds=retry_timeout),
+            "backoff": {
+                "init_backoff": timedelta(milliseconds=100),
+                "max_backoff": timedelta(seconds=5),
+                "base": 2,
+            },
+        }
+        provider = None
+        if conn.credentials is None:
+            config["skip_signature"] = True
+        elif conn.is_static():
+            frozen = conn.credentials.get_frozen_credentials()
+            config["access_key_id"] = frozen.access_key
+            config["secret_access_key"] = frozen.secret_key
+            if frozen.token:
+                config["session_token"] = frozen.token
+        else:
+            provider = conn.obstore_credential
+        return S3Store(
+            self.location.bucket,
+            prefix=self.location.prefix.rstrip("/") or None,
+            config=config,
+            client_options=client,
+            retry_config=retry,
+            credential_provider=provider,
+        )
+
+    # -- the contract ----------------------------------------------------------------------
+
+    def put(self, key: str, source: SourceFile) -> ObjectInfo:
+        """Store `source` under `key` (see `Destination.put`).
+
+        With conditional writes, a small file is created with If-None-Match or replaces the
+        version last seen with If-Match; a stored version whose source ctime is newer than this
+        one's is never replaced (SourceChangedError: the file changed since it was opened).
+        A large file is checked the same way just before its multipart upload starts.
+
+        Raises:
+            SourceChangedError: The source changed, or a newer version is already stored.
+            DestinationError: The upload failed.
+        """
+        check_key(key, op="put")
+        try:
+            if source.size <= self.multipart_threshold:
+                body = _upload.read_whole(source)
+                attributes = _meta.attributes_for(source)
+                etag = self._put_small(key, body, attributes, source)
+                size = len(body)
+            else:
+                _upload.hash_file(source)
+                attributes = _meta.attributes_for(source)
+                if self.conditional:
+                    self._refuse_if_newer(key, source)
+                size = _upload.upload_multipart(
+                    self._store,
+                    key,
+                    source,
+                    attributes=attributes,
+                    part_size=self.part_size,
+                    concurrency=self.upload_concurrency,
+                )
+                etag = None
+        except (SourceChangedError, DestinationError):
+            raise
+        except Exception as exc:
+            raise self._error("put", key, exc) from exc
+        info = ObjectInfo(key, size, source.mtime_ns, source.mode, source.sha256)
+        self._remember(key, etag, info)
+        return info
+
+    def _put_small(
+        self, key: str, body: bytes, attributes: dict[str, str], source: SourceFile
+    ) -> str | None:
+        if not self.conditional:
+            return obstore.put(self._store, key, body, attributes=attributes, use_multipart=False)[
+                "e_tag"
+            ]
+        with self._lock:
+            seen = self._seen.get(key)
+        expected = seen.etag if seen is not None else None
+        for _ in range(MAX_CONDITIONAL_TRIES):
+            try:
+                mode: Any = {"e_tag": self._if_match(expected)} if expected else "create"
+                return obstore.put(
+                    self._store, key, body, attributes=attributes, mode=mode, use_multipart=False
+                )["e_tag"]
+            except (AlreadyExistsError, PreconditionError, FileNotFoundError):
+                pass  # exists / changed / vanished since last seen: look again
+            current = self._head(key)
+            if current is None:
+                expected = None
+                continue
+            meta, stored = current
+            if _meta.ctime_of(stored) > source.stat.st_ctime_ns:
+                raise SourceChangedError(source.path)
+            if expected is not None and meta["e_tag"] == expected and not self._etag_bare:
+                # Refused although unchanged: Ceph RGW 16 compares If-Match without the quotes.
+                log.info("%s: the store wants If-Match etags without quotes", self.url)
+                self._etag_bare = True
+            expected = meta["e_tag"]
+        raise DestinationError("put", self._where(key), "object keeps changing", retryable=True)
+
+    def _if_match(self, etag: str) -> str:
+        return etag.strip('"') if self._etag_bare else etag
+
+    def _refuse_if_newer(self, key: str, source: SourceFile) -> None:
+        current = self._head(key)
+        if current is not None and _meta.ctime_of(current[1]) > source.stat.st_ctime_ns:
+            raise SourceChangedError(source.path)
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; a missing key is fine."""
+        check_key(key, op="delete")
+        with self._lock:
+            self._seen.pop(key, None)
+        try:
+            obstore.delete(self._store, key)
+        except Exception as exc:
+            if is_missing(exc):
+                return
+            raise self._error("delete", key, exc) from exc
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Return the stored info of `key` (one HEAD request).
+
+        Raises:
+            FileNotFoundError: Nothing is stored under `key`.
+            DestinationError: The request failed.
+        """
+        check_key(key, op="stat")
+        current = self._head(key)
+        if current is None:
+            raise FileNotFoundError(key)
+        meta, attributes = current
+        info = _meta.info_from(key, meta["size"], meta["last_modified"], attributes)
+        self._remember(key, meta["e_tag"], info)
+        return info
+
+    def _head(self, key: str) -> tuple[ObjectMeta, Mapping[str, str]] | None:
+        """HEAD `key`: (meta, user metadata), or None when it does not exist."""
+        try:
+            result = obstore.get(self._store, key, options={"head": True})
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            raise self._error("stat", key, exc) from exc
+        attributes = {name.lower(): str(value) for name, value in result.attributes.items()}
+        return result.meta, attributes
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Yield every object whose key starts with `prefix`.
+
+        One LIST request per 1,000 keys; an object this process has not seen with the same ETag
+        and size costs a HEAD as well (S3 lists no user metadata), `list_concurrency` at a time.
+        """
+        try:
+            for page in _listing.pages(self._store, prefix):
+                yield from self._infos(page)
+        except DestinationError:
+            raise
+        except Exception as exc:
+            raise self._error("list", prefix, exc) from exc
+
+    def list_stored(self, prefix: str = "") -> Iterator[tuple[str, int, str | None]]:
+        """Yield (key, size, etag) of every object under `prefix`: LIST requests only."""
+        try:
+            for page in _listing.pages(self._store, prefix):
+                for meta in page:
+                    yield meta["path"], meta["size"], meta["e_tag"]
+        except Exception as exc:
+            raise self._error("list", prefix, exc) from exc
+
+    def _infos(self, page: Sequence[ObjectMeta]) -> Iterator[ObjectInfo]:
+        known: list[ObjectInfo] = []
+        unknown: dict[str, ObjectMeta] = {}
+        with self._lock:
+            for meta in page:
+                seen = self._seen.get(meta["path"])
+                if seen and seen.etag == meta["e_tag"] and seen.info.size == meta["size"]:
+                    known.append(seen.info)
+                else:
+                    unknown[meta["path"]] = meta
+        yield from known
+        if not unknown:
+            return
+        keys = tuple(unknown)
+        results = _listing.head_all(self._store, keys, concurrency=self.list_concurrency)
+        for key, result in zip(keys, results, strict=True):
+            if isinstance(result, BaseException):
+                if is_missing(result):
+                    continue  # deleted since the LIST
+                raise self._error("list", key, result) from result
+            head, attributes = result
+            info = _meta.info_from(key, head["size"], head["last_modified"], attributes)
+            self._remember(key, head["e_tag"], info)
+            yield info
+
+    # -- optional capabilities ---------------------------------------------------------------
+
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        """Copy `src_key` to `dst_key` inside the bucket (server-side, metadata kept)."""
+        check_key(src_key, op="copy")
+        check_key(dst_key, op="copy")
+        return self._copy(src_key, dst_key, op="copy")
+
+    def _copy(self, src_key: str, dst_key: str, *, op: str) -> ObjectInfo:
+        try:
+            obstore.copy(self._store, src_key, dst_key)
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(src_key) from None
+            raise self._error(op, src_key, exc) from exc
+        # S3's CopyObject answers no metadata; one HEAD gives the copy's ETag and info.
+        current = self._head(dst_key)
+        if current is None:
+            raise DestinationError(op, self._where(dst_key), "copy vanished", retryable=True)
+        meta, attributes = current
+        info = _meta.info_from(dst_key, meta["size"], meta["last_modified"], attributes)
+        self._remember(dst_key, meta["e_tag"], info)
+        return info
+
+    def rename(self, src_key: str, dst_key: str) -> ObjectInfo:
+        """Move `src_key` to `dst_key`: a server-side copy, then a delete of the source."""
+        check_key(src_key, op="rename")
+        check_key(dst_key, op="rename")
+        info = self._copy(src_key, dst_key, op="rename")
+        self.delete(src_key)
+        return info
+
+    def set_metadata(self, key: str, *, mtime_ns: int, mode: int | None) -> ObjectInfo:
+        """Record a new mtime (and mode) without sending the content again.
+
+        Raises:
+            FileNotFoundError: `key` does not exist.
+            DestinationError: The update failed (objects over 5 GiB cannot be updated in place).
+        """
+        check_key(key, op="set_metadata")
+        current = self._head(key)
+        if current is None:
+            raise FileNotFoundError(key)
+        meta, attributes = current
+        updated = dict(attributes)
+        updated[_meta.MTIME] = _meta.format_mtime(mtime_ns)
+        if mode is not None:
+            updated[_meta.MODE] = format(0o100000 | mode, "o")
+        updated.pop("content-type", None)
+        try:
+            etag = self.control.replace_metadata(key, updated, if_match=meta["e_tag"])
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(key) from None
+            raise self._error("set_metadata", key, exc) from exc
+        info = _meta.info_from(key, meta["size"], meta["last_modified"], updated)
+        self._remember(key, etag, info)
+        return info
+
+    def read(self, key: str) -> Iterator[bytes]:
+        """Yield the content of `key` in chunks of about 1 MiB."""
+        check_key(key, op="read")
+        try:
+            result = obstore.get(self._store, key)
+            for chunk in result.stream(min_chunk_size=1024 * 1024):
+                yield bytes(chunk)
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(key) from None
+            raise self._error("read", key, exc) from exc
+
+    # -- setup and teardown --------------------------------------------------------------------
+
+    def preflight(self) -> None:
+        """Check the bucket is reachable, exists and accepts writes; tidy up after crashes.
+
+        Also finds out whether the store honours conditional writes (when `conditional` was not
+        given explicitly) and aborts multipart uploads left under the prefix for a day or more.
+
+        Raises:
+            PreflightError: One line saying what is wrong (`s3://bucket: access denied ...`).
+        """
+        supported = self.control.preflight()
+        if not self._conditional_explicit and not supported:
+            log.warning("%s: the store ignores conditional writes; overwriting", self.url)
+            self.conditional = False
+
+    def close(self) -> None:
+        """Release the clients; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._seen.clear()
+        self.control.close()
+
+    def __enter__(self) -> S3Destination:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        endpoint = self.connection.endpoint_url or "aws"
+        return f"S3Destination({self.url!r}, endpoint={endpoint!r})"
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _where(self, key: str) -> str:
+        return f"s3://{self.location.bucket}/{self.location.prefix}{key}"
+
+    def _error(self, op: str, key: str, exc: BaseException) -> DestinationError:
+        return destination_error(op, self._where(key), exc)
+
+    def _remember(self, key: str, etag: str | None, info: ObjectInfo) -> None:
+        with self._lock:
+            if etag is None:
+                self._seen.pop(key, None)
+            else:
+                self._seen[key] = _Seen(etag, info)

@@ -1,0 +1,51 @@
+"""Listing a prefix: LIST pages, then the HEADs that S3 needs to tell user metadata.
+
+S3's ListObjectsV2 answers key, size, ETag and date but no user metadata, so an object not seen
+before costs one HEAD. They are sent concurrently through obstore's async API on one event loop
+per page (no thread pool to own and stop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import obstore
+
+if TYPE_CHECKING:
+    from obstore import ObjectMeta
+    from obstore.store import S3Store
+
+PAGE_SIZE = 1000
+
+Head = tuple["ObjectMeta", Mapping[str, str]]
+
+
+def pages(store: S3Store, prefix: str) -> Iterator[list[ObjectMeta]]:
+    """Yield pages of the objects whose key starts with `prefix` (a plain string prefix)."""
+    # obstore lists whole path segments: list the enclosing "directory", filter the rest.
+    directory = prefix.rpartition("/")[0] or None
+    for page in obstore.list(store, directory, chunk_size=PAGE_SIZE):
+        yield [meta for meta in page if meta["path"].startswith(prefix)]
+
+
+def head_all(
+    store: S3Store, keys: Sequence[str], *, concurrency: int
+) -> list[Head | BaseException]:
+    """HEAD every key, `concurrency` at a time; a failure is returned in place of its result."""
+    return asyncio.run(_head_all(store, keys, concurrency))
+
+
+async def _head_all(
+    store: S3Store, keys: Sequence[str], concurrency: int
+) -> list[Head | BaseException]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(key: str) -> Head:
+        async with gate:
+            result = await obstore.get_async(store, key, options={"head": True})
+        attributes = {name.lower(): str(value) for name, value in result.attributes.items()}
+        return result.meta, attributes
+
+    return await asyncio.gather(*(one(key) for key in keys), return_exceptions=True)

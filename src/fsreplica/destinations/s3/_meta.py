@@ -1,0 +1,80 @@
+"""What each object carries as user metadata, and reading it back into an ObjectInfo.
+
+`mtime` and `mode` use rclone's encoding (seconds with nine decimals; the octal st_mode), so both
+tools read each other's modification times. `sha256` is the hex digest of the content and
+`fsreplica-ctime-ns` the source's inode change time, which orders versions of one file (a ctime
+never goes back, even when `touch -d` sets an older mtime).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from fsreplica.destinations._base import ObjectInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from fsreplica.destinations._source import SourceFile
+
+MTIME = "mtime"
+MODE = "mode"
+SHA256 = "sha256"
+CTIME = "fsreplica-ctime-ns"
+_NS = 1_000_000_000
+_S_IFREG = 0o100000
+
+
+def format_mtime(mtime_ns: int) -> str:
+    """Return `mtime_ns` as rclone writes it: "seconds.nanoseconds"."""
+    seconds, fraction = divmod(mtime_ns, _NS)
+    return f"{seconds}.{fraction:09d}"
+
+
+def parse_mtime(text: str) -> int | None:
+    """Parse "seconds[.fraction]" exactly (no float rounding); None when malformed."""
+    seconds, _, fraction = text.strip().partition(".")
+    try:
+        return int(seconds) * _NS + int((fraction + "000000000")[:9] or "0")
+    except ValueError:
+        return None
+
+
+def attributes_for(source: SourceFile) -> dict[str, str]:
+    """The metadata stored with the content of `source` (call after its content was hashed)."""
+    attributes = {
+        MTIME: format_mtime(source.mtime_ns),
+        MODE: format(_S_IFREG | source.mode, "o"),
+        CTIME: str(source.stat.st_ctime_ns),
+    }
+    if source.sha256 is not None:
+        attributes[SHA256] = source.sha256
+    return attributes
+
+
+def ctime_of(attributes: Mapping[str, str]) -> int:
+    """The recorded source ctime, or 0 for objects written by other tools."""
+    try:
+        return int(attributes.get(CTIME, "0"))
+    except ValueError:
+        return 0
+
+
+def info_from(
+    key: str, size: int, last_modified: datetime, attributes: Mapping[str, str]
+) -> ObjectInfo:
+    """Build the ObjectInfo of an object from its size, date and metadata.
+
+    Objects written by other tools have no `mtime`; their upload date stands in for it.
+    """
+    lower = {name.lower(): value for name, value in attributes.items()}
+    mtime_ns = parse_mtime(lower.get(MTIME, ""))
+    if mtime_ns is None:
+        mtime_ns = int(last_modified.timestamp()) * _NS
+    mode: int | None
+    try:
+        mode = int(lower[MODE], 8) & 0o7777
+    except (KeyError, ValueError):
+        mode = None
+    return ObjectInfo(key, size, mtime_ns, mode, lower.get(SHA256) or None)

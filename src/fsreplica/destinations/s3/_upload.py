@@ -1,0 +1,85 @@
+"""Putting one file: a single PUT for small files, a streamed multipart upload for large ones.
+
+Small files are read whole (at most `multipart_threshold` bytes per worker) and sent in one
+request. Large files are read twice: once to hash them, so the digest can travel in the metadata
+that S3 fixes when a multipart upload starts, then part by part into obstore's writer, which keeps
+at most `concurrency` parts in flight (memory stays near `(concurrency + 2) * part_size` whatever
+the file size). Any failure, a changed source included, aborts the multipart upload.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import obstore
+
+from fsreplica.destinations._source import SourceChangedError
+
+if TYPE_CHECKING:
+    from obstore.store import S3Store
+
+    from fsreplica.destinations._source import SourceFile
+
+MAX_PARTS = 10_000  # S3's limit on parts per upload
+_MIB = 1024 * 1024
+HASH_CHUNK = 4 * _MIB
+
+
+def read_whole(source: SourceFile) -> bytes:
+    """Read and hash the whole (small) file; check it did not change meanwhile."""
+    # One pread for the content and one that sees EOF; a file that grew is caught below.
+    body = b"".join(source.chunks(max(source.size, 64 * 1024)))
+    source.check_unchanged()
+    return body
+
+
+def part_size_for(size: int, part_size: int) -> int:
+    """The part size to use for a file of `size` bytes: `part_size`, grown to stay in 10k parts."""
+    needed = -(-size // (MAX_PARTS - 1))
+    return max(part_size, -(-needed // _MIB) * _MIB)
+
+
+def hash_file(source: SourceFile) -> None:
+    """Read `source` once to set `source.sha256`; check it did not change."""
+    for _ in source.chunks(HASH_CHUNK):
+        pass
+    source.check_unchanged()
+
+
+def upload_multipart(
+    store: S3Store,
+    key: str,
+    source: SourceFile,
+    *,
+    attributes: dict[str, str],
+    part_size: int,
+    concurrency: int,
+) -> int:
+    """Stream `source` to `key` as a multipart upload; return the number of bytes sent.
+
+    Raises:
+        SourceChangedError: The source changed; the upload was aborted.
+        Exception: obstore's error for a failed request; the upload was aborted (best effort).
+    """
+    size = part_size_for(source.size, part_size)
+    sent = 0
+    try:
+        # On an exception inside the block the writer aborts the multipart upload.
+        with obstore.open_writer(
+            store, key, attributes=attributes, buffer_size=size, max_concurrency=concurrency
+        ) as writer:
+            while data := os.pread(source.fd, size, sent):
+                writer.write(data)
+                sent += len(data)
+            source.check_unchanged()
+    except Exception as exc:
+        # When the abort itself fails (server gone), the writer's error replaces ours: report
+        # the change of source if that is what started it.
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, SourceChangedError):
+                raise cause from None
+            cause = cause.__context__
+        raise
+    return sent
