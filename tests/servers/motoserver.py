@@ -61,7 +61,7 @@ def stop() -> None:
         server.stop()
 
 
-def client(endpoint_url: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):  # noqa: ANN201
+def client(endpoint_url: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):
     """A boto3 client for checking what is in a bucket (tests only)."""
     return boto3.client(
         "s3",
@@ -73,14 +73,18 @@ def client(endpoint_url: str, *, access_key: str = ACCESS_KEY, secret_key: str =
     )
 
 
-def new_bucket(endpoint_url: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> str:
+def new_bucket(
+    endpoint_url: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
+) -> str:
     """Create a bucket with a fresh name and return the name."""
     name = f"fsr-{uuid.uuid4().hex[:20]}"
     client(endpoint_url, access_key=access_key, secret_key=secret_key).create_bucket(Bucket=name)
     return name
 
 
-def empty_bucket(endpoint_url: str, bucket: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY) -> None:
+def empty_bucket(
+    endpoint_url: str, bucket: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
+) -> None:
     """Delete every object, unfinished upload and then the bucket itself (best effort)."""
     s3 = client(endpoint_url, access_key=access_key, secret_key=secret_key)
     try:
@@ -91,7 +95,7 @@ def empty_bucket(endpoint_url: str, bucket: str, *, access_key: str = ACCESS_KEY
         for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
             s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
         s3.delete_bucket(Bucket=bucket)
-    except Exception:  # noqa: S110 (cleanup of a test bucket must not mask the test's result)
+    except Exception:
         pass
     finally:
         s3.close()

@@ -9,9 +9,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from servers import ceph, motoserver
-
 from fsreplica.destinations.s3 import S3Destination
+from servers import ceph, motoserver
 
 
 @contextlib.contextmanager

@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from servers import motoserver
-
 from fsreplica.destinations.s3 import S3Destination
+from servers import motoserver
 
 
 @contextlib.contextmanager
