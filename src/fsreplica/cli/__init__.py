@@ -14,6 +14,10 @@ from fsreplica.cli._common import EXIT_USAGE, configure_logging
 # subcommand name -> module under fsreplica.cli; each module has `add_parser` and `run`.
 COMMANDS: dict[str, str] = {
     "watch": "watch",
+    "sync": "sync",
+    "replicate": "replicate",
+    "verify": "verify",
+    "status": "status",
 }
 
 

@@ -202,13 +202,13 @@ def _guard(deletes: int, source_count: int, dest_count: int, max_delete: int | N
     return None
 
 
-def check_overlap(source: str, destination: Destination) -> None:
-    """Refuse a local destination inside the source, or the source inside it.
+def check_overlap(source: str, destination: Destination | str) -> None:
+    """Refuse a local destination (or path) inside the source, or the source inside it.
 
     Raises:
         ReconcileError: The trees overlap.
     """
-    dest_root = getattr(destination, "root", None)
+    dest_root = destination if isinstance(destination, str) else getattr(destination, "root", None)
     if not isinstance(dest_root, str):
         return
     src = os.path.realpath(source)

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
@@ -146,13 +146,17 @@ class Replicator:
         if known is None or (known != dev and plan.refused is None):
             self.state.set_meta(source_dev=dev)
 
-    def reconcile(self) -> Plan:
+    def reconcile(self, plan: Plan | None = None) -> Plan:
         """Walk both sides, queue the work and return the plan (the engine does the work).
+
+        Args:
+            plan: A plan just made by `plan()`, to avoid walking again.
 
         Raises:
             ReconcileError: The source is missing or unreadable; nothing is deleted.
         """
-        plan = self.plan()
+        if plan is None:
+            plan = self.plan()
         log_plan(plan, self.source, self.log)
         if plan.forget:
             with self.state.transaction() as db:
@@ -182,15 +186,18 @@ class Replicator:
             self.log.info("replaying %d journaled changes", len(entries))
         return len(entries)
 
-    def sync_all(self) -> SyncReport:
+    def sync_all(self, plan: Plan | None = None) -> SyncReport:
         """Replay the journal, reconcile, wait for every copy; return what was done.
+
+        Args:
+            plan: A plan just made by `plan()`, to avoid walking again.
 
         Raises:
             ReconcileError: The source is missing or unreadable; nothing is deleted.
         """
         self.applier.report = SyncReport()
         self.replay()
-        self.reconcile()
+        self.reconcile(plan)
         self.engine.wait_idle()
         report = self.applier.report
         self.state.set_meta(last_sync=time.time(), last_summary=report.summary())
@@ -214,8 +221,11 @@ class Replicator:
 
     # -- real time ---------------------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, *, on_ready: Callable[[SyncReport], None] | None = None) -> None:
         """Reconcile, then replicate every change as it happens until `stop()`.
+
+        Args:
+            on_ready: Called once the first reconcile is done, with its report.
 
         Raises:
             WatcherError: The source cannot be watched.
@@ -231,8 +241,12 @@ class Replicator:
             # Watch before scanning, so that nothing changed during the scan is missed.
             watcher.watch(self.source)
             reader.start()
+            self.applier.report = SyncReport()
             self.replay()
             self.reconcile()
+            if on_ready is not None:
+                self.engine.wait_idle()
+                on_ready(dataclasses.replace(self.applier.report))
             while not self._stop.wait(self.scan_interval):
                 self._periodic(watcher)
         finally:

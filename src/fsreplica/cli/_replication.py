@@ -1,0 +1,120 @@
+"""Options and set-up shared by sync, replicate, verify and status."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
+from fsreplica.destinations import open_destination
+from fsreplica.errors import FsreplicaError
+from fsreplica.filters import DEFAULT_IGNORE
+from fsreplica.replicate import Replicator
+from fsreplica.replicate.engine import DEFAULT_TRANSFERS
+from fsreplica.replicate.reconcile import check_overlap
+
+
+def add_pair(parser: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    """Add the SRC and DEST arguments."""
+    nargs = "?" if optional else None
+    parser.add_argument("source", metavar="SRC", nargs=nargs, help="the directory to replicate")
+    parser.add_argument("destination", metavar="DEST", nargs=nargs, help="a path or file:// URL")
+
+
+def add_state(parser: argparse.ArgumentParser) -> None:
+    """Add --state."""
+    parser.add_argument(
+        "--state",
+        metavar="PATH",
+        help="state file (default: one per SRC/DEST pair under $XDG_STATE_HOME/fsreplica)",
+    )
+
+
+def add_filters(parser: argparse.ArgumentParser) -> None:
+    """Add --exclude and --no-default-excludes."""
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="glob to ignore, on top of the defaults (repeatable)",
+    )
+    parser.add_argument(
+        "--no-default-excludes",
+        action="store_true",
+        help="do not ignore " + " ".join(DEFAULT_IGNORE),
+    )
+
+
+def add_replication(parser: argparse.ArgumentParser) -> None:
+    """Add the options of sync and replicate."""
+    add_pair(parser)
+    add_state(parser)
+    add_filters(parser)
+    parser.add_argument(
+        "--transfers",
+        type=int,
+        default=DEFAULT_TRANSFERS,
+        metavar="N",
+        help=f"parallel copies (default {DEFAULT_TRANSFERS})",
+    )
+    parser.add_argument(
+        "--debounce",
+        type=float,
+        default=DEFAULT_DEBOUNCE_DELAY,
+        metavar="SECONDS",
+        help=f"coalescing window per path (default {DEFAULT_DEBOUNCE_DELAY})",
+    )
+    parser.add_argument(
+        "--no-delete", action="store_true", help="keep files at DEST that are gone from SRC"
+    )
+    parser.add_argument(
+        "--max-delete",
+        type=int,
+        default=None,
+        metavar="N",
+        help="allow a reconcile to delete up to N files (-1: no limit); by default deletions "
+        "are refused when SRC is empty or more than half of DEST would go",
+    )
+
+
+def fail(message: object) -> None:
+    """Print an error line on stderr."""
+    print(f"fsreplica: {message}", file=sys.stderr, flush=True)
+
+
+def make_replicator(args: argparse.Namespace, **extra: Any) -> Replicator | None:
+    """Build a Replicator from the options, or print why not and return None."""
+    if not os.path.isdir(args.source):
+        fail(f"{args.source}: not a directory")
+        return None
+    if args.transfers < 1:
+        fail("--transfers must be at least 1")
+        return None
+    try:
+        if "://" not in args.destination or args.destination.startswith("file://"):
+            # Before opening, which creates the directory: never inside the source.
+            check_overlap(os.path.abspath(args.source), args.destination.removeprefix("file://"))
+        destination = open_destination(args.destination)
+    except (ImportError, ValueError, FsreplicaError) as exc:
+        fail(exc)
+        return None
+    try:
+        return Replicator(
+            args.source,
+            destination,
+            state=args.state,
+            transfers=args.transfers,
+            debounce=args.debounce,
+            exclude=args.exclude,
+            default_excludes=not args.no_default_excludes,
+            delete=not args.no_delete,
+            max_delete=args.max_delete,
+            **extra,
+        )
+    except (ValueError, FsreplicaError) as exc:
+        destination.close()
+        fail(exc)
+        return None
