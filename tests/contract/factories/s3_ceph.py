@@ -23,6 +23,7 @@ def s3_ceph(tmp_path: Path) -> Iterator[S3Destination]:
         endpoint_url=cluster.endpoint,
         access_key_id=cluster.access_key,
         secret_access_key=cluster.secret_key,
+        metadata_cache=False,
     )
     try:
         yield dest

@@ -20,6 +20,7 @@ def _moto(tmp_path: Path, **options: Any) -> Iterator[S3Destination]:
         endpoint_url=endpoint,
         access_key_id=motoserver.ACCESS_KEY,
         secret_access_key=motoserver.SECRET_KEY,
+        metadata_cache=tmp_path / "s3-metadata.sqlite",
         **options,
     )
     try:

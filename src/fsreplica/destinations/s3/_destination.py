@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from obstore.store import S3Store
 from fsreplica.destinations._base import ObjectInfo, check_key
 from fsreplica.destinations._source import SourceChangedError
 from fsreplica.destinations.s3 import _listing, _meta, _upload
+from fsreplica.destinations.s3._cache import MetadataCache, default_path
 from fsreplica.destinations.s3._config import Connection, Location, parse_url, resolve
 from fsreplica.destinations.s3._control import Control
 from fsreplica.destinations.s3._errors import destination_error, is_missing
@@ -41,14 +42,6 @@ DEFAULT_REQUEST_TIMEOUT = 300.0
 MAX_CONDITIONAL_TRIES = 4
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    """What this process last knew of an object: enough to skip a HEAD or guess an If-Match."""
-
-    etag: str | None
-    info: ObjectInfo
-
-
 class S3Destination:
     """Objects in an S3 (or S3-compatible) bucket under a key prefix.
 
@@ -67,6 +60,9 @@ class S3Destination:
         retry_timeout: Seconds after which the client stops retrying a request.
         connect_timeout: Seconds to open a connection.
         request_timeout: Seconds for one whole request.
+        metadata_cache: Where to keep what is known of each object between runs (so a listing
+            with nothing changed costs LIST requests only): True for a file under
+            $XDG_CACHE_HOME/fsreplica/s3, a path, or False to keep it in memory only.
     """
 
     capabilities: frozenset[str] = frozenset({"rename", "copy", "set_metadata", "read"})
@@ -85,6 +81,7 @@ class S3Destination:
         retry_timeout: float = DEFAULT_RETRY_TIMEOUT,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        metadata_cache: bool | str | os.PathLike[str] = True,
     ) -> None:
         if part_size < 5 * 1024 * 1024:
             raise ValueError("part_size must be at least 5 MiB (S3's minimum part size)")
@@ -99,7 +96,10 @@ class S3Destination:
         self._conditional_explicit = conditional is not None
         self._etag_bare = False
         self._lock = threading.Lock()
-        self._seen: dict[str, _Seen] = {}
+        if metadata_cache is True:
+            identity = f"{connection.endpoint_url or 'aws'}|{location.bucket}|{location.prefix}"
+            metadata_cache = default_path(identity)
+        self._cache = MetadataCache(metadata_cache or None)
         self._closed = False
         self._store = self._make_store(
             max_retries=max_retries,
@@ -253,9 +253,7 @@ class S3Destination:
             return obstore.put(self._store, key, body, attributes=attributes, use_multipart=False)[
                 "e_tag"
             ]
-        with self._lock:
-            seen = self._seen.get(key)
-        expected = seen.etag if seen is not None else None
+        expected = self._cache.etag(key)
         for _ in range(MAX_CONDITIONAL_TRIES):
             try:
                 mode: Any = {"e_tag": self._if_match(expected)} if expected else "create"
@@ -289,8 +287,7 @@ class S3Destination:
     def delete(self, key: str) -> None:
         """Remove `key`; a missing key is fine."""
         check_key(key, op="delete")
-        with self._lock:
-            self._seen.pop(key, None)
+        self._cache.forget(key)
         try:
             obstore.delete(self._store, key)
         except Exception as exc:
@@ -334,6 +331,7 @@ class S3Destination:
         try:
             for page in _listing.pages(self._store, prefix):
                 yield from self._infos(page)
+            self._cache.flush()
         except DestinationError:
             raise
         except Exception as exc:
@@ -349,16 +347,14 @@ class S3Destination:
             raise self._error("list", prefix, exc) from exc
 
     def _infos(self, page: Sequence[ObjectMeta]) -> Iterator[ObjectInfo]:
-        known: list[ObjectInfo] = []
         unknown: dict[str, ObjectMeta] = {}
-        with self._lock:
-            for meta in page:
-                seen = self._seen.get(meta["path"])
-                if seen and seen.etag == meta["e_tag"] and seen.info.size == meta["size"]:
-                    known.append(seen.info)
-                else:
-                    unknown[meta["path"]] = meta
-        yield from known
+        for meta in page:
+            key, modified = meta["path"], meta["last_modified"].isoformat()
+            cached = self._cache.get(key, meta["e_tag"], meta["size"], modified)
+            if cached is None:
+                unknown[key] = meta
+            else:
+                yield cached
         if not unknown:
             return
         keys = tuple(unknown)
@@ -370,7 +366,10 @@ class S3Destination:
                 raise self._error("list", key, result) from result
             head, attributes = result
             info = _meta.info_from(key, head["size"], head["last_modified"], attributes)
-            self._remember(key, head["e_tag"], info)
+            modified = unknown[key]["last_modified"].isoformat()
+            self._cache.put(
+                info, head["e_tag"], modified if head["e_tag"] == unknown[key]["e_tag"] else None
+            )
             yield info
 
     # -- optional capabilities ---------------------------------------------------------------
@@ -466,7 +465,7 @@ class S3Destination:
             if self._closed:
                 return
             self._closed = True
-            self._seen.clear()
+        self._cache.close()
         self.control.close()
 
     def __enter__(self) -> S3Destination:
@@ -488,8 +487,4 @@ class S3Destination:
         return destination_error(op, self._where(key), exc)
 
     def _remember(self, key: str, etag: str | None, info: ObjectInfo) -> None:
-        with self._lock:
-            if etag is None:
-                self._seen.pop(key, None)
-            else:
-                self._seen[key] = _Seen(etag, info)
+        self._cache.put(info, etag)
