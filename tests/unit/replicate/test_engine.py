@@ -1,0 +1,182 @@
+"""The engine: per-key serialisation, coalescing, retries on a fake clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from fsreplica.errors import DestinationError
+from fsreplica.replicate.backoff import Backoff
+from fsreplica.replicate.engine import FORCE, SYNC, Engine, Retry, Task
+
+DEADLINE = 10.0
+
+
+class FakeClock:
+    """A monotonic clock moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Recorder:
+    """An apply function that records calls and can block or fail on demand."""
+
+    def __init__(self) -> None:
+        self.calls: list[Task] = []
+        self.lock = threading.Lock()
+        self.gate: dict[str, threading.Event] = {}
+        self.entered: dict[str, threading.Event] = {}
+        self.failures: dict[str, int] = {}
+        self.given_up: list[tuple[str, BaseException]] = []
+
+    def __call__(self, task: Task) -> Retry | None:
+        with self.lock:
+            self.calls.append(Task(task.key, list(task.seqs), task.moved_from, task.mode))
+            entered = self.entered.get(task.key)
+            gate = self.gate.get(task.key)
+            fails = self.failures.get(task.key, 0)
+            if fails:
+                self.failures[task.key] = fails - 1
+        if entered is not None:
+            entered.set()
+        if gate is not None:
+            assert gate.wait(DEADLINE)
+        if fails:
+            return Retry(DestinationError("put", task.key, "throttled", retryable=True))
+        return None
+
+    def give_up(self, task: Task, error: BaseException) -> None:
+        self.given_up.append((task.key, error))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def engine(recorder: Recorder, clock: FakeClock) -> Iterator[Engine]:
+    engine = Engine(
+        recorder,
+        give_up=recorder.give_up,
+        transfers=3,
+        backoff=Backoff(base=1.0, cap=4.0, max_attempts=3, random=lambda: 1.0),
+        clock=clock,
+    )
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+class TestOrdering:
+    """A later change of a key never overtakes an earlier one."""
+
+    def test_waiting_tasks_of_a_busy_key_are_coalesced(
+        self, engine: Engine, recorder: Recorder
+    ) -> None:
+        recorder.gate["k"] = threading.Event()
+        recorder.entered["k"] = threading.Event()
+        engine.submit(Task("k", [1]))
+        assert recorder.entered["k"].wait(DEADLINE)
+        engine.submit(Task("k", [2]))
+        engine.submit(Task("k", [3], mode=FORCE))
+        engine.submit(Task("other", [4]))
+        recorder.gate["k"].set()
+        assert engine.wait_idle(DEADLINE)
+        k_calls = [(t.seqs, t.mode) for t in recorder.calls if t.key == "k"]
+        assert k_calls == [([1], SYNC), ([2, 3], FORCE)]
+        assert [t.key for t in recorder.calls].count("other") == 1
+
+    def test_rename_holds_both_keys(self, engine: Engine, recorder: Recorder) -> None:
+        recorder.gate["b"] = threading.Event()
+        recorder.entered["b"] = threading.Event()
+        engine.submit(Task("b", [1], moved_from="a"))
+        assert recorder.entered["b"].wait(DEADLINE)
+        engine.submit(Task("a", [2]))
+        # "a" waits while the rename holds it.
+        assert [t.key for t in recorder.calls] == ["b"]
+        recorder.gate["b"].set()
+        assert engine.wait_idle(DEADLINE)
+        assert [t.key for t in recorder.calls] == ["b", "a"]
+
+    def test_rename_from_a_busy_key_becomes_a_copy(
+        self, engine: Engine, recorder: Recorder
+    ) -> None:
+        recorder.gate["a"] = threading.Event()
+        recorder.entered["a"] = threading.Event()
+        engine.submit(Task("a", [1]))
+        assert recorder.entered["a"].wait(DEADLINE)
+        engine.submit(Task("b", [2], moved_from="a"))
+        engine.submit(Task("c", [3]))
+        recorder.gate["a"].set()
+        assert engine.wait_idle(DEADLINE)
+        b = next(t for t in recorder.calls if t.key == "b")
+        assert b.moved_from is None
+
+
+class TestRetries:
+    """Retryable failures come back after the backoff delay, on the engine's clock."""
+
+    def test_retry_waits_for_the_clock(
+        self, engine: Engine, recorder: Recorder, clock: FakeClock
+    ) -> None:
+        recorder.failures["k"] = 2
+        engine.submit(Task("k", [1]))
+        assert not engine.wait_idle(0.2)
+        assert len(recorder.calls) == 1
+        clock.now = 1.0  # first delay: base * 1 = 1.0
+        engine.submit(Task("nudge"))  # wakes a worker to look at the clock
+        assert not engine.wait_idle(0.2)
+        assert [t.key for t in recorder.calls].count("k") == 2
+        clock.now = 3.0  # second delay: 2.0
+        engine.submit(Task("nudge2"))
+        assert engine.wait_idle(DEADLINE)
+        assert [t.key for t in recorder.calls].count("k") == 3
+        assert recorder.given_up == []
+
+    def test_gives_up_after_max_attempts(
+        self, engine: Engine, recorder: Recorder, clock: FakeClock
+    ) -> None:
+        recorder.failures["k"] = 10
+        engine.submit(Task("k", [7]))
+        for now in (1.0, 3.0, 7.0):
+            clock.now = now
+            engine.submit(Task(f"nudge{now}"))
+            engine.wait_idle(0.2)
+        assert engine.wait_idle(DEADLINE)
+        assert [key for key, _ in recorder.given_up] == ["k"]
+        assert [t.key for t in recorder.calls].count("k") == 3
+
+    def test_newer_change_during_backoff_runs_first(
+        self, engine: Engine, recorder: Recorder, clock: FakeClock
+    ) -> None:
+        recorder.failures["k"] = 1
+        engine.submit(Task("k", [1]))
+        assert not engine.wait_idle(0.2)
+        engine.submit(Task("k", [2]))
+        assert not engine.wait_idle(0.2)
+        assert [t.seqs for t in recorder.calls] == [[1], [2]]
+        clock.now = 1.0
+        engine.submit(Task("nudge"))
+        assert engine.wait_idle(DEADLINE)
+        assert [t.seqs for t in recorder.calls if t.key == "k"] == [[1], [2], [1]]
+
+
+def test_stop_is_idempotent(recorder: Recorder) -> None:
+    engine = Engine(recorder, give_up=recorder.give_up, transfers=2)
+    engine.start()
+    engine.stop()
+    engine.stop()
+    with pytest.raises(ValueError):
+        Engine(recorder, give_up=recorder.give_up, transfers=0)
