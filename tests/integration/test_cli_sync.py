@@ -1,0 +1,91 @@
+"""`fsreplica sync`, `verify` and `status` as real processes: exit codes and output."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from test_cli_replicate_helpers import fsreplica, tree
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    root = tmp_path / "src"
+    (root / "d").mkdir(parents=True)
+    for i in range(6):
+        (root / "d" / f"f{i}").write_bytes(os.urandom(100 * i))
+    (root / "top.txt").write_text("top")
+    os.mkfifo(root / "fifo")
+    (root / "link").symlink_to("/etc/hostname")
+    return root
+
+
+class TestSync:
+    """One reconcile, then exit."""
+
+    def test_sync_verify_status(self, tmp_path: Path, src: Path) -> None:
+        dst, state = tmp_path / "dst", tmp_path / "s.db"
+        result = fsreplica("sync", src, dst, "--state", state)
+        assert result.returncode == 0, result.stderr
+        assert "7 copied" in result.stderr
+        assert "skip" in result.stderr
+        assert "fifo" in result.stderr
+        assert tree(dst) == tree(src)
+        assert fsreplica("verify", src, dst).returncode == 0
+        again = fsreplica("sync", src, dst, "--state", state)
+        assert "0 copied" in again.stderr
+        status = fsreplica("status", "--state", state)
+        assert status.returncode == 0
+        assert "files replicated: 7" in status.stdout
+
+    def test_dry_run_changes_nothing(self, tmp_path: Path, src: Path) -> None:
+        dst = tmp_path / "dst"
+        result = fsreplica("sync", "--dry-run", src, dst, "--state", tmp_path / "s.db")
+        assert result.returncode == 0
+        assert "put: top.txt" in result.stdout
+        assert tree(dst) == {}
+
+    def test_verify_lists_differences(self, tmp_path: Path, src: Path) -> None:
+        dst = tmp_path / "dst"
+        fsreplica("sync", src, dst, "--state", tmp_path / "s.db")
+        (dst / "top.txt").write_text("TOP")
+        (dst / "extra").write_text("x")
+        (dst / "d" / "f1").unlink()
+        result = fsreplica("verify", src, dst)
+        assert result.returncode == 1
+        assert result.stdout.splitlines() == ["missing: d/f1", "extra: extra", "content: top.txt"]
+
+    def test_no_delete_and_max_delete(self, tmp_path: Path, src: Path) -> None:
+        dst, state = tmp_path / "dst", tmp_path / "s.db"
+        fsreplica("sync", src, dst, "--state", state)
+        for i in range(5):
+            (src / "d" / f"f{i}").unlink()
+        refused = fsreplica("sync", src, dst, "--state", state)
+        assert refused.returncode == 1
+        assert "more than half" in refused.stderr
+        kept = fsreplica("sync", "--no-delete", src, dst, "--state", state)
+        assert kept.returncode == 0
+        assert (dst / "d" / "f0").exists()
+        allowed = fsreplica("sync", "--max-delete", "5", src, dst, "--state", state)
+        assert allowed.returncode == 0
+        assert "5 deleted" in allowed.stderr
+        assert fsreplica("verify", src, dst).returncode == 0
+
+    def test_usage_errors_exit_2(self, tmp_path: Path, src: Path) -> None:
+        assert fsreplica("sync", src, src / "inside").returncode == 2
+        assert not (src / "inside").exists()
+        assert fsreplica("sync", tmp_path / "missing", tmp_path / "d").returncode == 2
+        assert fsreplica("sync", src, "gopher://x/y").returncode == 2
+        assert fsreplica("sync", "--transfers", "0", src, tmp_path / "d").returncode == 2
+        assert fsreplica("status", "--state", tmp_path / "none.db").returncode == 2
+
+    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads everything")
+    def test_unreadable_file_exit_1_listed_in_status(self, tmp_path: Path, src: Path) -> None:
+        (src / "top.txt").chmod(0)
+        dst, state = tmp_path / "dst", tmp_path / "s.db"
+        result = fsreplica("sync", src, dst, "--state", state)
+        assert result.returncode == 1
+        assert "top.txt: permission denied" in result.stderr
+        status = fsreplica("status", "--state", state)
+        assert "top.txt" in status.stdout
