@@ -1,4 +1,4 @@
-"""Helpers for the CLI tests (no tests here): run fsreplica as a real process, wait on conditions."""
+"""Helpers for the CLI tests (no tests here): run fsreplica as a process, wait on conditions."""
 
 from __future__ import annotations
 
