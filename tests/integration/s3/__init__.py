@@ -1,0 +1,1 @@
+"""S3 destination tests against moto and Ceph RGW."""
