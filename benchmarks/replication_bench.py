@@ -1,0 +1,184 @@
+"""Replication benchmark: end-to-end latency, bulk sync vs rsync and rclone, convergence.
+
+Usage: python benchmarks/replication_bench.py [--files 10000] [--big 20] [--big-mib 20]
+       [--repeat 3] [--samples 200] [--workdir DIR]
+
+Every figure is a median over --repeat runs (latency: p50/p99 over --samples writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+FSREPLICA = [sys.executable, "-m", "fsreplica"]
+
+
+def make_tree(root: Path, files: int, big: int, big_mib: int) -> None:
+    for i in range(files):
+        d = root / f"d{i % 100:02d}" / f"e{i % 7}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"f{i}.dat").write_bytes(os.urandom(512 + (i * 37) % 4096))
+    blob = os.urandom(big_mib * 1024 * 1024)
+    (root / "big").mkdir(exist_ok=True)
+    for i in range(big):
+        (root / "big" / f"b{i}.bin").write_bytes(blob[i:] + blob[:i])
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def reset(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def bulk(work: Path, src: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    tools = {
+        "fsreplica sync": lambda dst: [
+            *FSREPLICA,
+            "sync",
+            "-q",
+            str(src),
+            str(dst),
+            "--state",
+            str(dst) + ".db",
+        ],
+        "rsync -a --delete": lambda dst: ["rsync", "-a", "--delete", f"{src}/", f"{dst}/"],
+        "rclone sync": lambda dst: ["rclone", "sync", "--links", str(src), str(dst)],
+    }
+    results = {}
+    for name, cmd in tools.items():
+        if shutil.which(cmd(work)[0]) is None:
+            continue
+        first, again = [], []
+        for n in range(repeat):
+            dst = work / f"dst-{name.split()[0]}-{n}"
+            reset(dst)
+            Path(str(dst) + ".db").unlink(missing_ok=True)
+            subprocess.run(["sync"], check=True)
+            first.append(timed(cmd(dst)))
+            again.append(timed(cmd(dst)))
+            reset(dst)
+            for suffix in (".db", ".db-wal", ".db-shm", ".db.lock"):
+                Path(str(dst) + suffix).unlink(missing_ok=True)
+        results[name] = (statistics.median(first), statistics.median(again))
+    return results
+
+
+def start_daemon(src: Path, dst: Path, state: Path) -> subprocess.Popen[bytes]:
+    log = open(str(state) + ".log", "w")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [*FSREPLICA, "replicate", str(src), str(dst), "--state", str(state)],
+        stderr=log,
+    )
+    deadline = time.monotonic() + 60
+    while "initial sync" not in Path(str(state) + ".log").read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("replicate did not start")
+        time.sleep(0.01)
+    return proc
+
+
+def latency(work: Path, samples: int) -> list[float]:
+    src, dst = work / "lat-src", work / "lat-dst"
+    src.mkdir()
+    proc = start_daemon(src, dst, work / "lat.db")
+    out = []
+    try:
+        for i in range(samples):
+            data = os.urandom(1024) + str(i).encode()
+            target = dst / f"f{i % 50}"
+            with open(src / f"f{i % 50}", "wb") as f:
+                f.write(data)
+            start = time.perf_counter()  # the file is closed here
+            while True:
+                try:
+                    if target.read_bytes() == data:
+                        break
+                except FileNotFoundError:
+                    pass
+                if time.perf_counter() - start > 5:
+                    raise RuntimeError("latency sample timed out")
+            out.append(time.perf_counter() - start)
+            time.sleep(0.02)  # an isolated write, as the target says
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    return out
+
+
+def convergence(work: Path, files: int) -> float:
+    src, dst = work / "conv-src", work / "conv-dst"
+    src.mkdir()
+    proc = start_daemon(src, dst, work / "conv.db")
+    try:
+        make_tree(src, files, 0, 0)
+        end = time.perf_counter()
+        expected = sum(len(fs) for _, _, fs in os.walk(src))
+        while sum(len(fs) for _, _, fs in os.walk(dst)) < expected:
+            if time.perf_counter() - end > 120:
+                raise RuntimeError("no convergence")
+            time.sleep(0.005)
+        took = time.perf_counter() - end
+        check = subprocess.run([*FSREPLICA, "verify", "-q", str(src), str(dst)], check=False)
+        if check.returncode != 0:
+            raise RuntimeError("verify failed after convergence")
+        return took
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=20)
+    parser.add_argument("--big-mib", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="fsreplica-bench-", dir=args.workdir))
+    os.environ["XDG_STATE_HOME"] = str(work / "xdg")
+    try:
+        lat = sorted(latency(work, args.samples))
+        p50 = lat[len(lat) // 2] * 1e3
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
+        print(f"latency (close in SRC -> same bytes in DEST): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+
+        src = work / "src"
+        make_tree(src, args.files, args.big, args.big_mib)
+        size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+        print(
+            f"bulk tree: {args.files + args.big} files, {size / 2**20:.0f} MiB; "
+            f"medians of {args.repeat}"
+        )
+        results = bulk(work, src, args.repeat)
+        base = results.get("rsync -a --delete")
+        for name, (first, again) in results.items():
+            ratio = (
+                f", ratio vs rsync {first / base[0]:.2f} / {again / base[1]:.2f}" if base else ""
+            )
+            print(f"  {name:18s} one-shot {first:6.2f} s, no-change re-sync {again:6.3f} s{ratio}")
+        conv = convergence(work, min(args.files, 2000))
+        print(
+            f"real-time convergence after a bulk write of {min(args.files, 2000)} files: "
+            f"{conv:.2f} s"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
