@@ -117,8 +117,9 @@ class TestOrdering:
         recorder.entered["a"] = threading.Event()
         engine.submit(Task("a", [1]))
         assert recorder.entered["a"].wait(DEADLINE)
+        recorder.entered["b"] = threading.Event()
         engine.submit(Task("b", [2], moved_from="a"))
-        engine.submit(Task("c", [3]))
+        assert recorder.entered["b"].wait(DEADLINE)  # picked while "a" is still busy
         recorder.gate["a"].set()
         assert engine.wait_idle(DEADLINE)
         b = next(t for t in recorder.calls if t.key == "b")
