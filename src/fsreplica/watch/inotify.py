@@ -12,6 +12,7 @@ import errno
 import os
 import select
 import stat
+import struct
 import threading
 import time
 from collections import OrderedDict, deque
@@ -32,6 +33,12 @@ _READ_SIZE = 256 * 1024
 _BUFFERS_PER_TURN = 32  # read at most this many buffers before looking at timers and the backlog
 _MOVE_PAIR_WAIT_MS = 2  # how long an unpaired IN_MOVED_FROM waits for its IN_MOVED_TO
 _OVERFLOW_SLACK_NS = 1_000_000_000  # inode ctimes come from a coarse clock: rescan with margin
+
+_RUN_BITS = sys_.IN_CREATE | sys_.IN_MODIFY | sys_.IN_CLOSE_WRITE
+_WRITTEN = sys_.IN_CREATE | sys_.IN_MODIFY
+_CLOSE = sys_.IN_CLOSE_WRITE
+_unpack_header = struct.Struct("iIII").unpack_from
+_HEADER_SIZE = sys_.HEADER_SIZE
 
 _PUT = Operation.PUT
 _DELETE = Operation.DELETE
@@ -71,6 +78,7 @@ class InotifyBackend:
         self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._stopping = False
         self._drained_ns = time.time_ns()
+        self._synced_ns = 0
         self._wall = time.time()
         self.stats = WatcherStats()
         channel.set_on_space(self._signal)
@@ -184,55 +192,104 @@ class InotifyBackend:
         self._check_created()
 
     def _handle(self, buf: bytes) -> None:
+        """Apply one buffer of kernel events in order."""
         now = time.monotonic()
         self._wall = wall = time.time()
-        deb = self._deb
         nodes = self._nodes
-        ignored = self._rules.child
-        created = self._created
-        overflow = False
+        unpack = _unpack_header
+        fsdecode = os.fsdecode
+        end = len(buf)
+        pos = 0
         count = 0
-        for wd, mask, cookie, name in sys_.parse(buf):
+        overflow = False
+        # Writing a file queues IN_CREATE, IN_MODIFY..., IN_CLOSE_WRITE back to back. Such a
+        # run for one name is handled once, on raw bytes, which is most of the work in a burst.
+        run_wd = -1
+        run_raw = b""
+        run_mask = 0
+        while pos < end:
+            wd, mask, cookie, length = unpack(buf, pos)
+            start = pos + _HEADER_SIZE
+            pos = start + length
             count += 1
+            if not mask & ~_RUN_BITS and length:
+                raw = buf[start:pos]
+                if run_mask and wd == run_wd and raw == run_raw and not run_mask & _CLOSE:
+                    run_mask |= mask
+                    continue
+                if run_mask:
+                    self._file_run(run_wd, run_raw, run_mask, now, wall)
+                run_wd, run_raw, run_mask = wd, raw, mask
+                continue
+            if run_mask:
+                self._file_run(run_wd, run_raw, run_mask, now, wall)
+                run_mask = 0
             node = nodes.get(wd)
             if node is None:
                 if mask & sys_.IN_Q_OVERFLOW:
                     overflow = True
                 continue
-            if not name:
+            if not length:
                 self._self_event(node, mask)
                 continue
-            if ignored(node.key, name):
+            name = fsdecode(buf[start:pos].rstrip(b"\0"))
+            if self._rules.child(node.key, name):
                 continue
             if mask & sys_.IN_ISDIR:
                 self._dir_event(node, name, mask, cookie)
-                continue
-            key = (node, name)
-            if mask & sys_.IN_CLOSE_WRITE:
-                if deb.is_dirty(key):
-                    rel = deb.complete(key, now=now, wall=wall)
-                    if rel is not None:
-                        self._release(rel)
-            elif mask & sys_.IN_MODIFY:
-                deb.dirty(key, now=now, wall=wall)
-            elif mask & sys_.IN_CREATE:
-                deb.dirty(key, now=now, wall=wall)
-                created.append(key)
             elif mask & sys_.IN_MOVED_FROM:
                 self._moves[cookie] = (node, name, False)
             elif mask & sys_.IN_MOVED_TO:
                 self._moved_in(node, name, cookie, now, wall)
             elif mask & sys_.IN_DELETE:
-                self._complete(key, now, wall)
+                self._complete((node, name), now, wall)
+        if run_mask:
+            self._file_run(run_wd, run_raw, run_mask, now, wall)
         self.stats.events_read += count
         if overflow:
             self._overflow()
 
+    def _file_run(self, wd: int, raw: bytes, mask: int, now: float, wall: float) -> None:
+        """Created and/or written, possibly closed: dirty until closed (or quiet)."""
+        node = self._nodes.get(wd)
+        if node is None:
+            return
+        name = os.fsdecode(raw.rstrip(b"\0"))
+        if self._rules.child(node.key, name):
+            return
+        key = (node, name)
+        deb = self._deb
+        if mask & _CLOSE:
+            # A close without a write before it is a touch or an idle open: nothing changed.
+            if mask & _WRITTEN or deb.is_dirty(key):
+                self._complete(key, now, wall)
+        else:
+            deb.dirty(key, now=now, wall=wall)
+            if mask & sys_.IN_CREATE:
+                self._created.append(key)
+
     def _complete(
-        self, key: FileKey, now: float, wall: float, moved_from: str | None = None
+        self,
+        key: FileKey,
+        now: float,
+        wall: float,
+        moved_from: str | None = None,
+        *,
+        regular: bool = False,
     ) -> None:
+        """Record a complete change; release it now unless its window is open.
+
+        `regular` says the caller has just seen a regular file there (a directory scan), which
+        spares the release its own lstat.
+        """
         rel = self._deb.complete(key, now=now, wall=wall, moved_from=moved_from)
-        if rel is not None:
+        if rel is None:
+            return
+        if regular:
+            node, name = key
+            node.files.add(name)
+            self._emit(node.root, node.file_key(name), _PUT, wall, moved_from)
+        else:
             self._release(rel)
 
     def _moved_in(self, node: DirNode, name: str, cookie: int, now: float, wall: float) -> None:
@@ -433,7 +490,7 @@ class InotifyBackend:
                     if is_file:
                         if emit:
                             if name not in files:
-                                self._complete((node, name), now, wall)
+                                self._complete((node, name), now, wall, regular=True)
                         else:
                             files.add(name)
                     elif is_dir:
@@ -515,7 +572,10 @@ class InotifyBackend:
     def _overflow(self) -> None:
         """The kernel dropped events: compare the disk with what we knew and emit the changes."""
         self.stats.overflows += 1
-        watermark = self._drained_ns - _OVERFLOW_SLACK_NS
+        # Changes before the queue was last seen empty, or before the last rescan started,
+        # are known; anything later may have been lost.
+        watermark = max(self._drained_ns, self._synced_ns) - _OVERFLOW_SLACK_NS
+        rescan_started = time.time_ns()
         self._log.warning(
             "kernel event queue overflowed (fs.inotify.max_queued_events=%s); rescanning",
             sys_.read_sysctl(sys_.MAX_QUEUED_EVENTS),
@@ -525,6 +585,7 @@ class InotifyBackend:
         before = self.stats.rescan_changes
         for root in list(self._roots.values()):
             self._rescan_root(root, watermark)
+        self._synced_ns = rescan_started
         self._log.info(
             "rescan after overflow took %.3f s and found %d changes",
             time.perf_counter() - started,
@@ -575,7 +636,7 @@ class InotifyBackend:
                             or entry.stat(follow_symlinks=False).st_ctime_ns >= watermark
                         ):
                             self.stats.rescan_changes += 1
-                            self._complete((node, name), now, wall)
+                            self._complete((node, name), now, wall, regular=True)
                 except OSError:
                     continue
             for name in node.files - seen_files:
