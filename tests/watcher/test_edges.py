@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import fsreplica
+from fsreplica.watch.inotify import InotifyBackend
 
 from .conftest import set_sysctl, write
 
@@ -78,8 +79,6 @@ class TestEdges:
         assert watcher.stats.watches == 1
 
     def test_stop_from_the_watchers_own_thread_is_refused(self, tmp_path: Path) -> None:
-        from fsreplica.watch.inotify import InotifyBackend
-
         with fsreplica.Watcher() as watcher:
             watcher.watch(tmp_path)
             backend = watcher._backend

@@ -234,3 +234,19 @@ class TestCommandLine:
         )
         assert result.returncode == 2
         assert result.stderr == f"fsreplica: watch {tmp_path}/nope: No such file or directory\n"
+
+
+class TestIteratorHandOver:
+    """Events a consumer did not take stay in the stream for the next reader."""
+
+    def test_break_keeps_the_rest(self, tmp_path: Path) -> None:
+        with fsreplica.Watcher(fsreplica.WatcherConfig(debounce_delay=0)) as watcher:
+            watcher.watch(tmp_path)
+            for i in range(5):
+                write(tmp_path / f"f{i}", "x")
+            keys: list[str] = []
+            while len(keys) < 5:
+                for event in watcher.events():
+                    keys.append(event.key)
+                    break  # one at a time: the rest of each batch goes back
+        assert sorted(keys) == [f"f{i}" for i in range(5)]

@@ -106,6 +106,30 @@ class Channel(Generic[T]):
             self._on_space()
         return item
 
+    def get_batch(self) -> list[T] | _Closed:
+        """Block until items are available and take them all (one lock round), or CLOSED."""
+        with self._cond:
+            items = self._items
+            while not items:
+                if self._closed:
+                    return CLOSED
+                self._cond.wait()
+            batch = list(items)
+            items.clear()
+            notify = self._want_space
+            self._want_space = False
+        if notify and self._on_space is not None:
+            self._on_space()
+        return batch
+
+    def unget(self, items: list[T]) -> None:
+        """Put items a consumer took but did not deliver back at the head, in order."""
+        if not items:
+            return
+        with self._cond:
+            self._items.extendleft(reversed(items))
+            self._cond.notify_all()
+
     def get_nowait(self) -> T | _Closed | None:
         """Return an item, CLOSED, or None when nothing is available yet."""
         with self._cond:

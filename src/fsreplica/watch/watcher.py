@@ -82,14 +82,21 @@ class Watcher:
         raised here as a `WatcherError` in its place in the stream. Other roots keep working:
         call `events()` again to go on reading.
         """
-        get = self._channel.get
+        channel = self._channel
         while True:
-            item = get()
-            if item is CLOSED:
+            batch = channel.get_batch()
+            if not isinstance(batch, list):
                 return
-            if isinstance(item, WatcherError):
-                raise item
-            yield item  # type: ignore[misc]
+            # Taken in one lock round; what the caller does not consume (it breaks out, or an
+            # error ends the iteration) goes back to the head of the channel for the next reader.
+            items = iter(batch)
+            try:
+                for item in items:
+                    if isinstance(item, WatcherError):
+                        raise item
+                    yield item
+            finally:
+                channel.unget(list(items))
 
     async def aevents(self) -> AsyncIterator[FileSystemEvent]:
         """Yield events to asyncio code without blocking the event loop; see `events()`."""

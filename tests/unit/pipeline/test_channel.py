@@ -83,3 +83,20 @@ class TestChannel:
         loop.close()
         ch.put(1)
         assert ch.get() == 1
+
+
+class TestBatches:
+    """Consumers take everything in one lock round and give back what they did not deliver."""
+
+    def test_get_batch_and_unget(self) -> None:
+        calls: list[int] = []
+        ch: Channel[int] = Channel(4, on_space=lambda: calls.append(1))
+        ch.push([1, 2, 3], want_space=True)
+        assert ch.get_batch() == [1, 2, 3]
+        assert calls == [1]
+        ch.push([4])
+        ch.unget([2, 3])
+        assert ch.get_batch() == [2, 3, 4]
+        ch.unget([])
+        ch.close()
+        assert ch.get_batch() is CLOSED
