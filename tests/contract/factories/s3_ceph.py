@@ -24,6 +24,7 @@ def s3_ceph(tmp_path: Path) -> Iterator[S3Destination]:
         access_key_id=cluster.access_key,
         secret_access_key=cluster.secret_key,
         metadata_cache=False,
+        preflight=False,
     )
     try:
         yield dest

@@ -21,6 +21,7 @@ def _moto(tmp_path: Path, **options: Any) -> Iterator[S3Destination]:
         access_key_id=motoserver.ACCESS_KEY,
         secret_access_key=motoserver.SECRET_KEY,
         metadata_cache=tmp_path / "s3-metadata.sqlite",
+        preflight=False,
         **options,
     )
     try:

@@ -41,6 +41,7 @@ def open_moto(moto_bucket: tuple[str, str], tmp_path: Path) -> Iterator[OpenDest
 
     def open_dest(prefix: str = "p", **options: Any) -> S3Destination:
         options.setdefault("metadata_cache", tmp_path / f"cache-{len(opened)}.sqlite")
+        options.setdefault("preflight", False)
         dest = S3Destination.from_url(
             f"s3://{bucket}/{prefix}",
             endpoint_url=endpoint,
@@ -64,6 +65,7 @@ def open_ceph(ceph_bucket: tuple[ceph.CephRGW, str]) -> Iterator[OpenDest]:
 
     def open_dest(prefix: str = "p", **options: Any) -> S3Destination:
         options.setdefault("metadata_cache", False)
+        options.setdefault("preflight", False)
         options.setdefault("access_key_id", cluster.access_key)
         options.setdefault("secret_access_key", cluster.secret_key)
         dest = S3Destination.from_url(

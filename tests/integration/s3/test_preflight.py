@@ -34,6 +34,7 @@ class TestPreflight:
             access_key_id=cluster.access_key,
             secret_access_key=cluster.secret_key,
             metadata_cache=False,
+            preflight=False,
         )
         with dest, pytest.raises(PreflightError) as caught:
             dest.preflight()
@@ -47,6 +48,7 @@ class TestPreflight:
             access_key_id="WRONGKEY",
             secret_access_key="wrong-secret-value",
             metadata_cache=False,
+            preflight=False,
         )
         with dest, pytest.raises(PreflightError) as caught:
             dest.preflight()
@@ -61,6 +63,7 @@ class TestPreflight:
             access_key_id=cluster.access_key,
             secret_access_key="wrong-secret-value",
             metadata_cache=False,
+            preflight=False,
         )
         with dest, pytest.raises(PreflightError) as caught:
             dest.preflight()
@@ -76,6 +79,7 @@ class TestPreflight:
             access_key_id="a",
             secret_access_key="b",
             metadata_cache=False,
+            preflight=False,
         )
         with dest, pytest.raises(PreflightError) as caught:
             dest.preflight()
@@ -95,7 +99,7 @@ class TestPreflight:
         monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
         monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
         dest = S3Destination.from_url(
-            "s3://bucket", endpoint_url=motoserver.endpoint(), metadata_cache=False
+            "s3://bucket", endpoint_url=motoserver.endpoint(), metadata_cache=False, preflight=False
         )
         with dest, pytest.raises(PreflightError) as caught:
             dest.preflight()
@@ -108,7 +112,9 @@ class TestPreflight:
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", motoserver.ACCESS_KEY)
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", motoserver.SECRET_KEY)
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
-        with S3Destination.from_url(f"s3://{bucket}/x", metadata_cache=False) as dest:
+        with S3Destination.from_url(
+            f"s3://{bucket}/x", metadata_cache=False, preflight=False
+        ) as dest:
             dest.preflight()
             assert dest.connection.endpoint_url == endpoint
             assert dest.connection.path_style

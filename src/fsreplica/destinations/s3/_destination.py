@@ -121,6 +121,7 @@ class S3Destination:
         access_key_id: str | None = None,
         secret_access_key: str | None = None,
         session_token: str | None = None,
+        preflight: bool = True,
         **options: Any,
     ) -> S3Destination:
         """Open `s3://bucket/prefix`.
@@ -136,10 +137,13 @@ class S3Destination:
                 should prefer the environment or a profile).
             secret_access_key: The secret of `access_key_id`.
             session_token: The token of temporary explicit credentials.
+            preflight: Check the bucket before returning (see `preflight`), so that
+                `open_destination` fails at once with one clear line.
             **options: Keyword options of `S3Destination` (multipart_threshold, ...).
 
         Raises:
             ValueError: A malformed URL or endpoint.
+            PreflightError: With `preflight`, the bucket cannot be used.
         """
         location = parse_url(url)
         connection = resolve(
@@ -151,7 +155,14 @@ class S3Destination:
             secret_access_key=secret_access_key,
             session_token=session_token,
         )
-        return cls(location, connection, **options)
+        destination = cls(location, connection, **options)
+        if preflight:
+            try:
+                destination.preflight()
+            except BaseException:
+                destination.close()
+                raise
+        return destination
 
     def _make_store(
         self,

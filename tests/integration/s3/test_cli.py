@@ -1,0 +1,190 @@
+"""The CLI against real S3 servers: preflight exit codes, sync + verify, replicate through an
+RGW restart and a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from servers import ceph, motoserver
+
+FSREPLICA = [sys.executable, "-m", "fsreplica"]
+
+
+def s3_env(tmp_path: Path, endpoint: str, access: str, secret: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID=access,
+        AWS_SECRET_ACCESS_KEY=secret,
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
+    return env
+
+
+def run(args: list[str], env: dict[str, str], timeout: float = 25) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*FSREPLICA, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def tree(root: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+class TestPreflightExitCodes:
+    """A destination that cannot work is one line on stderr and exit code 2."""
+
+    def test_wrong_credentials(self, tmp_path: Path, ceph_bucket: tuple) -> None:
+        cluster, bucket = ceph_bucket
+        (tmp_path / "src").mkdir()
+        env = s3_env(tmp_path, cluster.endpoint, "WRONG", "secret-that-must-not-leak")
+        done = run(
+            [
+                "sync",
+                str(tmp_path / "src"),
+                f"s3://{bucket}/x",
+                "--state",
+                str(tmp_path / "state.db"),
+            ],
+            env,
+        )
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines() == [
+            f"fsreplica: s3://{bucket}: access denied (check AWS_ACCESS_KEY_ID)"
+        ]
+        assert "secret-that-must-not-leak" not in done.stderr + done.stdout
+
+    def test_missing_bucket_and_unreachable(self, tmp_path: Path) -> None:
+        cluster = ceph.shared()
+        (tmp_path / "src").mkdir()
+        env = s3_env(tmp_path, cluster.endpoint, cluster.access_key, cluster.secret_key)
+        done = run(["verify", str(tmp_path / "src"), "s3://no-such-bucket"], env)
+        assert (done.returncode, done.stderr.strip()) == (
+            2,
+            "fsreplica: s3://no-such-bucket: bucket does not exist",
+        )
+        port = ceph.free_port()
+        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        done = run(
+            ["sync", str(tmp_path / "src"), "s3://b/x", "--state", str(tmp_path / "state.db")], env
+        )
+        assert (done.returncode, done.stderr.strip()) == (
+            2,
+            f"fsreplica: s3://b: cannot reach http://127.0.0.1:{port}",
+        )
+
+
+class TestSyncVerify:
+    """sync to a bucket, then verify, then a no-change re-sync."""
+
+    def test_sync_then_verify(self, tmp_path: Path, moto_bucket: tuple[str, str]) -> None:
+        endpoint, bucket = moto_bucket
+        src = tmp_path / "src"
+        tree(src, {f"d{i % 3}/f{i}.txt": f"file {i}".encode() for i in range(30)})
+        tree(src, {"big.bin": os.urandom(20 * 1024 * 1024)})
+        env = s3_env(tmp_path, endpoint, motoserver.ACCESS_KEY, motoserver.SECRET_KEY)
+        state = ["--state", str(tmp_path / "state.db")]
+        done = run(["sync", str(src), f"s3://{bucket}/backup", *state], env)
+        assert done.returncode == 0, done.stderr
+        done = run(["verify", str(src), f"s3://{bucket}/backup"], env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        (src / "d0" / "f0.txt").write_bytes(b"changed")
+        (src / "d1" / "f1.txt").unlink()
+        done = run(["sync", str(src), f"s3://{bucket}/backup", *state], env)
+        assert done.returncode == 0, done.stderr
+        done = run(["verify", str(src), f"s3://{bucket}/backup"], env)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def wait_verified(src: Path, url: str, env: dict[str, str], seconds: float) -> str:
+    deadline = time.monotonic() + seconds
+    while True:
+        done = run(["verify", str(src), url, "-q"], env)
+        if done.returncode == 0:
+            return ""
+        if time.monotonic() > deadline:
+            return done.stdout + done.stderr
+        time.sleep(0.3)
+
+
+class TestReplicate:
+    """replicate to RGW through a burst, renames, deletes, an RGW restart and a SIGKILL."""
+
+    def test_burst_renames_deletes_and_rgw_restart(
+        self, tmp_path: Path, ceph_bucket: tuple
+    ) -> None:
+        cluster, bucket = ceph_bucket
+        src = tmp_path / "src"
+        src.mkdir()
+        url = f"s3://{bucket}/live"
+        env = s3_env(tmp_path, cluster.endpoint, cluster.access_key, cluster.secret_key)
+        with Replicating(src, url, env, tmp_path):
+            tree(src, {f"burst/{i}.txt": os.urandom(2048) for i in range(100)})
+            os.rename(src / "burst" / "0.txt", src / "renamed.txt")
+            (src / "burst" / "1.txt").unlink()
+            assert wait_verified(src, url, env, 10) == ""
+            cluster.stop_rgw()  # outage: changes wait in the journal, retries back off
+            try:
+                tree(src, {f"during/{i}.txt": b"written while rgw was down" for i in range(20)})
+                (src / "renamed.txt").unlink()
+                time.sleep(1.0)
+            finally:
+                cluster.start_rgw()
+            assert wait_verified(src, url, env, 12) == ""
+
+    def test_sigkill_and_restart(self, tmp_path: Path, ceph_bucket: tuple) -> None:
+        cluster, bucket = ceph_bucket
+        src = tmp_path / "src"
+        src.mkdir()
+        url = f"s3://{bucket}/live"
+        env = s3_env(tmp_path, cluster.endpoint, cluster.access_key, cluster.secret_key)
+        with Replicating(src, url, env, tmp_path) as first:
+            tree(src, {f"a/{i}.txt": os.urandom(4096) for i in range(100)})
+            time.sleep(0.3)
+            first.kill()  # mid-stream
+        tree(src, {f"b/{i}.txt": b"after the kill" for i in range(10)})
+        (src / "a" / "5.txt").unlink()
+        with Replicating(src, url, env, tmp_path):
+            assert wait_verified(src, url, env, 15) == ""
+
+
+class Replicating:
+    """`fsreplica replicate` in a child process, stopped (SIGTERM, then SIGKILL) at exit."""
+
+    def __init__(self, src: Path, url: str, env: dict[str, str], tmp_path: Path) -> None:
+        args = [*FSREPLICA, "replicate", str(src), url, "--state", str(tmp_path / "state.db")]
+        self.proc = subprocess.Popen(
+            args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=5)
+
+    def __enter__(self) -> Replicating:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+pytestmark = pytest.mark.slow
