@@ -33,7 +33,8 @@ class DirNode:
         path: The absolute path.
         wd: The inotify watch descriptor (or another backend's handle).
         ino: The directory's inode number, to tell whether its path still leads to it.
-        files: Names of the regular files known to be in the directory.
+        files: Names of the regular files known to be in the directory: a tuple (compact) until
+            the first change, then a set. Change it only through add_file/discard_file.
         children: Sub-directory nodes by name.
         alive: False once the directory was removed from the tree.
     """
@@ -57,7 +58,7 @@ class DirNode:
         self.name = name
         self.wd = wd
         self.ino = ino
-        self.files: set[str] = set()
+        self.files: set[str] | tuple[str, ...] = ()
         self.children: dict[str, DirNode] = {}
         self.alive = True
         self.key = ""
@@ -82,6 +83,24 @@ class DirNode:
             return os.lstat(self.path).st_ino == self.ino
         except OSError:
             return False
+
+    def add_file(self, name: str) -> None:
+        """Note that the regular file `name` is in this directory."""
+        files = self.files
+        if isinstance(files, tuple):
+            if name in files:
+                return
+            self.files = files = set(files)
+        files.add(name)
+
+    def discard_file(self, name: str) -> None:
+        """Note that `name` is no longer a regular file in this directory."""
+        files = self.files
+        if isinstance(files, tuple):
+            if name not in files:
+                return
+            self.files = files = set(files)
+        files.discard(name)
 
     def file_key(self, name: str) -> str:
         """Return the key of the file `name` in this directory."""

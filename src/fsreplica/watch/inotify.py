@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from sys import intern
 from typing import Any
 
 from fsreplica.config import WatcherConfig
@@ -287,7 +288,7 @@ class InotifyBackend:
             return
         if regular:
             node, name = key
-            node.files.add(name)
+            node.add_file(name)
             self._emit(node.root, node.file_key(name), _PUT, wall, moved_from)
         else:
             self._release(rel)
@@ -466,6 +467,7 @@ class InotifyBackend:
         while stack:
             node = stack.pop()
             files = node.files
+            found: list[str] = []
             key = node.key
             try:
                 it = os.scandir(node.path)
@@ -492,9 +494,13 @@ class InotifyBackend:
                             if name not in files:
                                 self._complete((node, name), now, wall, regular=True)
                         else:
-                            files.add(name)
+                            # Interned: the same names (index.js, README.md) recur in many
+                            # directories, and big trees are mostly such names.
+                            found.append(intern(name))
                     elif is_dir:
                         self._watch_child(node, name, entry.inode(), emit, stack)
+            if found:
+                node.files = tuple(found) if not files else {*files, *found}
 
     def _watch_child(
         self, node: DirNode, name: str, ino: int, emit: bool, stack: list[DirNode]
@@ -548,7 +554,7 @@ class InotifyBackend:
             for name in n.files:
                 self._deb.discard((n, name))
                 self._emit(root, n.file_key(name), _DELETE, wall, None)
-            n.files = set()
+            n.files = ()
             if self._nodes.get(n.wd) is n:
                 del self._nodes[n.wd]
                 sys_.rm_watch(self._fd, n.wd)
@@ -639,7 +645,7 @@ class InotifyBackend:
                             self._complete((node, name), now, wall, regular=True)
                 except OSError:
                     continue
-            for name in node.files - seen_files:
+            for name in [n for n in node.files if n not in seen_files]:
                 self.stats.rescan_changes += 1
                 self._complete((node, name), now, wall)
             for name, child in list(node.children.items()):
@@ -663,7 +669,7 @@ class InotifyBackend:
                 return
             is_file = False
         if is_file:
-            files.add(name)
+            node.add_file(name)
             moved_from = rel.moved_from
             self._emit(
                 node.root,
@@ -673,7 +679,7 @@ class InotifyBackend:
                 moved_from if isinstance(moved_from, str) else None,
             )
         elif name in files:
-            files.discard(name)
+            node.discard_file(name)
             self._emit(node.root, node.file_key(name), _DELETE, rel.time, None)
 
     def _emit(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import threading
@@ -100,6 +99,8 @@ class Watcher:
 
     async def aevents(self) -> AsyncIterator[FileSystemEvent]:
         """Yield events to asyncio code without blocking the event loop; see `events()`."""
+        import asyncio  # noqa: PLC0415 - only asyncio users pay for importing it
+
         loop = asyncio.get_running_loop()
         channel = self._channel
         while True:
