@@ -163,9 +163,9 @@ class Bench:
             client_options={"allow_http": True},
         )
         try:
-            time.sleep(1.5)
             results = []
-            for i in range(samples):
+            # Sample -1 is a warm-up: replicate may still be starting (imports, preflight, scan).
+            for i in range(-1, samples):
                 data = os.urandom(4096)
                 t0 = time.perf_counter()
                 (src / f"w{i}.dat").write_bytes(data)
@@ -174,9 +174,10 @@ class Bench:
                         obstore.head(store, f"w{i}.dat")
                         break
                     except FileNotFoundError:
-                        if time.perf_counter() - t0 > 10:
+                        if time.perf_counter() - t0 > 30:
                             raise SystemExit("latency: object never appeared") from None
-                results.append(time.perf_counter() - t0)
+                if i >= 0:
+                    results.append(time.perf_counter() - t0)
                 time.sleep(0.2)
             return results
         finally:
