@@ -16,6 +16,10 @@ DEFAULT_WRITE_QUIET = 1.0
 """Seconds a file written but not closed (a log) must stay unchanged before it is delivered."""
 DEFAULT_MAX_PENDING = 262_144
 """Distinct paths held for a slow consumer before the watcher stops reading the kernel queue."""
+DEFAULT_POLL_INTERVAL = 2.0
+"""Seconds between two snapshots of a polled tree."""
+BACKENDS = ("auto", "inotify", "portable", "polling")
+"""The watch mechanisms a WatcherConfig may name; see docs/platforms.md."""
 
 
 def _default_logger() -> logging.Logger:
@@ -38,7 +42,10 @@ class WatcherConfig:
             it is delivered anyway.
         max_pending: Distinct paths held for a slow consumer; past it the watcher stops reading
             and lets the kernel queue overflow, then rescans (nothing is lost either way).
-        backend: Which mechanism watches: "inotify" or "auto" (the default).
+        backend: Which mechanism watches: "inotify" (native Linux), "portable" (watchdog:
+            FSEvents, ReadDirectoryChangesW, kqueue), "polling", or "auto" (the default: inotify
+            on local Linux file systems, polling on network mounts, portable elsewhere).
+        poll_interval: Seconds between two snapshots of a polled tree.
     """
 
     debounce_delay: float = DEFAULT_DEBOUNCE_DELAY
@@ -48,6 +55,7 @@ class WatcherConfig:
     write_quiet: float = DEFAULT_WRITE_QUIET
     max_pending: int = DEFAULT_MAX_PENDING
     backend: str = "auto"
+    poll_interval: float = DEFAULT_POLL_INTERVAL
 
     def __post_init__(self) -> None:
         if self.debounce_delay < 0:
@@ -60,5 +68,8 @@ class WatcherConfig:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
         if isinstance(self.ignore, str):
             raise TypeError("ignore must be a sequence of patterns, not a single string")
-        if self.backend not in ("auto", "inotify"):
-            raise ValueError(f"unknown backend {self.backend!r} (choose 'auto' or 'inotify')")
+        if self.backend not in BACKENDS:
+            choices = ", ".join(repr(b) for b in BACKENDS)
+            raise ValueError(f"unknown backend {self.backend!r} (choose one of {choices})")
+        if self.poll_interval <= 0:
+            raise ValueError(f"poll_interval must be > 0, got {self.poll_interval}")

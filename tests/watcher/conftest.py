@@ -1,4 +1,10 @@
-"""Helpers for watcher tests against the real kernel: a consumer thread and condition waits."""
+"""Helpers for watcher tests against the real kernel: a consumer thread and condition waits.
+
+Every test that uses `make_watcher` is a contract test: it runs once per backend in `BACKENDS`.
+`@pytest.mark.backends("inotify")` limits a test to the backends named (kernel overflow, sysctls,
+mounts); `@pytest.mark.limitation("polling", reason=...)` marks a guarantee a backend cannot give
+as a strict xfail, so the limitation stays documented and a fix is noticed.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,29 @@ import pytest
 import fsreplica
 
 WAIT = 10.0  # seconds: the bound for every wait; a correct watcher answers in milliseconds
+BACKENDS = ("inotify", "polling")
+POLL_INTERVAL = 0.05  # seconds: short, so polling tests wait about as long as the others
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test using `make_watcher` over each backend it applies to."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("backends")
+    chosen = marker.args if marker is not None else BACKENDS
+    reasons: dict[str, str] = {}
+    for mark in metafunc.definition.iter_markers("limitation"):
+        for name in mark.args:
+            reasons.setdefault(name, mark.kwargs["reason"])
+    params = [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(strict=True, reason=reasons[name])] if name in reasons else [],
+            id=name,
+        )
+        for name in chosen
+    ]
+    metafunc.parametrize("backend", params)
 
 
 class Collector:
@@ -94,12 +123,15 @@ class Collector:
 
 
 @pytest.fixture
-def make_watcher() -> Iterator[Callable[..., tuple[fsreplica.Watcher, Collector]]]:
-    """Build watchers (stopped at the end of the test) with a consumer thread each."""
+def make_watcher(backend: str) -> Iterator[Callable[..., tuple[fsreplica.Watcher, Collector]]]:
+    """Build watchers on `backend` (stopped at the end of the test) with a consumer thread each."""
     made: list[tuple[fsreplica.Watcher, Collector]] = []
 
     def make(*roots: Path, **options: object) -> tuple[fsreplica.Watcher, Collector]:
         options.setdefault("debounce_delay", 0.05)
+        options.setdefault("backend", backend)
+        if options["backend"] == "polling":
+            options.setdefault("poll_interval", POLL_INTERVAL)
         watcher = fsreplica.Watcher(fsreplica.WatcherConfig(**options))  # type: ignore[arg-type]
         for root in roots:
             watcher.watch(root)
@@ -130,4 +162,4 @@ def set_sysctl(path: str, value: int) -> int:
     return old
 
 
-__all__ = ["WAIT", "Collector", "os", "set_sysctl", "write"]
+__all__ = ["BACKENDS", "WAIT", "Collector", "os", "set_sysctl", "write"]

@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import write
 
 
@@ -92,6 +94,7 @@ class TestUnclosedWrites:
         finally:
             os.close(fd)
 
+    @pytest.mark.limitation("polling", reason="polling cannot see whether a file is still open")
     def test_open_file_not_delivered_before_close_or_quiet(
         self, tmp_path: Path, make_watcher
     ) -> None:

@@ -81,7 +81,7 @@ class TestEdges:
     def test_stop_from_the_watchers_own_thread_is_refused(self, tmp_path: Path) -> None:
         with fsreplica.Watcher() as watcher:
             watcher.watch(tmp_path)
-            backend = watcher._backend
+            backend = watcher._backends["inotify"]
             assert isinstance(backend, InotifyBackend)
             failures: list[BaseException] = []
 
@@ -96,6 +96,7 @@ class TestEdges:
 
 
 @pytest.mark.sysctl
+@pytest.mark.backends("inotify")
 class TestRuntimeLimits:
     """Limits hit while running are reported on the stream, and nothing else breaks."""
 

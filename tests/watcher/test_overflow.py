@@ -44,6 +44,7 @@ class TestSlowConsumer:
 
 
 @pytest.mark.sysctl
+@pytest.mark.backends("inotify")
 class TestKernelOverflow:
     """When the kernel queue overflows, a rescan emits what changed."""
 

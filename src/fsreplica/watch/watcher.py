@@ -1,22 +1,48 @@
-"""The public Watcher: chooses a backend when first asked to watch, and hands out its events."""
+"""The public Watcher: chooses a backend per root when asked to watch, and hands out events."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from fsreplica.config import WatcherConfig
 from fsreplica.errors import WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
 from fsreplica.pipeline import CLOSED, Channel
+from fsreplica.watch._base import Backend, Item, overlapping
+from fsreplica.watch._select import choose
 from fsreplica.watch.stats import WatcherStats
 
-if TYPE_CHECKING:
-    from fsreplica.watch.inotify import InotifyBackend
+
+class _SharedChannel(Channel[Item]):
+    """The Watcher's channel, fed by one or more backends.
+
+    Each backend registers its own wake-up for "the consumer made room"; all are called. Only the
+    Watcher ends the stream: a backend that finishes must not cut off the others.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__(capacity)
+        self._callbacks: list[Callable[[], None]] = []
+
+    def set_on_space(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+        super().set_on_space(self._space)
+
+    def _space(self) -> None:
+        for callback in list(self._callbacks):
+            callback()
+
+    def close(self) -> None:
+        """Ignored: backends share the channel; the Watcher calls `end()`."""
+
+    def end(self) -> None:
+        """Close the stream for good: consumers get what remains, then the iterators end."""
+        super().close()
 
 
 class Watcher:
@@ -40,15 +66,20 @@ class Watcher:
 
     def __init__(self, config: WatcherConfig | None = None) -> None:
         self.config = config if config is not None else WatcherConfig()
-        self._channel: Channel[FileSystemEvent | WatcherError] = Channel(self.config.event_buffer)
+        self._channel = _SharedChannel(self.config.event_buffer)
         self._lock = threading.Lock()
-        self._backend: InotifyBackend | None = None
+        # One backend of each kind serves every root that chose it; a root whose tree does not fit
+        # in the inotify watch budget gets its own pair (see _watch_budgeted).
+        self._backends: dict[str, Backend] = {}
+        self._roots: dict[str, str] = {}
         self._stopped = False
+        self._log = self.config.logger
 
     def watch(self, path: str | os.PathLike[str]) -> None:
         """Watch `path` and everything below it; return once the watches are in place.
 
-        May be called again for other roots. Watching the same root twice does nothing.
+        May be called again for other roots. Watching the same root twice does nothing. The
+        backend is chosen per root (see `WatcherConfig.backend`) and logged.
 
         Raises:
             WatcherError: `op == "watch"` when the path is missing, not a directory, unreadable,
@@ -59,20 +90,78 @@ class Watcher:
         with self._lock:
             if self._stopped:
                 raise WatcherStopped("watch", root)
-            backend = self._backend
-            if backend is None:
-                backend = self._backend = self._open_backend(root)
-        backend.watch(root)
-
-    def _open_backend(self, root: str) -> InotifyBackend:
-        if not sys.platform.startswith("linux"):
-            raise WatcherError("watch", root, f"no watch backend for {sys.platform} yet")
-        from fsreplica.watch.inotify import InotifyBackend  # noqa: PLC0415 - chosen at run time
-
+            if root in self._roots:
+                return
+            other = overlapping(root, self._roots)
+            if other is not None:
+                raise WatcherError("watch", root, f"overlaps the watched root {other}")
+            alias = self._alias_of(root)
+            if alias is not None:
+                raise WatcherError("watch", root, f"same directory as {alias}")
+            self._roots[root] = "?"  # reserved while its backend starts
         try:
+            name = self._watch(root)
+        except BaseException:
+            with self._lock:
+                self._roots.pop(root, None)
+            raise
+        with self._lock:
+            self._roots[root] = name
+
+    def _alias_of(self, root: str) -> str | None:
+        """Return the watched root that is the same directory under another name (a symlink)."""
+        try:
+            st = os.stat(root)
+        except OSError:
+            return None  # the backend reports why it cannot watch it
+        for other in self._roots:
+            try:
+                if os.path.samestat(st, os.stat(other)):
+                    return other
+            except OSError:
+                continue
+        return None
+
+    def _watch(self, root: str) -> str:
+        choice = choose(self.config.backend, root)
+        name = choice.backend
+        self._backend(name, root).watch(root)
+        self._log.info("watch %s: %s backend (%s)", root, name, choice.reason)
+        return name
+
+    def _backend(self, name: str, root: str) -> Backend:
+        with self._lock:
+            if self._stopped:
+                raise WatcherStopped("watch", root)
+            backend = self._backends.get(name)
+            if backend is None:
+                backend = self._backends[name] = self._open(name, root)
+        return backend
+
+    def _open(self, name: str, root: str) -> Backend:
+        # Imported here: a backend's module (and its optional dependency) loads only when chosen.
+        try:
+            if name == "polling":
+                from fsreplica.watch.polling import PollingBackend  # noqa: PLC0415
+
+                return PollingBackend(self.config, self._channel)
+            if name == "portable":
+                from fsreplica.watch.portable import PortableBackend  # noqa: PLC0415
+
+                return PortableBackend(self.config, self._channel)
+            if not sys.platform.startswith("linux"):
+                raise WatcherError("watch", root, f"inotify is Linux only, not {sys.platform}")
+            from fsreplica.watch.inotify import InotifyBackend  # noqa: PLC0415
+
             return InotifyBackend(self.config, self._channel)
         except OSError as exc:
             raise WatcherError("watch", root, exc) from exc
+
+    @property
+    def backends(self) -> dict[str, str]:
+        """The backend watching each root, by root path ("inotify", "polling", "portable")."""
+        with self._lock:
+            return dict(self._roots)
 
     def events(self) -> Iterator[FileSystemEvent]:
         """Yield events as they come; blocks; ends once the watcher is stopped.
@@ -115,7 +204,7 @@ class Watcher:
             yield item  # type: ignore[misc]
 
     def stop(self) -> None:
-        """Deliver pending events, end the iterators, close every fd and join the thread.
+        """Deliver pending events, end the iterators, close every fd and join every thread.
 
         Idempotent and safe from any thread except the watcher's own.
         """
@@ -123,16 +212,22 @@ class Watcher:
             if self._stopped:
                 return
             self._stopped = True
-            backend = self._backend
-        if backend is not None:
-            backend.stop()
-        self._channel.close()
+            backends = list(self._backends.values())
+        try:
+            for backend in backends:
+                backend.stop()
+        finally:
+            self._channel.end()
 
     @property
     def stats(self) -> WatcherStats:
-        """Counters: roots, kernel events read, overflows, rescan changes, errors, backlog."""
-        backend = self._backend
-        return backend.stats if backend is not None else WatcherStats()
+        """Counters summed over the backends: roots, watches, events, overflows, errors, backlog."""
+        total = WatcherStats()
+        for backend in list(self._backends.values()):
+            part = backend.stats
+            for field in dataclasses.fields(total):
+                setattr(total, field.name, getattr(total, field.name) + getattr(part, field.name))
+        return total
 
     def __enter__(self) -> Watcher:
         return self
