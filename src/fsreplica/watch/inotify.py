@@ -54,12 +54,16 @@ class InotifyBackend:
     Args:
         config: The watcher settings.
         channel: Where events (and asynchronous errors) go.
+        rules: Ignore rules; default: from `config.ignore`. The watch budget passes rules that
+            also skip the subtrees it polls instead (they are then never watched here).
     """
 
-    def __init__(self, config: WatcherConfig, channel: Channel[Item]) -> None:
+    def __init__(
+        self, config: WatcherConfig, channel: Channel[Item], *, rules: IgnoreRules | None = None
+    ) -> None:
         self._config = config
         self._log = config.logger
-        self._rules = IgnoreRules(config.ignore)
+        self._rules = rules if rules is not None else IgnoreRules(config.ignore)
         self._channel = channel
         self._deb: Debouncer[FileKey] = Debouncer(
             delay=config.debounce_delay, quiet=config.write_quiet
