@@ -258,3 +258,47 @@ class TestCapabilities:
         assert content(destination, "r/k") == b"readable"
         with pytest.raises(FileNotFoundError):
             content(destination, "r/missing")
+
+
+class TestFastPaths:
+    """quick_list and stage: the same results as list and put, when advertised."""
+
+    def test_quick_list(self, destination: Any, source_file: SourceWriter) -> None:
+        if "quick_list" not in destination.capabilities:
+            pytest.skip("no quick_list capability")
+        put(destination, "q/a", source_file("a", b"aaa", mtime_ns=MTIME))
+        put(destination, "q/b", source_file("b", b"bb", mtime_ns=MTIME))
+        quick = sorted((i.key, i.size, i.mtime_ns) for i in destination.quick_list("q/"))
+        full = sorted((i.key, i.size, i.mtime_ns) for i in destination.list("q/"))
+        assert quick == full == [("q/a", 3, MTIME), ("q/b", 2, MTIME)]
+
+    def test_stage_publishes_only_when_asked(
+        self, destination: Any, source_file: SourceWriter
+    ) -> None:
+        if "stage" not in destination.capabilities:
+            pytest.skip("no stage capability")
+        put(destination, "s/0", source_file("old", b"old"))
+        staged = []
+        for n in range(3):
+            with SourceFile(source_file(f"s{n}", f"new {n}".encode(), mtime_ns=MTIME)) as src:
+                staged.append(destination.stage(f"s/{n}", src))
+        assert keys(destination) == ["s/0"]
+        assert destination.stat("s/0").size == 3
+        results = destination.publish(staged)
+        assert [(r.key, r.size, r.mtime_ns) for r in results] == [
+            (f"s/{n}", 5, MTIME) for n in range(3)
+        ]
+        assert keys(destination) == ["s/0", "s/1", "s/2"]
+        if "read" in destination.capabilities:
+            assert content(destination, "s/2") == b"new 2"
+
+    def test_discarded_stage_leaves_nothing(
+        self, destination: Any, source_file: SourceWriter
+    ) -> None:
+        if "stage" not in destination.capabilities:
+            pytest.skip("no stage capability")
+        with SourceFile(source_file("d", b"dropped")) as src:
+            staged = destination.stage("d/k", src)
+        destination.discard(staged)
+        destination.discard(staged)
+        assert keys(destination) == []

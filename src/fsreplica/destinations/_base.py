@@ -3,8 +3,10 @@
 A destination stores regular files under keys ('/'-separated paths relative to its root or
 prefix). The required part is small: put a file, delete, stat, list, close. Renames, copies,
 metadata updates and reads are optional capabilities a destination advertises by implementing
-`rename` / `copy` / `set_metadata` / `read` and listing "rename", "copy", "set_metadata", "read" in
+`rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` and listing their names in
 `capabilities`; callers check `capabilities` before using them (as rclone's optional features).
+The last two are for speed only: `quick_list` skips per-object hash lookups, and `stage` splits a
+put in two so that a batch of files is made durable with one flush (group commit).
 
 Keys are validated by every destination with `check_key` (shared here so all destinations refuse
 the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL.
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from fsreplica.destinations._source import SourceFile
 
 
-CAPABILITIES = frozenset({"rename", "copy", "set_metadata", "read"})
+CAPABILITIES = frozenset({"rename", "copy", "set_metadata", "read", "quick_list", "stage"})
 """Every optional capability a destination may list."""
 
 
@@ -189,4 +191,46 @@ class SupportsRead(Protocol):
             FileNotFoundError: `key` does not exist (raised by the first `next()`).
             DestinationError: The read failed.
         """
+        ...
+
+
+class SupportsQuickList(Protocol):
+    """The optional "quick_list" capability: `list` without per-object hash lookups."""
+
+    def quick_list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Like `list`, but `sha256` may be None even when `stat` would report it.
+
+        Raises:
+            DestinationError: The listing failed.
+        """
+        ...
+
+
+class Staged(Protocol):
+    """A put written but not yet published (see `SupportsStage`)."""
+
+    key: str
+
+
+class SupportsStage(Protocol):
+    """The optional "stage" capability: a put in two steps, so that one flush covers many files.
+
+    `stage` reads the source and writes its content where readers cannot see it; `publish` makes
+    a batch of staged puts durable together (one flush for all of them) and then visible, each
+    atomically, as `put` would. Every staged put must be published or discarded.
+    """
+
+    def stage(self, key: str, source: SourceFile) -> Staged:
+        """Write `source` for `key` without publishing it; same errors as `put`."""
+        ...
+
+    def publish(self, staged: list[Staged]) -> list[ObjectInfo | DestinationError]:
+        """Make `staged` durable, then visible; one result per item, in order.
+
+        A failed item is discarded; the others are still published.
+        """
+        ...
+
+    def discard(self, staged: Staged) -> None:
+        """Drop a staged put that will not be published; never raises."""
         ...

@@ -14,6 +14,7 @@ from fsreplica.destinations import (
     ObjectInfo,
     SourceChangedError,
     SourceFile,
+    Staged,
 )
 from fsreplica.errors import DestinationError
 from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, Retry, Task
@@ -115,6 +116,59 @@ class Applier:
 
     def __call__(self, task: Task) -> Retry | None:
         """Apply `task`; return Retry when a transient failure should be retried."""
+        return self.batch([task])[0]
+
+    def batch(self, tasks: list[Task]) -> list[Retry | None]:
+        """Apply tasks of distinct keys; one outcome per task (Retry: try again later).
+
+        With a destination that can stage, the copies are written first, published together
+        (one flush for the batch) and recorded in one transaction with their journal acks.
+        """
+        work = _Batch(stage="stage" in self.dest.capabilities)
+        try:
+            outcomes = [self._one(work, task) for task in tasks]
+            if work.staged:
+                self._publish(work, tasks, outcomes)
+        except BaseException:
+            for item in work.staged:
+                self.dest.discard(item.staged)  # type: ignore[attr-defined]
+            raise
+        if work.done:
+            with self.state.transaction() as db:
+                for task, rec, forget in work.done:
+                    if forget is not None:
+                        self.state.forget(db, forget)
+                    if rec is None:
+                        self.state.forget(db, task.key)
+                    else:
+                        self.state.record(db, rec)
+                    self.journal.ack(db, task.seqs)
+        return outcomes
+
+    def _publish(self, work: _Batch, tasks: list[Task], outcomes: list[Retry | None]) -> None:
+        items = work.staged
+        staged = [item.staged for item in items]
+        results = self.dest.publish(staged)  # type: ignore[attr-defined]
+        work.staged = []  # published or discarded by the destination
+        index = {id(task): n for n, task in enumerate(tasks)}
+        copied = size = 0
+        for item, result in zip(items, results, strict=True):
+            task = item.task
+            if isinstance(result, DestinationError):
+                if result.retryable:
+                    outcomes[index[id(task)]] = Retry(result)
+                else:
+                    self._failed(task, result.op, str(result))
+                continue
+            work.done.append((task, _record(task.key, item.stat, item.sha256, result), None))
+            copied += 1
+            size += result.size
+            self.log.info("put %s (%d bytes)", task.key, result.size)
+        with self._lock:
+            self.report.files_copied += copied
+            self.report.bytes_copied += size
+
+    def _one(self, work: _Batch, task: Task) -> Retry | None:
         key = task.key
         path = os.path.join(self.root, key)
         try:
@@ -126,9 +180,9 @@ class Applier:
             return None
         try:
             if st is not None and stat.S_ISREG(st.st_mode):
-                self._present(task, path, st)
+                self._present(work, task, path, st)
             else:
-                self._absent(task)
+                self._absent(work, task)
         except SourceChangedError as exc:
             return Retry(exc)
         except DestinationError as exc:
@@ -150,42 +204,36 @@ class Applier:
         if new:
             self.log.warning("%s %s: %s", op, os.path.join(self.root, task.key), reason)
 
-    def _done(self, task: Task, rec: FileRecord | None, *, forget: str | None = None) -> None:
-        with self.state.transaction() as db:
-            if forget is not None:
-                self.state.forget(db, forget)
-            if rec is None:
-                self.state.forget(db, task.key)
-            else:
-                self.state.record(db, rec)
-            self.journal.ack(db, task.seqs)
-
-    def _absent(self, task: Task) -> None:
+    def _absent(self, work: _Batch, task: Task) -> None:
         had = self.state.get(task.key) is not None or task.mode == DELETE
         if self.delete:
             self.dest.delete(task.key)
             if had:
                 self._count("deleted")
                 self.log.info("delete %s", task.key)
-        self._done(task, None)
+        work.done.append((task, None, None))
 
-    def _present(self, task: Task, path: str, st: os.stat_result) -> None:
+    def _present(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
         key = task.key
         rec = self.state.get(key)
         if task.mode not in (FORCE, ADOPT) and rec is not None and rec.same_stat(st):
-            self._done(task, rec)
+            work.done.append((task, rec, None))
             self._count("unchanged")
             return
-        if task.moved_from is not None and self._rename(task, st):
+        if task.moved_from is not None and self._rename(work, task, st):
             return
         try:
-            if self._kept(task, path, st, rec):
+            if self._kept(work, task, path, st, rec):
                 return
             with SourceFile(path) as source:
+                if work.stage:
+                    staged = self.dest.stage(key, source)  # type: ignore[attr-defined]
+                    work.staged.append(_Staged(task, staged, source.stat, source.sha256))
+                    return
                 info = self.dest.put(key, source)
-                self._done(task, _record(key, source.stat, source.sha256, info))
+                work.done.append((task, _record(key, source.stat, source.sha256, info), None))
         except (FileNotFoundError, NotADirectoryError, NotRegularFileError):
-            self._absent(task)
+            self._absent(work, task)
             return
         except SourceChangedError:
             raise
@@ -196,12 +244,14 @@ class Applier:
         self._count("bytes_copied", info.size)
         self.log.info("put %s (%d bytes)", key, info.size)
 
-    def _kept(self, task: Task, path: str, st: os.stat_result, rec: FileRecord | None) -> bool:
+    def _kept(
+        self, work: _Batch, task: Task, path: str, st: os.stat_result, rec: FileRecord | None
+    ) -> bool:
         """True when the destination already has this content (checked by hash)."""
         if task.mode == ADOPT and task.dest_info is not None:
-            return self._adopt(task, path, task.dest_info)
+            return self._adopt(work, task, path, task.dest_info)
         if task.mode != FORCE and rec is not None and rec.size == st.st_size:
-            return self._same_content(task, path, rec)
+            return self._same_content(work, task, path, rec)
         return False
 
     def _hash(self, path: str) -> tuple[str, os.stat_result]:
@@ -212,7 +262,7 @@ class Applier:
             assert source.sha256 is not None
             return source.sha256, source.stat
 
-    def _same_content(self, task: Task, path: str, rec: FileRecord) -> bool:
+    def _same_content(self, work: _Batch, task: Task, path: str, rec: FileRecord) -> bool:
         """A touched or chmod-ed file: if its content is unchanged, update metadata only."""
         if rec.sha256 is None:
             return False
@@ -228,22 +278,27 @@ class Applier:
                 task.key, mtime_ns=st.st_mtime_ns, mode=mode
             )
             dest_mtime = info.mtime_ns
-        self._done(task, _record(task.key, st, sha256, None, dest_mtime))
+        work.done.append((task, _record(task.key, st, sha256, None, dest_mtime), None))
         self._count("metadata_updated")
         return True
 
-    def _adopt(self, task: Task, path: str, info: ObjectInfo) -> bool:
+    def _adopt(self, work: _Batch, task: Task, path: str, info: ObjectInfo) -> bool:
         """An object with the same size and mtime is at the destination: keep it if identical."""
+        if info.sha256 is None and "quick_list" in self.dest.capabilities:
+            try:
+                info = self.dest.stat(task.key)  # the quick listing left the hash out
+            except FileNotFoundError:
+                return False
         sha256, st = self._hash(path)
         if info.sha256 is not None and info.sha256 != sha256:
             return False
         if st.st_size != info.size or st.st_mtime_ns != info.mtime_ns:
             return False
-        self._done(task, _record(task.key, st, sha256, info))
+        work.done.append((task, _record(task.key, st, sha256, info), None))
         self._count("unchanged")
         return True
 
-    def _rename(self, task: Task, st: os.stat_result) -> bool:
+    def _rename(self, work: _Batch, task: Task, st: os.stat_result) -> bool:
         """Rename at the destination when it still holds exactly the old file."""
         old = task.moved_from
         assert old is not None
@@ -271,10 +326,27 @@ class Applier:
             info = self.dest.rename(old, task.key)  # type: ignore[attr-defined]
         except FileNotFoundError:
             return False
-        self._done(task, _record(task.key, st, orec.sha256, info), forget=old)
+        work.done.append((task, _record(task.key, st, orec.sha256, info), old))
         self._count("renamed")
         self.log.info("rename %s -> %s", old, task.key)
         return True
+
+
+@dataclass(slots=True)
+class _Staged:
+    task: Task
+    staged: Staged
+    stat: os.stat_result
+    sha256: str | None
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What one batch did, recorded in one transaction at its end."""
+
+    stage: bool
+    done: list[tuple[Task, FileRecord | None, str | None]] = field(default_factory=list)
+    staged: list[_Staged] = field(default_factory=list)
 
 
 def _record(

@@ -20,6 +20,8 @@ from fsreplica.replicate.backoff import Backoff, DelayQueue
 
 DEFAULT_TRANSFERS = 4
 """Parallel copies."""
+DEFAULT_MAX_BATCH = 64
+"""Most tasks a worker takes at once when the apply function handles batches."""
 
 SYNC = "sync"
 """Task mode: compare with the state and copy what changed."""
@@ -74,6 +76,7 @@ class Retry:
 
 
 Apply = Callable[[Task], "Retry | None"]
+ApplyBatch = Callable[[list[Task]], "list[Retry | None]"]
 GiveUp = Callable[[Task, BaseException], None]
 
 
@@ -84,6 +87,12 @@ class Engine:
         apply: Does one task; returns None when done or `Retry(error)` to try again later.
             Must not raise (an exception is logged and the task dropped).
         give_up: Called when a task exhausted its attempts.
+        apply_batch: Does several tasks of distinct keys at once (so that their writes are
+            flushed and recorded together); one outcome per task, in order. When given, a
+            worker takes every ready task it may (up to `max_batch`, sharing the backlog with
+            the other workers) and a lone task runs at once as a batch of one: batching never
+            waits for more work to arrive. Renames always run alone, through `apply`.
+        max_batch: Most tasks per batch.
         transfers: Worker threads.
         backoff: Retry delays.
         clock: Monotonic clock, in seconds.
@@ -95,6 +104,8 @@ class Engine:
         apply: Apply,
         *,
         give_up: GiveUp,
+        apply_batch: ApplyBatch | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
         transfers: int = DEFAULT_TRANSFERS,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -104,6 +115,8 @@ class Engine:
             raise ValueError(f"transfers must be >= 1, got {transfers}")
         self._apply = apply
         self._give_up = give_up
+        self._apply_batch = apply_batch
+        self._max_batch = max(1, max_batch)
         self._transfers = transfers
         self.backoff = backoff or Backoff()
         self._clock = clock
@@ -169,6 +182,27 @@ class Engine:
             due = self._delayed.next_due()
             self._cond.wait(None if due is None else max(0.0, due - now))
 
+    def _more(self, first: Task) -> list[Task]:
+        """Take more ready tasks to run with `first`; called with the lock held."""
+        batch = [first]
+        if self._apply_batch is None or first.moved_from is not None:
+            return batch
+        ready, pending, busy = self._ready, self._pending, self._busy
+        limit = min(self._max_batch, 1 + len(ready) // self._transfers)
+        while len(batch) < limit and ready:
+            key = ready[0]
+            task = pending.get(key)
+            if task is None or key in busy:
+                ready.popleft()  # re-queued when its key is released
+                continue
+            if task.moved_from is not None:
+                break  # a rename holds two keys: it runs alone
+            ready.popleft()
+            del pending[key]
+            busy.add(key)
+            batch.append(task)
+        return batch
+
     def _release(self, task: Task, held: list[str]) -> None:
         for key in held:
             self._busy.discard(key)
@@ -179,34 +213,42 @@ class Engine:
     def _work(self) -> None:
         while True:
             with self._cond:
-                task = self._next()
-            if task is None:
-                return
-            held = [task.key] if task.moved_from is None else [task.key, task.moved_from]
+                first = self._next()
+                if first is None:
+                    return
+                tasks = self._more(first)
             try:
-                outcome = self._apply(task)
+                if self._apply_batch is not None and first.moved_from is None:
+                    outcomes = self._apply_batch(tasks)
+                else:
+                    outcomes = [self._apply(first)]
             except Exception:
-                self._log.exception("replicate %s: unexpected error", task.key)
-                outcome = None
-            give_up: BaseException | None = None
-            with self._cond:
-                if outcome is not None:
-                    task.attempt += 1
-                    if self.backoff.gives_up(task.attempt):
-                        give_up = outcome.error
-                    else:
-                        task.moved_from = None
-                        due = self._clock() + self.backoff.delay(task.attempt)
-                        self._delayed.push(due, task)
-                if give_up is None:
+                self._log.exception("replicate %s: unexpected error", first.key)
+                outcomes = [None] * len(tasks)
+            for task, outcome in zip(tasks, outcomes, strict=True):
+                self._finish(task, outcome)
+
+    def _finish(self, task: Task, outcome: Retry | None) -> None:
+        held = [task.key] if task.moved_from is None else [task.key, task.moved_from]
+        give_up: BaseException | None = None
+        with self._cond:
+            if outcome is not None:
+                task.attempt += 1
+                if self.backoff.gives_up(task.attempt):
+                    give_up = outcome.error
+                else:
+                    task.moved_from = None
+                    due = self._clock() + self.backoff.delay(task.attempt)
+                    self._delayed.push(due, task)
+            if give_up is None:
+                self._release(task, held)
+        if give_up is not None:
+            # Still holding the key: the failure is recorded before a later change runs.
+            try:
+                self._give_up(task, give_up)
+            finally:
+                with self._cond:
                     self._release(task, held)
-            if give_up is not None:
-                # Still holding the key: the failure is recorded before a later change runs.
-                try:
-                    self._give_up(task, give_up)
-                finally:
-                    with self._cond:
-                        self._release(task, held)
 
     @property
     def idle(self) -> bool:

@@ -108,7 +108,11 @@ class Replicator:
             self.source, self.destination, self.state, delete=delete, logger=self.log
         )
         self.engine = Engine(
-            self.applier, give_up=self.applier.give_up, transfers=transfers, logger=self.log
+            self.applier,
+            give_up=self.applier.give_up,
+            apply_batch=self.applier.batch,
+            transfers=transfers,
+            logger=self.log,
         )
         self._stop = threading.Event()
         self._lock = threading.Lock()
