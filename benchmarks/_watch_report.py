@@ -64,6 +64,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("burst", "paths_per_cpu_s", "paths / CPU s", lower_is_better=False, target=100_000),
     Metric("burst", "late", "paths only at stop() (worst)", worst=True, ratio=False),
     Metric("burst", "wall_s", "last event after start, s"),
+    Metric("burst", "write_s", "writer busy s (same for all)", ratio=False),
     Metric("burst", "overflows", "kernel queue overflows", worst=True, ratio=False),
     Metric("race", "lost", "paths lost (worst round)", target=0, worst=True, ratio=False),
     Metric("race", "late", "paths only at stop() (worst)", worst=True, ratio=False),

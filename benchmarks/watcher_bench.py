@@ -281,9 +281,25 @@ def fs_type(path: str) -> str:
     return kind
 
 
+def source_state() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (others work in the tree)."""
+    head = _git("rev-parse", "--short", "HEAD")
+    if head is None:
+        return "unknown (not a git checkout)"
+    dirty = _git("status", "--porcelain", "src")
+    return head + (" + uncommitted changes in src/" if dirty else "")
+
+
+def _git(*args: str) -> str | None:
+    command = ["git", "-C", os.path.dirname(HERE), *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 def _meta(versions: dict[str, str], bases: dict[str, str], quick: bool) -> dict[str, Any]:
     return {
         "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+        "fsreplica_source": source_state(),
         "quick": quick,
         "python": platform.python_version(),
         "kernel": platform.release(),
@@ -349,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
 def _print_report(meta: dict[str, Any], rows: list[Any], tools: list[str]) -> None:
     versions = ", ".join(f"{tool} {version}" for tool, version in meta["versions"].items())
     fs = ", ".join(f"{k}: {v}" for k, v in meta["file_systems"].items())
+    load = " ".join(f"{x:.1f}" for x in meta["load_avg_at_start"])
     print(f"python {meta['python']}, Linux {meta['kernel']}, {meta['cpus']} CPUs; {versions}")
+    print(f"fsreplica source: {meta['fsreplica_source']}; load average at start: {load}")
     print(f"file systems: {fs}; wall time {meta['wall_s']} s")
     print("Peer cells: median (fsreplica's advantage: >1x means fsreplica is better).")
     print()
