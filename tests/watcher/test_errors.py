@@ -89,7 +89,11 @@ class TestWatchErrors:
             (tmp_path / f"d{i}").mkdir()
         old = set_sysctl(MAX_USER_WATCHES, 10)
         try:
-            with fsreplica.Watcher() as watcher, pytest.raises(fsreplica.WatcherError) as info:
+            config = fsreplica.WatcherConfig(backend="inotify")  # "auto" would poll what is over
+            with (
+                fsreplica.Watcher(config) as watcher,
+                pytest.raises(fsreplica.WatcherError) as info,
+            ):
                 watcher.watch(tmp_path)
         finally:
             set_sysctl(MAX_USER_WATCHES, old)

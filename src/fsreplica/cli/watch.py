@@ -9,7 +9,7 @@ from typing import Any
 
 from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
 from fsreplica.cli._common import on_termination as _on_termination
-from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
+from fsreplica.config import BACKENDS, DEFAULT_DEBOUNCE_DELAY, DEFAULT_POLL_INTERVAL, WatcherConfig
 from fsreplica.errors import WatcherError
 from fsreplica.filters import DEFAULT_IGNORE
 from fsreplica.watch import Watcher
@@ -39,6 +39,19 @@ def add_parser(sub: Any, name: str) -> None:
         action="store_true",
         help="do not ignore " + " ".join(DEFAULT_IGNORE),
     )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="how to watch (default auto: inotify on local file systems, polling on network ones)",
+    )
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=DEFAULT_POLL_INTERVAL,
+        metavar="SECONDS",
+        help=f"period of the polling backend (default {DEFAULT_POLL_INTERVAL})",
+    )
     add_common_options(parser)
 
 
@@ -46,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
     """Watch until SIGINT/SIGTERM; exit 0, or 2 when a path cannot be watched."""
     ignore = [*([] if args.no_default_excludes else DEFAULT_IGNORE), *args.exclude]
     try:
-        config = WatcherConfig(debounce_delay=args.debounce, ignore=ignore)
+        config = WatcherConfig(
+            debounce_delay=args.debounce,
+            ignore=ignore,
+            backend=args.backend,
+            poll_interval=args.poll_interval,
+        )
     except ValueError as exc:
         print(f"fsreplica: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -59,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         watcher.stop()
         print(f"fsreplica: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"fsreplica: watching {', '.join(args.paths)} (inotify)", file=sys.stderr, flush=True)
+    watching = ", ".join(f"{root} ({name})" for root, name in watcher.backends.items())
+    print(f"fsreplica: watching {watching}", file=sys.stderr, flush=True)
     code = EXIT_OK
     out = sys.stdout
     with watcher:

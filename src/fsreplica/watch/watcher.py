@@ -12,7 +12,9 @@ from types import TracebackType
 from fsreplica.config import WatcherConfig
 from fsreplica.errors import WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
+from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import CLOSED, Channel
+from fsreplica.watch import _budget
 from fsreplica.watch._base import Backend, Item, overlapping
 from fsreplica.watch._select import choose
 from fsreplica.watch.stats import WatcherStats
@@ -125,9 +127,62 @@ class Watcher:
     def _watch(self, root: str) -> str:
         choice = choose(self.config.backend, root)
         name = choice.backend
+        if name == "inotify" and os.path.isdir(root) and self._over_budget(root):
+            return "inotify+polling"
         self._backend(name, root).watch(root)
         self._log.info("watch %s: %s backend (%s)", root, name, choice.reason)
         return name
+
+    def _over_budget(self, root: str) -> bool:
+        """Check the inotify watch budget; when short, watch what fits and poll the rest.
+
+        Returns:
+            True if the root was watched as a hybrid (inotify above, polling below).
+
+        Raises:
+            WatcherError: The tree does not fit and the backend was "inotify" by configuration.
+        """
+        limit = _budget.read_limit()
+        if limit is None:
+            return False
+        in_use = _budget.watches_in_use()
+        free = limit - in_use
+        rules = IgnoreRules(self.config.ignore)
+        reserve = int(max(free, 0) * _budget.RESERVE)
+        plan = _budget.plan(root, rules, max(free - reserve, 1))
+        if plan.needed <= free - reserve:
+            return False
+        if self.config.backend == "inotify" or not plan.polled:
+            raise WatcherError("watch", root, _budget.limit_error_text(limit, in_use, plan.needed))
+        skip = {os.path.relpath(p, root).replace(os.sep, "/") for p in plan.polled}
+        self._log.warning(
+            "watch %s: %d directories need more inotify watches than are free "
+            "(fs.inotify.max_user_watches=%d, %d in use); polling %d subtrees",
+            root,
+            plan.needed,
+            limit,
+            in_use,
+            len(skip),
+        )
+        from fsreplica.watch.inotify import InotifyBackend  # noqa: PLC0415
+        from fsreplica.watch.polling import PollingBackend  # noqa: PLC0415
+
+        polling = self._backend("polling", root)
+        assert isinstance(polling, PollingBackend)
+        with self._lock:
+            if self._stopped:
+                raise WatcherStopped("watch", root)
+            try:
+                native = InotifyBackend(
+                    self.config, self._channel, rules=_budget.SkipRules(self.config.ignore, skip)
+                )
+            except OSError as exc:
+                raise WatcherError("watch", root, exc) from exc
+            self._backends[f"inotify:{root}"] = native
+        native.watch(root)
+        for path in plan.polled:
+            polling.watch_subtree(path, root=root)
+        return True
 
     def _backend(self, name: str, root: str) -> Backend:
         with self._lock:

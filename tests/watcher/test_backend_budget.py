@@ -1,0 +1,72 @@
+"""The inotify watch budget on the real kernel: a lowered max_user_watches, restored after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import fsreplica
+from fsreplica.watch import _budget
+
+from .conftest import Collector, set_sysctl, write
+
+MAX_USER_WATCHES = "/proc/sys/fs/inotify/max_user_watches"
+
+
+@pytest.mark.sysctl
+class TestBudget:
+    """`auto` watches what fits and polls the rest; `inotify` refuses with the numbers."""
+
+    def test_auto_polls_the_subtrees_that_do_not_fit(self, tmp_path: Path) -> None:
+        for i in range(30):
+            write(tmp_path / f"top{i}", "x")
+            (tmp_path / f"d{i}" / "deep").mkdir(parents=True)
+        old = set_sysctl(MAX_USER_WATCHES, _budget.watches_in_use() + 20)
+        try:
+            config = fsreplica.WatcherConfig(debounce_delay=0, poll_interval=0.05)
+            watcher = fsreplica.Watcher(config)
+            watcher.watch(tmp_path)
+        finally:
+            set_sysctl(MAX_USER_WATCHES, old)
+        events = Collector(watcher)
+        try:
+            assert watcher.backends == {str(tmp_path): "inotify+polling"}
+            # Every directory is covered: some natively, the rest by polling, keys from the root.
+            expected = {f"d{i}/deep/new" for i in range(30)} | {"top0"}
+            for i in range(30):
+                write(tmp_path / f"d{i}" / "deep" / "new", "y")
+            write(tmp_path / "top0", "changed")
+            assert events.wait(lambda: expected <= events.seen()), events.summary()
+            assert all(e.root == str(tmp_path) for e in events.events)
+            assert events.errors == []
+        finally:
+            watcher.stop()
+            assert events.done.wait(10)
+
+    def test_inotify_refuses_with_needed_limit_and_sysctl(self, tmp_path: Path) -> None:
+        for i in range(30):
+            (tmp_path / f"d{i}").mkdir()
+        in_use = _budget.watches_in_use()
+        old = set_sysctl(MAX_USER_WATCHES, in_use + 5)
+        try:
+            config = fsreplica.WatcherConfig(backend="inotify")
+            with (
+                fsreplica.Watcher(config) as watcher,
+                pytest.raises(fsreplica.WatcherError) as info,
+            ):
+                watcher.watch(tmp_path)
+        finally:
+            set_sysctl(MAX_USER_WATCHES, old)
+        message = str(info.value)
+        assert f"fs.inotify.max_user_watches={in_use + 5}" in message
+        assert "needs 31 watches" in message
+        assert "sysctl -w fs.inotify.max_user_watches=" in message
+
+    def test_plan_is_breadth_first_and_honours_ignores(self, tmp_path: Path) -> None:
+        for rel in ("a/b/c", "d/e", ".hidden/x"):
+            (tmp_path / rel).mkdir(parents=True)
+        plan = _budget.plan(str(tmp_path), fsreplica.IgnoreRules(), 3)
+        assert plan.needed == 6
+        assert sorted(plan.polled) == [str(tmp_path / "a" / "b"), str(tmp_path / "d" / "e")]
+        assert _budget.plan(str(tmp_path), fsreplica.IgnoreRules(), 100).polled == []
