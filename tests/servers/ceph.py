@@ -69,7 +69,7 @@ class CephRGW:
             "MON_PORT": str(mon_port),
             "S3_ACCESS_KEY": ACCESS_KEY,
             "S3_SECRET_KEY": SECRET_KEY,
-            "MEMSTORE_BYTES": str(4 << 30),
+            "MEMSTORE_BYTES": str(8 << 30),
         }
         watchdog = subprocess.Popen(
             [sys.executable, "-c", _WATCHDOG, str(SCRIPTS / "stop_ceph_rgw.sh"), str(directory)],
