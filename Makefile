@@ -15,8 +15,13 @@ lint:
 	$(PYTHON) -m ruff check src tests benchmarks
 	$(PYTHON) -m ruff format --check src tests benchmarks
 
+PORTABLE_MODULES := $(filter-out %/inotify.py %/_inotify_sys.py,$(wildcard src/fsreplica/watch/*.py))
+
 typecheck:
 	$(PYTHON) -m mypy
+	# the watcher outside Linux: everything but the inotify modules (imported only on Linux)
+	$(PYTHON) -m mypy --strict --follow-imports=silent --platform darwin $(PORTABLE_MODULES)
+	$(PYTHON) -m mypy --strict --follow-imports=silent --platform win32 $(PORTABLE_MODULES)
 
 test:
 	$(PYTHON) -m pytest -q -p no:cacheprovider --cov --cov-report=term

@@ -18,7 +18,10 @@ import pytest
 import fsreplica
 
 WAIT = 10.0  # seconds: the bound for every wait; a correct watcher answers in milliseconds
-BACKENDS = ("inotify", "polling")
+# "portable" is not in the default run yet: watchdog 7.1 raises RuntimeWarnings from its own
+# threads while adding recursive watches (errors under this suite's warning filter) and loses
+# files in the mkdir race. Run it with FSREPLICA_TEST_BACKENDS=inotify,portable,polling.
+BACKENDS = tuple(os.environ.get("FSREPLICA_TEST_BACKENDS", "inotify,polling").split(","))
 POLL_INTERVAL = 0.05  # seconds: short, so polling tests wait about as long as the others
 
 

@@ -9,6 +9,7 @@ a few milliseconds.
 from __future__ import annotations
 
 import os
+import sys
 from collections import deque
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -44,6 +45,8 @@ def read_limit() -> int | None:
 
 def watches_in_use(uid: int | None = None) -> int:
     """Count the inotify watches held by the processes of `uid` (default: this user)."""
+    if sys.platform == "win32":  # no inotify, no uids
+        return 0
     uid = os.getuid() if uid is None else uid
     total = 0
     try:
