@@ -15,6 +15,7 @@ match (a file edited in place at the destination has no hash rather than a stale
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import secrets
 import shutil
@@ -114,6 +115,9 @@ class LocalDestination:
             raise _error("open", self.root, exc) from exc
         self._lock = threading.Lock()
         self._inflight: set[str] = set()  # temp file names being written by this process
+        self._buffers = threading.local()  # one copy buffer per worker thread
+        self._tmp_prefix = f"{TEMP_PREFIX}{secrets.token_hex(4)}-"
+        self._tmp_count = itertools.count()
         self._xattrs = True
 
     @classmethod
@@ -201,7 +205,7 @@ class LocalDestination:
                 fds = self._walk(parts, create=True)
             except OSError as exc:
                 raise _error("put", where, exc) from exc
-            tmp = f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+            tmp = f"{self._tmp_prefix}{next(self._tmp_count)}{TEMP_SUFFIX}"
             try:
                 fd = os.open(
                     tmp,
@@ -279,8 +283,11 @@ class LocalDestination:
             self._inflight.discard(staged.tmp)
 
     def _write(self, fd: int, source: SourceFile, where: str) -> None:
-        for chunk in source.chunks():
-            view = memoryview(chunk)
+        buffer = getattr(self._buffers, "buffer", None)
+        if buffer is None:
+            buffer = self._buffers.buffer = bytearray(READ_CHUNK)
+        for chunk in source.views(buffer):
+            view = chunk
             while view:
                 try:
                     written = os.write(fd, view)

@@ -124,7 +124,10 @@ class Applier:
         With a destination that can stage, the copies are written first, published together
         (one flush for the batch) and recorded in one transaction with their journal acks.
         """
-        work = _Batch(stage="stage" in self.dest.capabilities)
+        work = _Batch(
+            stage="stage" in self.dest.capabilities,
+            records=self.state.get_many([task.key for task in tasks]),
+        )
         try:
             outcomes = [self._one(work, task) for task in tasks]
             if work.staged:
@@ -205,7 +208,7 @@ class Applier:
             self.log.warning("%s %s: %s", op, os.path.join(self.root, task.key), reason)
 
     def _absent(self, work: _Batch, task: Task) -> None:
-        had = self.state.get(task.key) is not None or task.mode == DELETE
+        had = task.key in work.records or task.mode == DELETE
         if self.delete:
             self.dest.delete(task.key)
             if had:
@@ -215,7 +218,7 @@ class Applier:
 
     def _present(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
         key = task.key
-        rec = self.state.get(key)
+        rec = work.records.get(key)
         if task.mode not in (FORCE, ADOPT) and rec is not None and rec.same_stat(st):
             work.done.append((task, rec, None))
             self._count("unchanged")
@@ -345,6 +348,7 @@ class _Batch:
     """What one batch did, recorded in one transaction at its end."""
 
     stage: bool
+    records: dict[str, FileRecord]
     done: list[tuple[Task, FileRecord | None, str | None]] = field(default_factory=list)
     staged: list[_Staged] = field(default_factory=list)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
-from fsreplica.destinations import Destination, check_key, open_destination
+from fsreplica.destinations import Destination, ObjectInfo, check_key, open_destination
 from fsreplica.errors import WatcherError
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
@@ -21,12 +21,13 @@ from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.reconcile import (
     Plan,
     ReconcileError,
+    SourceTree,
     check_overlap,
     log_plan,
     make_plan,
     walk_source,
 )
-from fsreplica.replicate.state import State, default_state_path
+from fsreplica.replicate.state import FileRecord, State, default_state_path
 from fsreplica.watch import Watcher
 
 DEFAULT_SCAN_INTERVAL = 3600.0
@@ -127,18 +128,47 @@ class Replicator:
         Raises:
             ReconcileError: The source is missing or unreadable.
         """
-        tree = walk_source(self.source, self.rules)
-        listing = {info.key: info for info in self.destination.list()}
+        tree, listing, records = self._walk_both()
         plan = make_plan(
             tree,
             listing,
-            self.state.all_files(),
+            records,
             rules=self.rules,
             delete=self.delete,
             max_delete=self.max_delete,
         )
         self._check_device(plan)
         return plan
+
+    def _walk_both(self) -> tuple[SourceTree, dict[str, ObjectInfo], dict[str, FileRecord]]:
+        """Walk the source while another thread lists the destination and loads the state.
+
+        Both sides are walked every time, as rsync does: a file changed or removed at the
+        destination behind our back is found and repaired. The work is mostly system calls,
+        which release the GIL, so the two walks overlap on two cores.
+        """
+        dest = self.destination
+        lister = dest.quick_list if "quick_list" in dest.capabilities else dest.list  # type: ignore[attr-defined]
+        listing: dict[str, ObjectInfo] = {}
+        records: dict[str, FileRecord] = {}
+        errors: list[BaseException] = []
+
+        def list_destination() -> None:
+            try:
+                listing.update((info.key, info) for info in lister())
+                records.update(self.state.all_files())
+            except BaseException as exc:  # re-raised in the caller
+                errors.append(exc)
+
+        thread = threading.Thread(target=list_destination, name="fsreplica-list")
+        thread.start()
+        try:
+            tree = walk_source(self.source, self.rules)
+        finally:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return tree, listing, records
 
     def _check_device(self, plan: Plan) -> None:
         """Refuse deletions when the source is now another filesystem (unmounted?)."""

