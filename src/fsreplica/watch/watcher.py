@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import sys
 import threading
@@ -127,14 +128,25 @@ class Watcher:
     def _watch(self, root: str) -> str:
         choice = choose(self.config.backend, root)
         name = choice.backend
-        if name == "inotify" and os.path.isdir(root) and self._over_budget(root):
-            return "inotify+polling"
-        self._backend(name, root).watch(root)
+        if name == "inotify":
+            # Optimistic: counting the tree first would double the time to be ready, and nearly
+            # every tree fits. The backend undoes a partial watch when the limit is hit.
+            try:
+                self._backend(name, root).watch(root)
+            except WatcherError as exc:
+                cause = exc.__cause__
+                if not (isinstance(cause, OSError) and cause.errno == errno.ENOSPC):
+                    raise
+                if not self._over_budget(root):
+                    raise
+                return "inotify+polling"
+        else:
+            self._backend(name, root).watch(root)
         self._log.info("watch %s: %s backend (%s)", root, name, choice.reason)
         return name
 
     def _over_budget(self, root: str) -> bool:
-        """Check the inotify watch budget; when short, watch what fits and poll the rest.
+        """After the watch limit was hit: watch what fits and poll the rest.
 
         Returns:
             True if the root was watched as a hybrid (inotify above, polling below).
