@@ -60,6 +60,8 @@ def walk_source(root: str, rules: IgnoreRules) -> SourceTree:
             raise ReconcileError(root, "source is not a directory")
     except OSError as exc:
         raise ReconcileError(root, f"source {(exc.strerror or str(exc)).lower()}") from exc
+    files = tree.files
+    child = rules.child
     stack = [""]
     while stack:
         rel = stack.pop()
@@ -72,20 +74,24 @@ def walk_source(root: str, rules: IgnoreRules) -> SourceTree:
             tree.unreadable.append((rel, (exc.strerror or str(exc)).lower()))
             continue
         for entry in entries:
-            if rules.child(rel, entry.name):
+            if child(rel, entry.name):
                 continue
             key = f"{rel}/{entry.name}" if rel else entry.name
             try:
+                # The entry's type comes with the listing: a directory needs no stat call.
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(key)
+                    continue
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 tree.unreadable.append((key, (exc.strerror or str(exc)).lower()))
                 continue
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(key)
-            elif stat.S_ISREG(st.st_mode):
-                tree.files[key] = st
+            if stat.S_ISREG(st.st_mode):
+                files[key] = st
+            elif stat.S_ISDIR(st.st_mode):
+                stack.append(key)  # replaced by a directory since it was listed
             else:
                 tree.skipped.append((key, _kind(st.st_mode)))
     return tree

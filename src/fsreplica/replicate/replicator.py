@@ -141,34 +141,19 @@ class Replicator:
         return plan
 
     def _walk_both(self) -> tuple[SourceTree, dict[str, ObjectInfo], dict[str, FileRecord]]:
-        """Walk the source while another thread lists the destination and loads the state.
+        """Walk the source, list the destination and load the state.
 
         Both sides are walked every time, as rsync does: a file changed or removed at the
-        destination behind our back is found and repaired. The work is mostly system calls,
-        which release the GIL, so the two walks overlap on two cores.
+        destination behind our back is found and repaired. One after the other: walking them in
+        two threads was slower (the per-entry work holds the GIL, and the two threads hand it
+        back and forth on every system call).
         """
         dest = self.destination
-        lister = dest.quick_list if "quick_list" in dest.capabilities else dest.list  # type: ignore[attr-defined]
-        listing: dict[str, ObjectInfo] = {}
-        records: dict[str, FileRecord] = {}
-        errors: list[BaseException] = []
-
-        def list_destination() -> None:
-            try:
-                listing.update((info.key, info) for info in lister())
-                records.update(self.state.all_files())
-            except BaseException as exc:  # re-raised in the caller
-                errors.append(exc)
-
-        thread = threading.Thread(target=list_destination, name="fsreplica-list")
-        thread.start()
-        try:
-            tree = walk_source(self.source, self.rules)
-        finally:
-            thread.join()
-        if errors:
-            raise errors[0]
-        return tree, listing, records
+        quick = "quick_list" in dest.capabilities
+        entries = dest.quick_list() if quick else dest.list()  # type: ignore[attr-defined]
+        tree = walk_source(self.source, self.rules)
+        listing = {info.key: info for info in entries}
+        return tree, listing, self.state.all_files()
 
     def _check_device(self, plan: Plan) -> None:
         """Refuse deletions when the source is now another filesystem (unmounted?)."""
