@@ -124,7 +124,10 @@ class SourceFile:
         whole = memoryview(buffer)
         offset = 0
         fd = self.fd
-        while True:
+        size = self.stat.st_size
+        # Stop at the size seen when opened, without a last read to find the end: a file that
+        # grew since then fails `check_unchanged`, which every reader calls before publishing.
+        while offset < size:
             n = os.preadv(fd, [whole], offset)
             if not n:
                 break

@@ -48,8 +48,10 @@ class Journal:
 
     def append(self, key: str, op: str, *, moved_from: str | None = None, when: float = 0.0) -> int:
         """Record a change durably; return its sequence number."""
-        with self.state.transaction() as db:
-            cur = db.execute(
+        # One statement is one transaction in autocommit mode: no BEGIN/COMMIT round trips on
+        # the path of every change.
+        with self.state.lock:
+            cur = self.state.db.execute(
                 "INSERT INTO journal (key, op, moved_from, time) VALUES (?, ?, ?, ?)",
                 (key, op, moved_from, when or time.time()),
             )
