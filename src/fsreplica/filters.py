@@ -24,6 +24,33 @@ def _compile(patterns: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{p})" for p in parts), re.DOTALL)
 
 
+_WILD = re.compile(r"[*?\[]")
+
+
+def _split_simple(
+    patterns: Iterable[str],
+) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str], list[str]]:
+    """Sort name patterns into prefixes ("x*"), suffixes ("*x"), exact names and the rest.
+
+    The first three are answered by str.startswith/endswith and a set lookup, several times
+    faster than a regular expression; a scan of a big tree asks once per entry.
+    """
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    exact: set[str] = set()
+    rest: list[str] = []
+    for p in patterns:
+        if not _WILD.search(p):
+            exact.add(p)
+        elif p.endswith("*") and not _WILD.search(p[:-1]):
+            prefixes.append(p[:-1])
+        elif p.startswith("*") and not _WILD.search(p[1:]):
+            suffixes.append(p[1:])
+        else:
+            rest.append(p)
+    return tuple(prefixes), tuple(suffixes), frozenset(exact), rest
+
+
 class IgnoreRules:
     """Compiled ignore patterns.
 
@@ -31,18 +58,22 @@ class IgnoreRules:
         patterns: Glob patterns; see the module docstring for how they match.
     """
 
-    __slots__ = ("_key_re", "_name_re", "patterns")
+    __slots__ = ("_exact", "_key_re", "_name_re", "_prefixes", "_suffixes", "patterns")
 
     def __init__(self, patterns: Iterable[str] = DEFAULT_IGNORE) -> None:
         self.patterns = tuple(patterns)
         for pattern in self.patterns:
             if not isinstance(pattern, str) or not pattern:
                 raise ValueError(f"ignore pattern must be a non-empty string: {pattern!r}")
-        self._name_re = _compile(p for p in self.patterns if "/" not in p.strip("/"))
+        name_patterns = [p for p in self.patterns if "/" not in p.strip("/")]
+        self._prefixes, self._suffixes, self._exact, rest = _split_simple(name_patterns)
+        self._name_re = _compile(rest)
         self._key_re = _compile(p.strip("/") for p in self.patterns if "/" in p.strip("/"))
 
     def name(self, name: str) -> bool:
         """Return True if a path component with this name is ignored."""
+        if name.startswith(self._prefixes) or name.endswith(self._suffixes) or name in self._exact:
+            return True
         name_re = self._name_re
         return name_re is not None and name_re.match(name) is not None
 
@@ -59,8 +90,7 @@ class IgnoreRules:
 
     def child(self, parent_key: str, name: str) -> bool:
         """Return True if the entry `name` inside directory `parent_key` is ignored."""
-        name_re = self._name_re
-        if name_re is not None and name_re.match(name) is not None:
+        if self.name(name):
             return True
         if self._key_re is None:
             return False

@@ -7,6 +7,7 @@ or, from asyncio, wait on a future that the producer resolves thread-safely.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -43,7 +44,11 @@ class Channel(Generic[T]):
         self._low_water = capacity // 2
         self._on_space = on_space
         self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
+        # Consumers with nothing to take sleep on a C-level queue, woken by one token each.
+        # Waking through it costs a fraction of threading.Condition's pure-Python waiter lists,
+        # and a watcher that is not flooded wakes its consumer for nearly every event.
+        self._bell: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._sleepers = 0
         self._items: deque[T] = deque()
         self._closed = False
         self._want_space = False
@@ -68,14 +73,15 @@ class Channel(Generic[T]):
             items: What to append, in order.
             want_space: The producer holds more; call `on_space` once consumers make room.
         """
-        with self._cond:
+        wake = 0
+        with self._lock:
             was_empty = not self._items
             self._items.extend(items)
             if want_space:
                 self._want_space = True
             if was_empty and self._items:
-                self._cond.notify_all()
-                self._wake_async()
+                wake = self._take_sleepers()
+        self._ring(wake)
 
     def put(self, item: T) -> None:
         """Add one item regardless of capacity (errors, which must never wait)."""
@@ -87,39 +93,45 @@ class Channel(Generic[T]):
 
     def close(self) -> None:
         """Close the channel: consumers get what remains, then CLOSED."""
-        with self._cond:
+        with self._lock:
             self._closed = True
-            self._cond.notify_all()
-            self._wake_async()
+            wake = self._take_sleepers()
+        self._ring(wake)
 
     def get(self) -> T | _Closed:
         """Block until an item is available and return it, or CLOSED."""
-        with self._cond:
-            items = self._items
-            while not items:
+        while True:
+            with self._lock:
+                items = self._items
+                if items:
+                    item = items.popleft()
+                    notify = self._want_space and len(items) <= self._low_water
+                    if notify:
+                        self._want_space = False
+                    break
                 if self._closed:
                     return CLOSED
-                self._cond.wait()
-            item = items.popleft()
-            notify = self._want_space and len(items) <= self._low_water
-            if notify:
-                self._want_space = False
+                self._sleepers += 1
+            self._bell.get()
         if notify and self._on_space is not None:
             self._on_space()
         return item
 
     def get_batch(self) -> list[T] | _Closed:
         """Block until items are available and take them all (one lock round), or CLOSED."""
-        with self._cond:
-            items = self._items
-            while not items:
+        while True:
+            with self._lock:
+                items = self._items
+                if items:
+                    batch = list(items)
+                    items.clear()
+                    notify = self._want_space
+                    self._want_space = False
+                    break
                 if self._closed:
                     return CLOSED
-                self._cond.wait()
-            batch = list(items)
-            items.clear()
-            notify = self._want_space
-            self._want_space = False
+                self._sleepers += 1
+            self._bell.get()
         if notify and self._on_space is not None:
             self._on_space()
         return batch
@@ -128,13 +140,24 @@ class Channel(Generic[T]):
         """Put items a consumer took but did not deliver back at the head, in order."""
         if not items:
             return
-        with self._cond:
+        with self._lock:
             self._items.extendleft(reversed(items))
-            self._cond.notify_all()
+            wake = self._take_sleepers()
+        self._ring(wake)
+
+    def _take_sleepers(self) -> int:
+        """With the lock held: every sleeping consumer is to be woken; async waiters too."""
+        wake, self._sleepers = self._sleepers, 0
+        self._wake_async()
+        return wake
+
+    def _ring(self, count: int) -> None:
+        for _ in range(count):
+            self._bell.put(None)
 
     def get_nowait(self) -> T | _Closed | None:
         """Return an item, CLOSED, or None when nothing is available yet."""
-        with self._cond:
+        with self._lock:
             if not self._items:
                 return CLOSED if self._closed else None
         return self.get()
@@ -142,7 +165,7 @@ class Channel(Generic[T]):
     def wait_async(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         """Return a future resolved when an item arrives or the channel closes."""
         future: asyncio.Future[None] = loop.create_future()
-        with self._cond:
+        with self._lock:
             if self._items or self._closed:
                 future.set_result(None)
             else:
@@ -151,7 +174,7 @@ class Channel(Generic[T]):
 
     def drain(self) -> list[T]:
         """Remove and return everything queued (for tests and shutdown)."""
-        with self._cond:
+        with self._lock:
             out = list(self._items)
             self._items.clear()
         return out

@@ -18,7 +18,6 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from sys import intern
 from typing import Any
 
 from fsreplica.config import WatcherConfig
@@ -31,6 +30,7 @@ from fsreplica.watch._tree import DirNode, Root, count_dirs
 from fsreplica.watch.stats import WatcherStats
 
 _READ_SIZE = 256 * 1024
+_SHORT_READ = _READ_SIZE - (16 + 256)  # less than this left unfilled: the queue was drained
 _BUFFERS_PER_TURN = 32  # read at most this many buffers before looking at timers and the backlog
 _MOVE_PAIR_WAIT_MS = 2  # how long an unpaired IN_MOVED_FROM waits for its IN_MOVED_TO
 _OVERFLOW_SLACK_NS = 1_000_000_000  # inode ctimes come from a coarse clock: rescan with margin
@@ -186,14 +186,20 @@ class InotifyBackend:
     def _read_available(self) -> None:
         fd = self._fd
         for _ in range(_BUFFERS_PER_TURN):
+            before = time.time_ns()
             try:
                 buf = os.read(fd, _READ_SIZE)
             except BlockingIOError:
-                self._drained_ns = time.time_ns()
+                self._drained_ns = before
                 break
             self._handle(buf)
             if self._moves:
                 self._settle_moves()
+            if len(buf) < _SHORT_READ:
+                # The kernel handed over all it had: the queue was empty at that moment, and
+                # another read would only fail (a wasted system call and exception per wake-up).
+                self._drained_ns = before
+                break
         self._check_created()
 
     def _handle(self, buf: bytes) -> None:
@@ -470,7 +476,6 @@ class InotifyBackend:
         now, wall = time.monotonic(), time.time()
         while stack:
             node = stack.pop()
-            files = node.files
             found: list[str] = []
             key = node.key
             try:
@@ -495,16 +500,14 @@ class InotifyBackend:
                         continue
                     if is_file:
                         if emit:
-                            if name not in files:
+                            if not node.has_file(name):
                                 self._complete((node, name), now, wall, regular=True)
                         else:
-                            # Interned: the same names (index.js, README.md) recur in many
-                            # directories, and big trees are mostly such names.
-                            found.append(intern(name))
+                            found.append(name)
                     elif is_dir:
                         self._watch_child(node, name, entry.inode(), emit, stack)
             if found:
-                node.files = tuple(found) if not files else {*files, *found}
+                node.set_scanned(found)
 
     def _watch_child(
         self, node: DirNode, name: str, ino: int, emit: bool, stack: list[DirNode]
@@ -539,7 +542,7 @@ class InotifyBackend:
             if parent.root is not node.root:
                 self._add_dir(parent, name, emit=True)
             return
-        old = [(n, list(n.files), n.key) for n in node.walk()]
+        old = [(n, n.file_names(), n.key) for n in node.walk()]
         displaced = parent.children.get(name)
         if displaced is not None and displaced is not node:
             self._drop_subtree(displaced, self._wall)
@@ -555,10 +558,10 @@ class InotifyBackend:
         """A directory left the tree: a delete for every file it held; its watches go."""
         root = node.root
         for n in node.detach():
-            for name in n.files:
+            for name in n.file_names():
                 self._deb.discard((n, name))
                 self._emit(root, n.file_key(name), _DELETE, wall, None)
-            n.files = ()
+            n.clear_files()
             if self._nodes.get(n.wd) is n:
                 del self._nodes[n.wd]
                 sys_.rm_watch(self._fd, n.wd)
@@ -642,14 +645,14 @@ class InotifyBackend:
                     elif entry.is_file(follow_symlinks=False):
                         seen_files.add(name)
                         if (
-                            name not in node.files
+                            not node.has_file(name)
                             or entry.stat(follow_symlinks=False).st_ctime_ns >= watermark
                         ):
                             self.stats.rescan_changes += 1
                             self._complete((node, name), now, wall, regular=True)
                 except OSError:
                     continue
-            for name in [n for n in node.files if n not in seen_files]:
+            for name in [n for n in node.file_names() if n not in seen_files]:
                 self.stats.rescan_changes += 1
                 self._complete((node, name), now, wall)
             for name, child in list(node.children.items()):
@@ -662,14 +665,13 @@ class InotifyBackend:
         node, name = rel.key
         if not node.alive:
             return
-        files = node.files
         try:
             st = os.lstat(f"{node.path}{os.sep}{name}")
             is_file = stat.S_ISREG(st.st_mode)
         except OSError:
             # The directory may have been renamed on disk with its events still queued: then
             # the path is stale, not the file gone, and the rename's events will say where it is.
-            if name in files and not node.intact():
+            if node.has_file(name) and not node.intact():
                 return
             is_file = False
         if is_file:
@@ -682,7 +684,7 @@ class InotifyBackend:
                 rel.time,
                 moved_from if isinstance(moved_from, str) else None,
             )
-        elif name in files:
+        elif node.has_file(name):
             node.discard_file(name)
             self._emit(node.root, node.file_key(name), _DELETE, rel.time, None)
 
