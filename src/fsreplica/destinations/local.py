@@ -419,15 +419,16 @@ class LocalDestination:
             except OSError as exc:
                 raise _error("list", path, exc) from exc
             for entry in entries:
-                key = f"{rel}/{entry.name}" if rel else entry.name
+                name = entry.name
+                key = f"{rel}/{name}" if rel else name
                 if entry.is_dir(follow_symlinks=False):
                     if key.startswith(prefix) or prefix.startswith(key + "/"):
                         stack.append(key)
                     continue
                 if not entry.is_file(follow_symlinks=False) or not key.startswith(prefix):
                     continue
-                if _is_temp(entry.name):
-                    self._remove_stale(entry.path, entry.name)
+                if name[0] == "." and _is_temp(name):
+                    self._remove_stale(entry.path, name)
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)

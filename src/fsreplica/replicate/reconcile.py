@@ -128,14 +128,6 @@ class Plan:
         return [Task(key, mode=DELETE) for key in self.deletes]
 
 
-def _dest_matches(info: ObjectInfo, rec: FileRecord) -> bool:
-    return (
-        info.size == rec.size
-        and info.mtime_ns == rec.dest_mtime_ns
-        and (info.sha256 is None or rec.sha256 is None or info.sha256 == rec.sha256)
-    )
-
-
 def make_plan(
     tree: SourceTree,
     listing: dict[str, ObjectInfo],
@@ -162,27 +154,47 @@ def make_plan(
         source_count=len(tree.files),
         dest_count=len(listing),
     )
-    for key, st in tree.files.items():
-        info = listing.get(key)
-        rec = records.get(key)
+    files = tree.files
+    tasks = plan.tasks
+    get_info = listing.get
+    get_rec = records.get
+    unchanged = 0
+    # The hot loop of a no-change re-sync: comparisons inlined (the destination holds what was
+    # recorded; the source is untouched, as FileRecord.same_stat), no call per file.
+    for key, st in files.items():
+        info = get_info(key)
         if info is None:
-            plan.tasks.append(Task(key, mode=FORCE))
-        elif rec is not None and _dest_matches(info, rec):
-            if rec.same_stat(st):
-                plan.unchanged += 1
+            tasks.append(Task(key, mode=FORCE))
+            continue
+        rec = get_rec(key)
+        if (
+            rec is not None
+            and info.size == rec.size
+            and info.mtime_ns == rec.dest_mtime_ns
+            and (info.sha256 is None or rec.sha256 is None or info.sha256 == rec.sha256)
+        ):
+            if (
+                st.st_mtime_ns == rec.mtime_ns
+                and st.st_size == rec.size
+                and st.st_ctime_ns == rec.ctime_ns
+                and st.st_ino == rec.inode
+                and (st.st_mode & 0o7777) == rec.mode
+            ):
+                unchanged += 1
             else:
-                plan.tasks.append(Task(key, mode=SYNC))
+                tasks.append(Task(key, mode=SYNC))
         elif info.size == st.st_size and info.mtime_ns == st.st_mtime_ns:
-            plan.tasks.append(Task(key, mode=ADOPT, dest_info=info))
+            tasks.append(Task(key, mode=ADOPT, dest_info=info))
         else:
-            plan.tasks.append(Task(key, mode=FORCE))
+            tasks.append(Task(key, mode=FORCE))
+    plan.unchanged = unchanged
     blocked = tuple(f"{key}/" for key, _ in tree.unreadable)
     extra = [
         key
-        for key in listing
-        if key not in tree.files and not rules.key(key) and not key.startswith(blocked)
+        for key in listing.keys() - files.keys()
+        if not rules.key(key) and not key.startswith(blocked)
     ]
-    plan.forget = [key for key in records if key not in tree.files and key not in listing]
+    plan.forget = sorted(records.keys() - files.keys() - listing.keys())
     if extra and delete:
         plan.refused = _guard(len(extra), plan.source_count, plan.dest_count, max_delete)
         if plan.refused is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import threading
@@ -128,8 +129,21 @@ class Replicator:
         Raises:
             ReconcileError: The source is missing or unreadable.
         """
+        # Tens of thousands of short-lived objects, none in a cycle: the collector would only
+        # walk them again and again. Re-enabled once they are freed, so it has nothing to do.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            plan = self._make_plan()
+        finally:
+            if collecting:
+                gc.enable()
+        self._check_device(plan)
+        return plan
+
+    def _make_plan(self) -> Plan:
         tree, listing, records = self._walk_both()
-        plan = make_plan(
+        return make_plan(
             tree,
             listing,
             records,
@@ -137,8 +151,6 @@ class Replicator:
             delete=self.delete,
             max_delete=self.max_delete,
         )
-        self._check_device(plan)
-        return plan
 
     def _walk_both(self) -> tuple[SourceTree, dict[str, ObjectInfo], dict[str, FileRecord]]:
         """Walk the source, list the destination and load the state.
@@ -187,7 +199,8 @@ class Replicator:
             report.skipped.extend(plan.skipped)
             report.failed.extend((key, cause) for key, cause in plan.unreadable)
             report.refused = plan.refused
-        self.engine.start()
+        if plan.tasks or plan.deletes:
+            self.engine.start()  # a no-change re-sync needs no worker threads
         for task in plan.delete_tasks():
             self.engine.submit(task)
         for task in plan.tasks:
@@ -198,7 +211,8 @@ class Replicator:
     def replay(self) -> int:
         """Queue the changes a previous run journaled but did not finish; return how many."""
         entries = self.journal.pending()
-        self.engine.start()
+        if entries:
+            self.engine.start()
         for entry in entries:
             self.engine.submit(Task(entry.key, [entry.seq], entry.moved_from))
         if entries:
@@ -259,6 +273,7 @@ class Replicator:
                 self._watcher: Watcher | None = watcher
             # Watch before scanning, so that nothing changed during the scan is missed.
             watcher.watch(self.source)
+            self.engine.start()
             reader.start()
             self.applier.report = SyncReport()
             self.replay()
