@@ -24,6 +24,15 @@ def src(tmp_path: Path) -> Path:
 class TestSync:
     """One reconcile, then exit."""
 
+    def test_help_lists_every_command_and_each_has_its_own(self) -> None:
+        # The parser of a known subcommand is built alone (start-up time): check both ways.
+        top = fsreplica("--help")
+        assert top.returncode == 0
+        for name in ("watch", "sync", "replicate", "verify", "status"):
+            assert name in top.stdout
+            assert fsreplica(name, "--help").returncode == 0
+        assert fsreplica("bogus").returncode == 2
+
     def test_sync_verify_status(self, tmp_path: Path, src: Path) -> None:
         dst, state = tmp_path / "dst", tmp_path / "s.db"
         result = fsreplica("sync", src, dst, "--state", state)

@@ -96,6 +96,34 @@ class TestSync:
             assert rep.sync_all().deleted == 1
         assert files(tmp_path / "dst") == files(src)
 
+    def test_a_bulk_sync_is_batched_recorded_and_acknowledged(
+        self, src: Path, tmp_path: Path
+    ) -> None:
+        for i in range(300):
+            (src / "d" / f"bulk{i}").write_bytes(os.urandom(i))
+        with make(src, tmp_path, transfers=2) as rep:
+            report = rep.sync_all()
+            assert (report.files_copied, report.ok) == (303, True)
+            assert rep.state.count_files() == 303
+            assert rep.journal.count() == 0
+        dst = tmp_path / "dst"
+        assert files(dst) == files(src)
+        assert list(dst.rglob(".fsreplica-*")) == []  # every staged file was published
+        with make(src, tmp_path) as rep:
+            assert rep.sync_all().files_copied == 0
+
+    def test_a_destination_file_changed_behind_our_back_is_repaired(
+        self, src: Path, tmp_path: Path
+    ) -> None:
+        with make(src, tmp_path) as rep:
+            rep.sync_all()
+        (tmp_path / "dst" / "d" / "b.txt").write_text("edited at the destination")
+        (tmp_path / "dst" / "a.txt").unlink()
+        with make(src, tmp_path) as rep:
+            report = rep.sync_all()
+        assert (report.files_copied, report.unchanged) == (2, 1)
+        assert files(tmp_path / "dst") == files(src)
+
     def test_adopts_an_existing_identical_copy(self, src: Path, tmp_path: Path) -> None:
         with make(src, tmp_path) as rep:
             rep.sync_all()
