@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -103,6 +102,8 @@ class SourceFile:
 
     def chunks(self, size: int = CHUNK_SIZE) -> Iterator[bytes]:
         """Yield the content from the start, hashing it; sets `sha256` after the last chunk."""
+        import hashlib  # noqa: PLC0415 - OpenSSL loads in ms; a no-change sync never hashes
+
         digest = hashlib.sha256()
         offset = 0
         while True:
@@ -120,6 +121,8 @@ class SourceFile:
         Saves allocating (and page-faulting) a fresh bytes object per chunk; sets `sha256` after
         the last one.
         """
+        import hashlib  # noqa: PLC0415 - see chunks
+
         digest = hashlib.sha256()
         whole = memoryview(buffer)
         offset = 0

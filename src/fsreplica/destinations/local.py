@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import secrets
 import shutil
 import stat
 import threading
@@ -124,7 +123,7 @@ class LocalDestination:
         self._lock = threading.Lock()
         self._inflight: set[str] = set()  # temp file names being written by this process
         self._buffers = threading.local()  # one copy buffer per worker thread
-        self._tmp_prefix = f"{TEMP_PREFIX}{secrets.token_hex(4)}-"
+        self._tmp_prefix = f"{TEMP_PREFIX}{os.urandom(4).hex()}-"
         self._tmp_count = itertools.count()
         self._xattrs = True
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import os
 import sqlite3
 import threading
@@ -123,6 +122,8 @@ def default_state_path(source: str, destination: str) -> Path:
         destination: The destination URL or absolute path.
     """
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
+    import hashlib  # noqa: PLC0415 - only without --state; OpenSSL takes ms to load
+
     digest = hashlib.sha256(f"{source}\0{destination}".encode()).hexdigest()[:20]
     return Path(base) / "fsreplica" / f"{digest}.db"
 
