@@ -29,9 +29,10 @@ from fsreplica.watch import _inotify_sys as sys_
 from fsreplica.watch._tree import DirNode, Root, count_dirs
 from fsreplica.watch.stats import WatcherStats
 
-_READ_SIZE = 256 * 1024
+_READ_SIZE = 64 * 1024  # ~2,000 events: small enough to empty the kernel queue often
 _SHORT_READ = _READ_SIZE - (16 + 256)  # less than this left unfilled: the queue was drained
-_BUFFERS_PER_TURN = 32  # read at most this many buffers before looking at timers and the backlog
+_BUFFERS_PER_TURN = 128  # handle at most this many buffers before looking at timers and the backlog
+_USER_QUEUE_BYTES = 16 * 1024 * 1024  # events read ahead of handling (~400,000), past the kernel's
 _MOVE_PAIR_WAIT_MS = 2  # how long an unpaired IN_MOVED_FROM waits for its IN_MOVED_TO
 _OVERFLOW_SLACK_NS = 1_000_000_000  # inode ctimes come from a coarse clock: rescan with margin
 
@@ -79,6 +80,8 @@ class InotifyBackend:
         self._out: list[Item] = []
         self._backlog: OrderedDict[tuple[str, str], Item] = OrderedDict()
         self._moves: dict[int, tuple[DirNode, str, bool]] = {}
+        self._bufs: deque[bytes] = deque()
+        self._buffered = 0
         self._created: list[FileKey] = []
         self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._stopping = False
@@ -139,6 +142,8 @@ class InotifyBackend:
             else:
                 timeout = max(0.0, (deadline - time.monotonic()) * 1000.0)
                 timeout = int(timeout) + (timeout % 1 > 0)
+            if self._bufs:
+                timeout = 0  # events already read are waiting to be handled
             ready = self._poll.poll(timeout)
             for rfd, _ in ready:
                 if rfd == self._wake:
@@ -149,7 +154,7 @@ class InotifyBackend:
             self._run_commands()
             if self._stopping:
                 break
-            if any(rfd == fd for rfd, _ in ready):
+            if self._bufs or any(rfd == fd for rfd, _ in ready):
                 self._read_available()
             for rel in deb.pop_due(time.monotonic()):
                 self._release(rel)
@@ -166,6 +171,8 @@ class InotifyBackend:
 
     def _shutdown(self) -> None:
         try:
+            while self._bufs:  # events already read are delivered too
+                self._handle(self._bufs.popleft())
             for rel in self._deb.drain():
                 self._release(rel)
         except Exception:  # still close everything below
@@ -184,23 +191,41 @@ class InotifyBackend:
     # ----------------------------------------------------------------- reading
 
     def _read_available(self) -> None:
-        fd = self._fd
+        bufs = self._bufs
+        self._drain_kernel()
         for _ in range(_BUFFERS_PER_TURN):
+            if not bufs:
+                break
+            buf = bufs.popleft()
+            self._buffered -= len(buf)
+            self._handle(buf)
+            # Empty the kernel queue between buffers: handling one takes milliseconds, time in
+            # which a fast writer could fill the kernel's 16,384 slots and force a rescan.
+            self._drain_kernel()
+            if self._moves and not bufs:
+                self._settle_moves()
+        self._check_created()
+
+    def _drain_kernel(self) -> None:
+        """Move what the kernel has queued into our own buffer, up to _USER_QUEUE_BYTES."""
+        if not self._reading:
+            return
+        fd = self._fd
+        bufs = self._bufs
+        while self._buffered < _USER_QUEUE_BYTES:
             before = time.time_ns()
             try:
                 buf = os.read(fd, _READ_SIZE)
             except BlockingIOError:
-                self._drained_ns = before
-                break
-            self._handle(buf)
-            if self._moves:
-                self._settle_moves()
+                buf = b""
+            if buf:
+                bufs.append(buf)
+                self._buffered += len(buf)
             if len(buf) < _SHORT_READ:
-                # The kernel handed over all it had: the queue was empty at that moment, and
-                # another read would only fail (a wasted system call and exception per wake-up).
+                # The kernel handed over all it had: everything that happened before `before`
+                # is in our hands (another read would only fail).
                 self._drained_ns = before
-                break
-        self._check_created()
+                return
 
     def _handle(self, buf: bytes) -> None:
         """Apply one buffer of kernel events in order."""
@@ -634,6 +659,8 @@ class InotifyBackend:
                 if node is not top:
                     self._drop_subtree(node, wall)
                 continue
+            # A rescan of a big tree takes long enough for the kernel queue to overflow again.
+            self._drain_kernel()
             for entry in entries:
                 name = entry.name
                 if ignored(node.key, name):
@@ -691,7 +718,12 @@ class InotifyBackend:
     def _emit(
         self, root: Root, key: str, op: Operation, wall: float, moved_from: str | None
     ) -> None:
-        self._out.append(FileSystemEvent(root.path, key, op, wall, moved_from))
+        out = self._out
+        out.append(FileSystemEvent(root.path, key, op, wall, moved_from))
+        if not len(out) & 2047:
+            # Long runs of releases (a window closing on a burst, a rescan) must not starve
+            # the kernel queue either.
+            self._drain_kernel()
 
     def _report(self, error: WatcherError, *, log: bool = True) -> None:
         if log:
