@@ -1,4 +1,4 @@
-"""The Linux inotify system calls through ctypes, and the event record parser.
+"""The Linux inotify system calls through ctypes, and the layout of an event record.
 
 Only what the watcher needs; the constants are from <sys/inotify.h>.
 """
@@ -11,7 +11,6 @@ import errno
 import os
 import struct
 import sys
-from collections.abc import Iterator
 
 IN_ACCESS = 0x00000001
 IN_MODIFY = 0x00000002
@@ -112,23 +111,6 @@ def add_watch(fd: int, path: str, mask: int = WATCH_MASK | IN_DONT_FOLLOW) -> in
 def rm_watch(fd: int, wd: int) -> None:
     """Stop watching `wd`; a watch the kernel already dropped is not an error."""
     _lib().rm_watch(fd, wd)
-
-
-def parse(buf: bytes) -> Iterator[tuple[int, int, int, str]]:
-    """Yield (wd, mask, cookie, name) for each record in a buffer read from an inotify fd."""
-    unpack = _HEADER.unpack_from
-    fsdecode = os.fsdecode
-    end = len(buf)
-    pos = 0
-    while pos < end:
-        wd, mask, cookie, length = unpack(buf, pos)
-        pos += HEADER_SIZE
-        if length:
-            name = fsdecode(buf[pos : pos + length].rstrip(b"\0"))
-            pos += length
-        else:
-            name = ""
-        yield wd, mask, cookie, name
 
 
 def read_sysctl(path: str) -> int | None:

@@ -419,13 +419,9 @@ class InotifyBackend:
     # ----------------------------------------------------------------- tree changes
 
     def _add_root(self, path: str) -> None:
-        for other in self._roots:
-            if path == other:
-                return
-            if path.startswith(other.rstrip(os.sep) + os.sep) or other.startswith(
-                path.rstrip(os.sep) + os.sep
-            ):
-                raise WatcherError("watch", path, f"overlaps the watched root {other}")
+        # Overlapping roots and aliases are refused by the Watcher, across all its backends.
+        if path in self._roots:
+            return
         root = Root(path)
         try:
             wd = sys_.add_watch(self._fd, path, sys_.WATCH_MASK)
@@ -556,6 +552,9 @@ class InotifyBackend:
                 stack.append(existing)
             return
         child = DirNode(node.root, node, name, wd, ino)
+        replaced = node.children.get(name)
+        if replaced is not None:  # another directory had this name (seen by a rescan)
+            self._drop_subtree(replaced, self._wall)
         node.children[name] = child
         self._nodes[wd] = child
         stack.append(child)
