@@ -15,17 +15,19 @@ import stat
 import struct
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from fsreplica.config import WatcherConfig
 from fsreplica.errors import WatcherError, WatcherStopped
-from fsreplica.events import FileSystemEvent, Operation
+from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch import _inotify_sys as sys_
+from fsreplica.watch._base import Item
+from fsreplica.watch._output import Output
 from fsreplica.watch._tree import DirNode, Root, count_dirs
 from fsreplica.watch.stats import WatcherStats
 
@@ -46,7 +48,6 @@ _PUT = Operation.PUT
 _DELETE = Operation.DELETE
 
 FileKey = tuple[DirNode, str]
-Item = FileSystemEvent | WatcherError
 
 
 class InotifyBackend:
@@ -77,8 +78,7 @@ class InotifyBackend:
         self._reading = True
         self._nodes: dict[int, DirNode] = {}
         self._roots: dict[str, Root] = {}
-        self._out: list[Item] = []
-        self._backlog: OrderedDict[tuple[str, str], Item] = OrderedDict()
+        self._emitted = 0
         self._moves: dict[int, tuple[DirNode, str, bool]] = {}
         self._bufs: deque[bytes] = deque()
         self._buffered = 0
@@ -89,6 +89,7 @@ class InotifyBackend:
         self._synced_ns = 0
         self._wall = time.time()
         self.stats = WatcherStats()
+        self._output = Output(channel, self.stats, self._log)
         channel.set_on_space(self._signal)
         self._thread = threading.Thread(target=self._run, name="fsreplica-inotify", daemon=True)
         self._thread.start()
@@ -178,7 +179,7 @@ class InotifyBackend:
         except Exception:  # still close everything below
             self._log.exception("releasing pending events failed")
         self._stopping = True
-        self._push_all()
+        self._output.push_all()
         self._channel.close()
         while self._commands:
             _, future = self._commands.popleft()
@@ -717,46 +718,20 @@ class InotifyBackend:
     def _emit(
         self, root: Root, key: str, op: Operation, wall: float, moved_from: str | None
     ) -> None:
-        out = self._out
-        out.append(FileSystemEvent(root.path, key, op, wall, moved_from))
-        if not len(out) & 2047:
+        self._output.emit(root.path, key, op, wall, moved_from)
+        self._emitted += 1
+        if not self._emitted & 2047:
             # Long runs of releases (a window closing on a burst, a rescan) must not starve
             # the kernel queue either.
             self._drain_kernel()
 
     def _report(self, error: WatcherError, *, log: bool = True) -> None:
-        if log:
-            self._log.error("%s", error)
-        self.stats.errors += 1
-        self._out.append(error)
+        self._output.report(error, log=log)
 
     def _flush(self) -> None:
-        """Hand released events to the consumer; keep what does not fit, coalesced per path."""
-        out = self._out
-        backlog = self._backlog
-        channel = self._channel
-        if out:
-            self._out = []
-            if not backlog:
-                room = channel.room()
-                if room >= len(out):
-                    channel.push(out)
-                    out = []
-                elif room > 0:
-                    channel.push(out[:room], want_space=True)
-                    out = out[room:]
-            for item in out:
-                # Same key again: the newer state replaces the older one in its place in line.
-                if isinstance(item, FileSystemEvent):
-                    backlog[(item.root, item.key)] = item
-                else:
-                    backlog[("", str(id(item)))] = item
-        if backlog:
-            take = min(channel.room(), len(backlog))
-            batch = [backlog.popitem(last=False)[1] for _ in range(max(take, 0))]
-            channel.push(batch, want_space=bool(backlog))
-        pending = len(self._deb) + len(backlog)
-        self.stats.backlog = len(backlog)
+        """Hand released events to the consumer; pause reading while too many paths wait."""
+        self._output.flush()
+        pending = len(self._deb) + len(self._output)
         self.stats.watches = len(self._nodes)
         reading = pending < self._config.max_pending
         if reading != self._reading:
@@ -768,9 +743,3 @@ class InotifyBackend:
                     "if the kernel queue overflows)",
                     pending,
                 )
-
-    def _push_all(self) -> None:
-        items = [*self._backlog.values(), *self._out]
-        self._backlog.clear()
-        self._out = []
-        self._channel.push(items)
