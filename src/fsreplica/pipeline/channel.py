@@ -100,33 +100,26 @@ class Channel(Generic[T]):
 
     def get(self) -> T | _Closed:
         """Block until an item is available and return it, or CLOSED."""
-        while True:
-            with self._lock:
-                items = self._items
-                if items:
-                    item = items.popleft()
-                    notify = self._want_space and len(items) <= self._low_water
-                    if notify:
-                        self._want_space = False
-                    break
-                if self._closed:
-                    return CLOSED
-                self._sleepers += 1
-            self._bell.get()
-        if notify and self._on_space is not None:
-            self._on_space()
-        return item
+        taken = self._take(1)
+        return taken if isinstance(taken, _Closed) else taken[0]
 
     def get_batch(self) -> list[T] | _Closed:
         """Block until items are available and take them all (one lock round), or CLOSED."""
+        return self._take(None)
+
+    def _take(self, limit: int | None) -> list[T] | _Closed:
         while True:
             with self._lock:
                 items = self._items
                 if items:
-                    batch = list(items)
-                    items.clear()
-                    notify = self._want_space
-                    self._want_space = False
+                    if limit is None or limit >= len(items):
+                        batch = list(items)
+                        items.clear()
+                    else:
+                        batch = [items.popleft() for _ in range(limit)]
+                    notify = self._want_space and len(items) <= self._low_water
+                    if notify:
+                        self._want_space = False
                     break
                 if self._closed:
                     return CLOSED
