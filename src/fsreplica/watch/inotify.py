@@ -85,6 +85,7 @@ class InotifyBackend:
         self._created: list[FileKey] = []
         self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._stopping = False
+        self._delivered = threading.Event()
         self._drained_ns = time.time_ns()
         self._synced_ns = 0
         self._wall = time.time()
@@ -100,12 +101,22 @@ class InotifyBackend:
         """Watch `path` recursively; return once its watches are in place."""
         self._call(lambda: self._add_root(path), path)
 
-    def stop(self) -> None:
-        """Deliver what is pending, close the channel and the fds, join the thread."""
+    def request_stop(self) -> None:
+        """Stop watching and return once every pending event is in the channel.
+
+        The fds are closed after that, in the thread: closing an inotify instance waits for the
+        kernel to retire every watch (tens of milliseconds with many), which consumers of the
+        events need not wait for.
+        """
         if self._thread is threading.current_thread():
             raise RuntimeError("stop() called from the watcher's own thread")
         self._stopping = True
         self._signal()
+        self._delivered.wait()
+
+    def stop(self) -> None:
+        """Deliver what is pending, close the fds, join the thread."""
+        self.request_stop()
         self._thread.join()
 
     def _call(self, fn: Callable[[], Any], path: str) -> Any:
@@ -181,6 +192,7 @@ class InotifyBackend:
         self._stopping = True
         self._output.push_all()
         self._channel.close()
+        self._delivered.set()
         while self._commands:
             _, future = self._commands.popleft()
             future.set_exception(WatcherStopped())

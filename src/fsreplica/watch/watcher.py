@@ -280,11 +280,21 @@ class Watcher:
                 return
             self._stopped = True
             backends = list(self._backends.values())
+        # Backends that can hand over their pending events before releasing their resources do so
+        # first, so the iterators end without waiting for the kernel to retire inotify watches.
+        releasing: list[Backend] = []
         try:
             for backend in backends:
-                backend.stop()
+                request_stop = getattr(backend, "request_stop", None)
+                if request_stop is None:
+                    backend.stop()
+                else:
+                    request_stop()
+                    releasing.append(backend)
         finally:
             self._channel.end()
+            for backend in releasing:
+                backend.stop()
 
     @property
     def stats(self) -> WatcherStats:
