@@ -112,3 +112,26 @@ class TestOverflowRaces:
         assert events.wait(lambda: bool(events.errors), timeout=WAIT), events.summary()
         assert events.errors[0].path == str(root)
         assert watcher.stats.roots == 0
+
+
+class TestLongPaths:
+    """Paths longer than PATH_MAX cannot be watched: said clearly, and the rest keeps working."""
+
+    def test_directory_beyond_path_max(self, tmp_path: Path, make_watcher) -> None:
+        _, events = make_watcher(tmp_path)
+        name = "d" * 200
+        fd = os.open(tmp_path, os.O_RDONLY)
+        try:
+            for _ in range(25):  # 25 x 201 characters: past the 4,096 of PATH_MAX
+                os.mkdir(name, dir_fd=fd)
+                new = os.open(name, os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = new
+        finally:
+            os.close(fd)
+        assert events.wait(lambda: bool(events.errors)), events.summary()
+        message = str(events.errors[0])
+        assert "File name too long" in message
+        assert "\n" not in message
+        write(tmp_path / "short", "x")
+        events.wait_key("short")
