@@ -1,8 +1,9 @@
 """A destination that is a directory on a local filesystem.
 
 Every write goes to a temporary file beside its target, is flushed to disk and renamed into
-place, so readers see the old file or the new one. A batch of staged files is flushed together
-(one journal commit, see `_flush`) before any of them is renamed: group commit.
+place, so readers see the old file or the new one. Writeback starts as soon as a file is written
+and a batch of staged files is flushed together (one journal commit, see `_start_writeback`)
+before any of them is renamed: group commit.
 Directories are walked one component at a time through directory file descriptors opened with
 O_NOFOLLOW: a symlink planted anywhere under the root is never followed, so nothing is ever
 written outside it.
@@ -59,33 +60,39 @@ class StagedFile:
 
 
 _SYNC_FILE_RANGE_WRITE = 2
+WRITEBACK_STEP = 8 * 1024 * 1024
+"""Bytes written to a staged file between two starts of its writeback."""
 _sync_file_range: Any = None
 
 
-def _flush(fds: list[int]) -> None:
-    """Make the data of every file in `fds` durable, with one journal commit when possible.
+def _start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
+    """Start writing a range of `fd` to disk without waiting (Linux sync_file_range); a hint.
 
-    fdatasync one by one costs a journal commit per file: each file's blocks are allocated when
-    its own writeback starts. So writeback of all of them is started first (Linux
-    sync_file_range), which allocates every block in the running transaction; the first
-    fdatasync then commits it for all, and the others only wait for their data. Unlike syncfs(),
-    this never waits for unrelated dirty data on the same filesystem (the source files just
-    written, other programs' files).
+    Called as soon as data is written, so that the disk works while the next files are read:
+    by the time a batch is flushed most of it is already on disk. It also allocates the blocks
+    in the running journal transaction, so the batch's first fdatasync commits them all (one
+    journal commit instead of one per file). Errors surface in the fdatasync of `_flush`.
     """
     global _sync_file_range
-    if len(fds) > 1:
-        if _sync_file_range is None:
-            try:
-                import ctypes  # noqa: PLC0415 - only when several files are flushed at once
+    if _sync_file_range is None:
+        try:
+            import ctypes  # noqa: PLC0415 - only once something is written
 
-                func = ctypes.CDLL(None, use_errno=True).sync_file_range
-                func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-                _sync_file_range = func
-            except (OSError, AttributeError):
-                _sync_file_range = False
-        if _sync_file_range is not False:
-            for fd in fds:
-                _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a hint: errors surface below
+            func = ctypes.CDLL(None, use_errno=True).sync_file_range
+            func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            _sync_file_range = func
+        except (OSError, AttributeError):
+            _sync_file_range = False
+    if _sync_file_range is not False:
+        _sync_file_range(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
+
+
+def _flush(fds: list[int]) -> None:
+    """Make the data of every file in `fds` durable (their writeback was started when written).
+
+    Unlike syncfs(), this never waits for unrelated dirty data on the same filesystem (the
+    source files just written, other programs' files).
+    """
     for fd in fds:
         os.fdatasync(fd)
 
@@ -289,6 +296,7 @@ class LocalDestination:
         buffer = getattr(self._buffers, "buffer", None)
         if buffer is None:
             buffer = self._buffers.buffer = bytearray(READ_CHUNK)
+        offset = kicked = 0
         for chunk in source.views(buffer):
             view = chunk
             while view:
@@ -297,6 +305,12 @@ class LocalDestination:
                 except OSError as exc:
                     raise _error("put", where, exc) from exc
                 view = view[written:]
+                offset += written
+            if self.fsync and offset - kicked >= WRITEBACK_STEP:
+                _start_writeback(fd, kicked, offset - kicked)
+                kicked = offset
+        if self.fsync:
+            _start_writeback(fd, kicked)
         source.check_unchanged()
         try:
             os.fchmod(fd, source.mode)
