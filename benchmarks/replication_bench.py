@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 
 FSREPLICA = [sys.executable, "-m", "fsreplica"]
+RESYNC_RUNS = 3
+"""No-change re-syncs timed after each one-shot (they are short, so noisier)."""
 
 
 def make_tree(root: Path, files: int, big: int, big_mib: int) -> None:
@@ -62,23 +64,25 @@ def bulk(work: Path, src: Path, repeat: int) -> dict[str, tuple[float, float]]:
         "rsync -a --delete": lambda dst: ["rsync", "-a", "--delete", f"{src}/", f"{dst}/"],
         "rclone sync": lambda dst: ["rclone", "sync", "--links", str(src), str(dst)],
     }
-    results = {}
-    for name, cmd in tools.items():
-        if shutil.which(cmd(work)[0]) is None:
-            continue
-        first, again = [], []
-        for n in range(repeat):
+    tools = {name: cmd for name, cmd in tools.items() if shutil.which(cmd(work)[0]) is not None}
+    first: dict[str, list[float]] = {name: [] for name in tools}
+    again: dict[str, list[float]] = {name: [] for name in tools}
+    # Round-robin: on a shared machine the load drifts; each round times every tool under about
+    # the same conditions, so the ratios hold better than with all runs of a tool in a row.
+    for n in range(repeat):
+        for name, cmd in tools.items():
             dst = work / f"dst-{name.split()[0]}-{n}"
             reset(dst)
             Path(str(dst) + ".db").unlink(missing_ok=True)
             subprocess.run(["sync"], check=True)
-            first.append(timed(cmd(dst)))
-            again.append(timed(cmd(dst)))
+            first[name].append(timed(cmd(dst)))
+            again[name].extend(timed(cmd(dst)) for _ in range(RESYNC_RUNS))
             reset(dst)
             for suffix in (".db", ".db-wal", ".db-shm", ".db.lock"):
                 Path(str(dst) + suffix).unlink(missing_ok=True)
-        results[name] = (statistics.median(first), statistics.median(again))
-    return results
+    return {
+        name: (statistics.median(first[name]), statistics.median(again[name])) for name in tools
+    }
 
 
 def start_daemon(src: Path, dst: Path, state: Path) -> subprocess.Popen[bytes]:
