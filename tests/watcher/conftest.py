@@ -18,10 +18,8 @@ import pytest
 import fsreplica
 
 WAIT = 10.0  # seconds: the bound for every wait; a correct watcher answers in milliseconds
-# "portable" is not in the default run yet: watchdog 7.1 raises RuntimeWarnings from its own
-# threads while adding recursive watches (errors under this suite's warning filter) and loses
-# files in the mkdir race. Run it with FSREPLICA_TEST_BACKENDS=inotify,portable,polling.
-BACKENDS = tuple(os.environ.get("FSREPLICA_TEST_BACKENDS", "inotify,polling").split(","))
+# FSREPLICA_TEST_BACKENDS=inotify limits a run to some backends (a platform without watchdog, say).
+BACKENDS = tuple(os.environ.get("FSREPLICA_TEST_BACKENDS", "inotify,portable,polling").split(","))
 POLL_INTERVAL = 0.05  # seconds: short, so polling tests wait about as long as the others
 
 
@@ -31,19 +29,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marker = metafunc.definition.get_closest_marker("backends")
     chosen = marker.args if marker is not None else BACKENDS
-    reasons: dict[str, str] = {}
-    for mark in metafunc.definition.iter_markers("limitation"):
-        for name in mark.args:
-            reasons.setdefault(name, mark.kwargs["reason"])
-    params = [
-        pytest.param(
-            name,
-            marks=[pytest.mark.xfail(strict=True, reason=reasons[name])] if name in reasons else [],
-            id=name,
-        )
-        for name in chosen
-    ]
-    metafunc.parametrize("backend", params)
+    metafunc.parametrize("backend", chosen)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Turn `limitation` marks naming a test's backend into strict xfails.
+
+    Done per collected item, so a limitation can sit on the test or on one of its parameters
+    (`pytest.param("move", marks=pytest.mark.limitation("portable", reason=...))`).
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "backend" not in callspec.params:
+            continue
+        backend = callspec.params["backend"]
+        for mark in item.iter_markers("limitation"):
+            if backend in mark.args:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=mark.kwargs["reason"]))
+                break
 
 
 class Collector:

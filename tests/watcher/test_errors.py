@@ -107,7 +107,18 @@ class TestWatchErrors:
 class TestLostRoots:
     """A root that disappears is an error on the stream; other roots keep working."""
 
-    @pytest.mark.parametrize("how", ["delete", "move"])
+    @pytest.mark.parametrize(
+        "how",
+        [
+            "delete",
+            pytest.param(
+                "move",
+                marks=pytest.mark.limitation(
+                    "portable", reason="watchdog drops inotify's IN_MOVE_SELF of a root"
+                ),
+            ),
+        ],
+    )
     def test_root_gone(self, tmp_path: Path, make_watcher, how: str) -> None:
         one, two = tmp_path / "one", tmp_path / "two"
         (one / "sub").mkdir(parents=True)

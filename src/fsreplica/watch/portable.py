@@ -19,6 +19,7 @@ import stat
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -49,6 +50,12 @@ HAS_CLOSE_EVENTS = sys.platform.startswith("linux")
 _FRESH_WAIT = 0.05  # seconds a created file waits for its open before it counts as moved in
 _OVERFLOW_SLACK_NS = 1_000_000_000  # inode ctimes come from a coarse clock: rescan with margin
 _WATCHDOG_LOGGERS = ("watchdog.observers.inotify", "watchdog.observers.inotify_c")
+# watchdog 7.1's inotify emitter re-adds the watch of a directory it already watches when a tree
+# is created quickly (mkdir -p): it walks the new tree, then handles the IN_CREATE of each
+# subdirectory again, and warns from its own thread for each repeat. The repeat is harmless (the
+# same callback replaces itself), but the warning is noise for users and, where warnings are
+# errors, an exception that kills watchdog's thread. Only these two messages are silenced.
+_WATCHDOG_CALLBACK_WARNING = r"Callback with id '.*' (already exists|does not exist) for watch"
 
 FileKey = tuple[Known, str]
 
@@ -99,6 +106,12 @@ class PortableBackend:
         self._overflowed = False
         self._stopping = False
         self._drained_ns = time.time_ns()
+        warnings.filterwarnings(
+            "ignore",
+            message=_WATCHDOG_CALLBACK_WARNING,
+            category=RuntimeWarning,
+            module=r"watchdog\.observers\.",
+        )
         self._observer = Observer()
         self._observer.name = "fsreplica-watchdog"
         self._observer.daemon = True
@@ -263,7 +276,7 @@ class PortableBackend:
         for key in scan(known, "", self._rules):
             known.add(key)
         self.stats.roots = len(self._roots)
-        self.stats.watches = sum(len(k.dirs) for k in self._roots.values())
+        self._count_watches()
 
     def _lose_root(self, known: Known, reason: str) -> None:
         self._log.error("watch %s: %s", known.path, reason)
@@ -275,6 +288,7 @@ class PortableBackend:
             except (KeyError, OSError):  # watchdog already dropped it
                 pass
         self.stats.roots = len(self._roots)
+        self._count_watches()
         self._out.report(WatcherError("watch", known.path, reason), log=False)
 
     # ----------------------------------------------------------------- translation
@@ -292,7 +306,7 @@ class PortableBackend:
             dest = known.key_of(os.fsdecode(event.dest_path))
             self._moved(known, src, dest, is_dir=event.is_directory)
             return
-        if self._rules.key(src):
+        if self._ignored(src):
             return
         now, wall = time.monotonic(), time.time()
         if event.is_directory:
@@ -300,6 +314,7 @@ class PortableBackend:
                 self._scan_new(known, src, now, wall)
             elif kind == "deleted":
                 self._drop(known, src, wall)
+                self._count_watches()
             return
         key = (known, src)
         deb = self._deb
@@ -325,6 +340,22 @@ class PortableBackend:
             self._fresh.pop(key, None)
             self._complete(key, now, wall)
 
+    def _ignored(self, key: str) -> bool:
+        """Return True if `key` is ignored, or lies below a directory a path pattern ignores.
+
+        watchdog watches every directory, so events arrive from inside ignored directories too.
+        """
+        rules = self._rules
+        if rules.key(key):
+            return True
+        if not rules.has_key_patterns:
+            return False
+        parts = key.split("/")
+        return any(rules.key("/".join(parts[:i])) for i in range(1, len(parts)))
+
+    def _count_watches(self) -> None:
+        self.stats.watches = sum(len(k.dirs) for k in self._roots.values())
+
     def _settle_fresh(self, now: float, *, flush_all: bool) -> None:
         """Created files that were never opened were renamed or linked in: complete now."""
         if not self._fresh:
@@ -338,8 +369,8 @@ class PortableBackend:
 
     def _moved(self, known: Known, src: str, dest: str | None, *, is_dir: bool) -> None:
         now, wall = time.monotonic(), time.time()
-        src_ok = not self._rules.key(src)
-        dest_ok = dest is not None and not self._rules.key(dest)
+        src_ok = not self._ignored(src)
+        dest_ok = dest is not None and not self._ignored(dest)
         if is_dir:
             if src_ok and dest_ok and dest is not None and known.has_dir(src):
                 for old, new in known.move_dir(src, dest):
@@ -350,6 +381,7 @@ class PortableBackend:
                 return
             if src_ok:
                 self._drop(known, src, wall)
+                self._count_watches()
             if dest_ok and dest is not None:
                 self._scan_new(known, dest, now, wall)
             return
@@ -364,7 +396,7 @@ class PortableBackend:
         for key in scan(known, dkey, self._rules):
             if not known.has(key):
                 self._complete((known, key), now, wall)
-        self.stats.watches = sum(len(k.dirs) for k in self._roots.values())
+        self._count_watches()
 
     def _drop(self, known: Known, dkey: str, wall: float) -> None:
         for key in known.drop_dir(dkey):
