@@ -1,9 +1,8 @@
 """A destination that is a directory on a local filesystem.
 
 Every write goes to a temporary file beside its target, is flushed to disk and renamed into
-place, so readers see the old file or the new one. Writeback starts as soon as a file is written
-and a batch of staged files is flushed together (one journal commit, see `_start_writeback`)
-before any of them is renamed: group commit.
+place, so readers see the old file or the new one. A batch of staged files is flushed together
+(one journal commit, see `_start_writeback`) before any of them is renamed: group commit.
 Directories are walked one component at a time through directory file descriptors opened with
 O_NOFOLLOW: a symlink planted anywhere under the root is never followed, so nothing is ever
 written outside it.
@@ -68,10 +67,12 @@ _sync_file_range: Any = None
 def _start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
     """Start writing a range of `fd` to disk without waiting (Linux sync_file_range); a hint.
 
-    Called as soon as data is written, so that the disk works while the next files are read:
-    by the time a batch is flushed most of it is already on disk. It also allocates the blocks
-    in the running journal transaction, so the batch's first fdatasync commits them all (one
-    journal commit instead of one per file). Errors surface in the fdatasync of `_flush`.
+    Big files are kicked every WRITEBACK_STEP bytes while they are written, so the disk works
+    while the rest is read. Small files are kicked together when their batch is flushed: one
+    kick each as they are written made a 10,000-file sync slower (3.4-3.5 s vs 3.7-3.8 s,
+    rounds alternated), the disk seeing many small writes instead of merged ones. Starting
+    writeback also allocates the blocks in the running journal transaction, so the batch's
+    first fdatasync commits them all. Errors surface in the fdatasync of `_flush`.
     """
     global _sync_file_range
     if _sync_file_range is None:
@@ -88,11 +89,16 @@ def _start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
 
 
 def _flush(fds: list[int]) -> None:
-    """Make the data of every file in `fds` durable (their writeback was started when written).
+    """Make the data of every file in `fds` durable, with one journal commit for all.
 
-    Unlike syncfs(), this never waits for unrelated dirty data on the same filesystem (the
-    source files just written, other programs' files).
+    Writeback of every file is started first, then each is waited for: fdatasync alone, file
+    after file, would commit the journal once per file. Unlike syncfs(), this never waits for
+    unrelated dirty data on the same filesystem (the source files just written, other
+    programs' files).
     """
+    if len(fds) > 1:
+        for fd in fds:
+            _start_writeback(fd)
     for fd in fds:
         os.fdatasync(fd)
 
@@ -309,8 +315,6 @@ class LocalDestination:
             if self.fsync and offset - kicked >= WRITEBACK_STEP:
                 _start_writeback(fd, kicked, offset - kicked)
                 kicked = offset
-        if self.fsync:
-            _start_writeback(fd, kicked)
         source.check_unchanged()
         try:
             os.fchmod(fd, source.mode)
