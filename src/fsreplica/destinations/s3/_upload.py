@@ -3,8 +3,10 @@
 Small files are read whole (at most `multipart_threshold` bytes per worker) and sent in one
 request. Large files are read twice: once to hash them, so the digest can travel in the metadata
 that S3 fixes when a multipart upload starts, then part by part into obstore's writer, which keeps
-at most `concurrency` parts in flight (memory stays near `(concurrency + 2) * part_size` whatever
-the file size). Any failure, a changed source included, aborts the multipart upload.
+at most `concurrency` parts in flight: `write` blocks while they are all in flight, so memory stays
+near `(concurrency + 2) * part_size` whatever the file size and the server's speed (measured: a
+2 GiB file peaks at 104 MiB RSS against Ceph RGW, as fast or throttled to 100 MB/s).
+Any failure, a changed source included, aborts the multipart upload.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ if TYPE_CHECKING:
 
 MAX_PARTS = 10_000  # S3's limit on parts per upload
 _MIB = 1024 * 1024
-HASH_CHUNK = 4 * _MIB
+# Hashing reads into one reused buffer: a fresh 4 MiB bytes per read cost 4x the time of the
+# hash itself in page faults (7.4 s against 1.6 s for 2 GiB).
+HASH_CHUNK = _MIB
 
 
 def read_whole(source: SourceFile) -> bytes:
@@ -42,7 +46,7 @@ def part_size_for(size: int, part_size: int) -> int:
 
 def hash_file(source: SourceFile) -> None:
     """Read `source` once to set `source.sha256`; check it did not change."""
-    for _ in source.chunks(HASH_CHUNK):
+    for _ in source.views(bytearray(HASH_CHUNK)):
         pass
     source.check_unchanged()
 
