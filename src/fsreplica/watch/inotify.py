@@ -36,7 +36,14 @@ _SHORT_READ = _READ_SIZE - (16 + 256)  # less than this left unfilled: the queue
 _BUFFERS_PER_TURN = 128  # handle at most this many buffers before looking at timers and the backlog
 _USER_QUEUE_BYTES = 16 * 1024 * 1024  # events read ahead of handling (~400,000), past the kernel's
 _MOVE_PAIR_WAIT_MS = 2  # how long an unpaired IN_MOVED_FROM waits for its IN_MOVED_TO
-_OVERFLOW_SLACK_NS = 1_000_000_000  # inode ctimes come from a coarse clock: rescan with margin
+# Inode times come from the kernel's coarse clock, up to a tick (<= 10 ms) behind: a change is
+# looked for from a little before the last moment the queue was known to be empty.
+_OVERFLOW_SLACK_NS = 50_000_000
+# File systems that keep whole seconds (FAT: two) need a wider margin; a ctime that is a whole
+# second says so (on a nanosecond file system that is a one-in-a-billion chance, and costs only a
+# spare put).
+_COARSE_SLACK_NS = 2_000_000_000
+_SECOND_NS = 1_000_000_000
 
 _RUN_BITS = sys_.IN_CREATE | sys_.IN_MODIFY | sys_.IN_CLOSE_WRITE
 _WRITTEN = sys_.IN_CREATE | sys_.IN_MODIFY
@@ -624,7 +631,7 @@ class InotifyBackend:
         self.stats.overflows += 1
         # Changes before the queue was last seen empty, or before the last rescan started,
         # are known; anything later may have been lost.
-        watermark = max(self._drained_ns, self._synced_ns) - _OVERFLOW_SLACK_NS
+        watermark = max(self._drained_ns, self._synced_ns)
         rescan_started = time.time_ns()
         self._log.warning(
             "kernel event queue overflowed (fs.inotify.max_queued_events=%s); rescanning",
@@ -683,9 +690,8 @@ class InotifyBackend:
                         self._watch_child(node, name, entry.inode(), True, stack)
                     elif entry.is_file(follow_symlinks=False):
                         seen_files.add(name)
-                        if (
-                            not node.has_file(name)
-                            or entry.stat(follow_symlinks=False).st_ctime_ns >= watermark
+                        if not node.has_file(name) or _changed_since(
+                            entry.stat(follow_symlinks=False).st_ctime_ns, watermark
                         ):
                             self.stats.rescan_changes += 1
                             self._complete((node, name), now, wall, regular=True)
@@ -755,3 +761,9 @@ class InotifyBackend:
                     "if the kernel queue overflows)",
                     pending,
                 )
+
+
+def _changed_since(ctime_ns: int, watermark_ns: int) -> bool:
+    """Return True if an inode changed at `ctime_ns` may have changed after `watermark_ns`."""
+    slack = _COARSE_SLACK_NS if ctime_ns % _SECOND_NS == 0 else _OVERFLOW_SLACK_NS
+    return ctime_ns >= watermark_ns - slack

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fsreplica.watch._tree import DirNode, Root, count_dirs
+from fsreplica.watch.inotify import _changed_since
 
 
 def _tree() -> tuple[Root, DirNode, DirNode]:
@@ -90,3 +91,17 @@ class TestShape:
         assert count_dirs(str(tmp_path)) == 5
         assert count_dirs(str(tmp_path), is_ignored=lambda n: n.startswith(".")) == 3
         assert count_dirs(str(tmp_path / "missing")) == 1
+
+
+class TestOverflowMargin:
+    """After an overflow, a file is re-checked if it may have changed after the watermark."""
+
+    def test_margins(self) -> None:
+        second = 1_000_000_000
+        watermark = 100 * second
+        assert _changed_since(watermark + 1, watermark)
+        assert _changed_since(watermark - 10_000_000 + 7, watermark)  # within a clock tick
+        assert not _changed_since(watermark - second + 7, watermark)
+        # a whole-second ctime: a coarse file system, whose times may lag by up to 2 s
+        assert _changed_since(watermark - second, watermark)
+        assert not _changed_since(watermark - 3 * second, watermark)
