@@ -4,8 +4,11 @@ For file systems whose change notifications cannot be trusted (NFS, SMB, FUSE ne
 9p/virtiofs shares) and for subtrees that do not fit in the inotify watch budget. One owner thread
 walks every polled tree once per interval with `os.scandir`, which gives names and types without a
 system call per entry; only regular files cost one lstat each (`DirEntry.stat`), the least any
-poller can do to see a size or a time. A file whose signature did not change keeps the tuple it
-had, so a poll of an unchanged tree allocates nothing that outlives it and memory stays flat.
+poller can do to see a size or a time. On POSIX each directory is listed through its fd, so that
+lstat is `fstatat(fd, name)` and the kernel resolves one name, not the whole path. A name known
+from the last poll skips the ignore rules (it passed them then). A file whose signature did not
+change keeps the tuple it had, so a poll of an unchanged tree allocates nothing that outlives it
+and memory stays flat.
 
 Between polls the thread sleeps on a condition for the rest of the interval (or until the next
 debounce deadline); `watch()`, `stop()` and a consumer making room wake it.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import threading
 import time
 from collections import deque
@@ -41,6 +45,28 @@ Signature = tuple[int, int, int]
 """(inode, size, mtime_ns) of a regular file."""
 
 _GONE = (errno.ENOENT, errno.ENOTDIR)
+_NONE: dict[str, Signature] = {}  # the snapshot of a directory not seen before (never written)
+
+if sys.platform != "win32" and os.scandir in os.supports_fd:
+    _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+    def _open_dir(path: str) -> tuple[int, os._ScandirIterator[str]]:
+        """List `path` through a directory fd, so each entry's lstat is relative to it.
+
+        The caller closes the fd (when >= 0) after the iterator: `DirEntry.stat` uses it.
+        """
+        fd = os.open(path, _DIR_FLAGS)
+        try:
+            return fd, os.scandir(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+
+else:
+
+    def _open_dir(path: str) -> tuple[int, os._ScandirIterator[str]]:
+        """List `path` (no directory fds for scandir on this platform)."""
+        return -1, os.scandir(path)
 
 
 class _Tree:
@@ -258,42 +284,50 @@ class PollingBackend:
         changed: list[tuple[str, int, bool]] = []  # key, inode, new name
         gone: list[tuple[str, int]] = []
         stack = [(tree.path, tree.prefix)]
+        sep = os.sep
         while stack:
             path, dkey = stack.pop()
             try:
-                it = os.scandir(path)
+                fd, it = _open_dir(path)
             except OSError as exc:
                 if exc.errno not in _GONE:
                     self._keep(tree, dkey, new_dirs, exc, path)
                 continue
             old = old_dirs.get(dkey)
+            known = (old if old is not None else _NONE).get
             files: dict[str, Signature] = {}
             prefix = f"{dkey}/" if dkey else ""
             added = 0
-            with it:
-                for entry in it:
-                    name = entry.name
-                    if ignored(dkey, name):
-                        continue
-                    try:
-                        if not entry.is_file(follow_symlinks=False):
-                            if entry.is_dir(follow_symlinks=False):
-                                stack.append((entry.path, prefix + name))
+            try:
+                with it:
+                    for entry in it:
+                        name = entry.name
+                        prev = known(name)
+                        # A name known from the last poll passed the ignore rules then.
+                        if prev is None and ignored(dkey, name):
                             continue
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    ino = st.st_ino
-                    size = st.st_size
-                    mtime = st.st_mtime_ns
-                    prev = old.get(name) if old is not None else None
-                    if prev is not None and prev[2] == mtime and prev[1] == size and prev[0] == ino:
-                        files[name] = prev
-                        continue
-                    files[name] = (ino, size, mtime)
-                    if prev is None:
-                        added += 1
-                    changed.append((prefix + name, ino, prev is None))
+                        try:
+                            if not entry.is_file(follow_symlinks=False):
+                                if entry.is_dir(follow_symlinks=False):
+                                    stack.append((f"{path}{sep}{name}", prefix + name))
+                                continue
+                            # With a directory fd this is fstatat(fd, name): no path walk.
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if prev is not None:
+                            mtime = st.st_mtime_ns
+                            if prev[2] == mtime and prev[1] == st.st_size and prev[0] == st.st_ino:
+                                files[name] = prev  # unchanged: no new tuple
+                                continue
+                        else:
+                            added += 1
+                        ino = st.st_ino
+                        files[name] = (ino, st.st_size, st.st_mtime_ns)
+                        changed.append((prefix + name, ino, prev is None))
+            finally:
+                if fd >= 0:
+                    os.close(fd)
             new_dirs[dkey] = files
             if old is not None and len(files) - added < len(old):
                 gone.extend((prefix + n, sig[0]) for n, sig in old.items() if n not in files)
