@@ -78,6 +78,43 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
         help="allow a reconcile to delete up to N files (-1: no limit); by default deletions "
         "are refused when SRC is empty or more than half of DEST would go",
     )
+    add_s3(parser)
+
+
+def add_s3(parser: argparse.ArgumentParser) -> None:
+    """Add --endpoint-url, --region and --path-style (s3:// destinations)."""
+    group = parser.add_argument_group("s3:// destinations")
+    group.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS)",
+    )
+    group.add_argument(
+        "--region", metavar="NAME", help="signing region (default: the AWS profile's, us-east-1)"
+    )
+    group.add_argument(
+        "--path-style",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="address buckets as ENDPOINT/BUCKET (default: yes exactly with a custom endpoint)",
+    )
+
+
+def destination_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword options for `open_destination` given on the command line.
+
+    Raises:
+        ValueError: S3 options were given for a destination that is not s3://.
+    """
+    given = {
+        name: value
+        for name in ("endpoint_url", "region", "path_style")
+        if (value := getattr(args, name, None)) is not None
+    }
+    if given and not args.destination.lower().startswith("s3://"):
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise ValueError(f"{flags}: only for s3:// destinations")
+    return given
 
 
 def fail(message: object) -> None:
@@ -97,7 +134,7 @@ def make_replicator(args: argparse.Namespace, **extra: Any) -> Replicator | None
         if "://" not in args.destination or args.destination.startswith("file://"):
             # Before opening, which creates the directory: never inside the source.
             check_overlap(os.path.abspath(args.source), args.destination.removeprefix("file://"))
-        destination = open_destination(args.destination)
+        destination = open_destination(args.destination, **destination_options(args))
     except (ImportError, ValueError, FsreplicaError) as exc:
         fail(exc)
         return None
