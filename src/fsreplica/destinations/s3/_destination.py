@@ -35,8 +35,13 @@ DEFAULT_MULTIPART_THRESHOLD = 16 * 1024 * 1024
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 DEFAULT_UPLOAD_CONCURRENCY = 4
 DEFAULT_LIST_CONCURRENCY = 32
-DEFAULT_MAX_RETRIES = 3
+# The client retries a failed request (connection refused, timeout, 5xx) for up to
+# DEFAULT_RETRY_TIMEOUT seconds, polling at most MAX_BACKOFF apart: the time binds, not the count.
+# The engine gives a change up after 8 attempts, a few seconds of its own backoff; without this a
+# server down for more than ~8 s parked changes until the next full reconcile (an hour).
+DEFAULT_MAX_RETRIES = 100
 DEFAULT_RETRY_TIMEOUT = 20.0
+MAX_BACKOFF = 2.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_REQUEST_TIMEOUT = 300.0
 MAX_CONDITIONAL_TRIES = 4
@@ -57,7 +62,8 @@ class S3Destination:
         conditional: Use If-None-Match / If-Match so an older version never replaces a newer
             one; None means yes, unless `preflight` finds the store ignores them.
         max_retries: Retries of one request inside the client (the engine retries on top).
-        retry_timeout: Seconds after which the client stops retrying a request.
+        retry_timeout: Seconds after which the client stops retrying a request: with the
+            engine's attempts on top, how long an outage is ridden out without parking changes.
         connect_timeout: Seconds to open a connection.
         request_timeout: Seconds for one whole request.
         metadata_cache: Where to keep what is known of each object between runs (so a listing
@@ -190,7 +196,7 @@ class S3Destination:
             "retry_timeout": timedelta(seconds=retry_timeout),
             "backoff": {
                 "init_backoff": timedelta(milliseconds=100),
-                "max_backoff": timedelta(seconds=5),
+                "max_backoff": timedelta(seconds=MAX_BACKOFF),
                 "base": 2,
             },
         }
