@@ -183,7 +183,7 @@ class TestReplicate:
         whole retry budget alone (8 attempts, ~4-9 s with connection refused at once), so the
         changes survive only because each attempt's client-level retries ride out up to 20 s
         (`DEFAULT_RETRY_TIMEOUT`, polling 2 s apart). A real 30 s outage is in the report of
-        the change that added this test (converged 1-2 s after RGW was back).
+        the change that added this test (converged 3.3 s after RGW was back, verify included).
         """
         cluster, bucket = ceph_bucket
         src = tmp_path / "src"
