@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,30 @@ def src(tmp_path: Path) -> Path:
 
 class TestSync:
     """One reconcile, then exit."""
+
+    def test_batches_fit_a_low_open_file_limit(self, tmp_path: Path) -> None:
+        # Staged files keep descriptors open until their batch is published.
+        src = tmp_path / "many"
+        for i in range(600):
+            (src / f"d{i % 7}").mkdir(parents=True, exist_ok=True)
+            (src / f"d{i % 7}" / f"f{i}").write_bytes(os.urandom(i))
+        dst, state = tmp_path / "dst", tmp_path / "s.db"
+        args = ["sync", str(src), str(dst), "--state", str(state), "--transfers", "16"]
+
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+        result = subprocess.run(
+            [sys.executable, "-m", "fsreplica", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=limit,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "600 copied" in result.stderr
+        assert tree(dst) == tree(src)
 
     def test_help_lists_every_command_and_each_has_its_own(self) -> None:
         # The parser of a known subcommand is built alone (start-up time): check both ways.

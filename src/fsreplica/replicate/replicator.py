@@ -17,7 +17,7 @@ from fsreplica.errors import WatcherError
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.apply import Applier, SyncReport
-from fsreplica.replicate.engine import DEFAULT_TRANSFERS, Engine, Task
+from fsreplica.replicate.engine import DEFAULT_MAX_BATCH, DEFAULT_TRANSFERS, Engine, Task
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.reconcile import (
     Plan,
@@ -33,6 +33,23 @@ from fsreplica.watch import Watcher
 
 DEFAULT_SCAN_INTERVAL = 3600.0
 """Seconds between full reconciles while replicating in real time."""
+
+
+def _max_batch(transfers: int) -> int:
+    """Return the most tasks per batch for `transfers` workers.
+
+    A staged file holds two descriptors until its batch is published: keep all workers' staged
+    files within a quarter of the open-file limit (1024 on many systems).
+    """
+    try:
+        import resource  # noqa: PLC0415 - POSIX only
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        if soft == resource.RLIM_INFINITY:
+            return DEFAULT_MAX_BATCH
+    except (ImportError, OSError, ValueError):
+        soft = 1024
+    return max(1, min(DEFAULT_MAX_BATCH, soft // 4 // transfers // 2))
 
 
 class Replicator:
@@ -113,6 +130,7 @@ class Replicator:
             self.applier,
             give_up=self.applier.give_up,
             apply_batch=self.applier.batch,
+            max_batch=_max_batch(transfers),
             transfers=transfers,
             logger=self.log,
         )
