@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
-from fsreplica.cli._replication import add_filters, add_pair, fail
+from fsreplica.cli._replication import add_filters, add_pair, add_s3, destination_options, fail
 from fsreplica.destinations import open_destination
 from fsreplica.errors import FsreplicaError
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
@@ -20,6 +20,7 @@ def add_parser(sub: Any, name: str) -> None:
     parser = sub.add_parser(name, help="compare SRC and DEST by content")
     add_pair(parser)
     add_filters(parser)
+    add_s3(parser)
     add_common_options(parser)
 
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     rules = IgnoreRules([*([] if args.no_default_excludes else DEFAULT_IGNORE), *args.exclude])
     try:
-        destination = open_destination(args.destination)
+        destination = open_destination(args.destination, **destination_options(args))
     except (ImportError, ValueError, FsreplicaError) as exc:
         fail(exc)
         return EXIT_USAGE

@@ -30,18 +30,20 @@ class Backoff:
         base: The first delay before jitter, in seconds.
         cap: The largest delay, in seconds.
         factor: Growth per attempt.
-        max_attempts: Attempts in all before giving up.
+        max_attempts: Attempts in all before giving up; None never gives up (real-time
+            replication: a destination that is down for a while must not lose a change).
         random: A source of floats in [0, 1); tests pass a fixed one.
     """
 
     base: float = DEFAULT_BASE_DELAY
     cap: float = DEFAULT_MAX_DELAY
     factor: float = 2.0
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    max_attempts: int | None = DEFAULT_MAX_ATTEMPTS
     random: Callable[[], float] = field(default=random.random, compare=False)
 
     def __post_init__(self) -> None:
-        if self.base <= 0 or self.cap < self.base or self.factor < 1 or self.max_attempts < 1:
+        attempts_ok = self.max_attempts is None or self.max_attempts >= 1
+        if self.base <= 0 or self.cap < self.base or self.factor < 1 or not attempts_ok:
             raise ValueError("backoff needs 0 < base <= cap, factor >= 1, max_attempts >= 1")
 
     def delay(self, attempt: int) -> float:
@@ -51,7 +53,7 @@ class Backoff:
 
     def gives_up(self, attempt: int) -> bool:
         """True when `attempt` failed attempts exhaust the budget."""
-        return attempt >= self.max_attempts
+        return self.max_attempts is not None and attempt >= self.max_attempts
 
 
 class DelayQueue(Generic[T]):

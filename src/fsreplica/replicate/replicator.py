@@ -291,6 +291,10 @@ class Replicator:
                 self._watcher: Watcher | None = watcher
             # Watch before scanning, so that nothing changed during the scan is missed.
             watcher.watch(self.source)
+            # A one-shot sync gives up on a change after a few attempts and says so; a daemon
+            # keeps a change that failed for a transient reason (the destination is down) in the
+            # journal and retries it, the backoff capped, until it goes through or we stop.
+            self.engine.backoff = dataclasses.replace(self.engine.backoff, max_attempts=None)
             self.engine.start()
             reader.start()
             self.applier.report = SyncReport()

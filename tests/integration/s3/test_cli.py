@@ -123,8 +123,7 @@ class TestEndpointFlags:
         done = run(["sync", str(src), f"s3://{bucket}/flags", *state, *flags], env)
         assert done.returncode == 0, done.stderr
         assert motoserver.SECRET_KEY not in done.stdout + done.stderr
-        env["AWS_ENDPOINT_URL"] = endpoint  # verify takes the environment only (for now)
-        done = run(["verify", str(src), f"s3://{bucket}/flags"], env)
+        done = run(["verify", str(src), f"s3://{bucket}/flags", *flags], env)
         assert done.returncode == 0, done.stdout + done.stderr
 
     def test_flags_refused_for_local_destination(self, tmp_path: Path) -> None:

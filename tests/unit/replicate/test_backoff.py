@@ -26,12 +26,15 @@ class TestBackoff:
         backoff = Backoff(max_attempts=3)
         assert not backoff.gives_up(2)
         assert backoff.gives_up(3)
+        assert not Backoff(max_attempts=None).gives_up(10**6)
 
     def test_invalid(self) -> None:
         with pytest.raises(ValueError):
             Backoff(base=0)
         with pytest.raises(ValueError):
             Backoff(base=2, cap=1)
+        with pytest.raises(ValueError):
+            Backoff(max_attempts=0)
 
 
 class TestDelayQueue:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -158,6 +159,43 @@ class TestRetries:
         assert engine.wait_idle(DEADLINE)
         assert [key for key, _ in recorder.given_up] == ["k"]
         assert [t.key for t in recorder.calls].count("k") == 3
+
+    def test_never_gives_up_without_an_attempt_limit(
+        self, engine: Engine, recorder: Recorder, clock: FakeClock
+    ) -> None:
+        """Real-time replication: a destination down for long keeps the change, retried."""
+        engine.backoff = Backoff(base=1.0, cap=4.0, max_attempts=None, random=lambda: 1.0)
+        recorder.failures["k"] = 6
+
+        def attempts() -> int:
+            with recorder.lock:
+                return [t.key for t in recorder.calls].count("k")
+
+        def wait_attempts(n: int) -> None:
+            deadline = time.monotonic() + DEADLINE
+            while attempts() < n:
+                assert time.monotonic() < deadline, f"{attempts()} attempts, expected {n}"
+                time.sleep(0.005)
+
+        engine.submit(Task("k", [7]))
+        wait_attempts(1)
+
+        def wait_rescheduled() -> None:
+            deadline = time.monotonic() + DEADLINE
+            while len(engine._delayed) != 1:
+                assert time.monotonic() < deadline, "the failed attempt was not rescheduled"
+                time.sleep(0.005)
+
+        # Each failure is rescheduled from the clock as it reads when the attempt ends, so the
+        # clock moves only once the attempt before has been rescheduled.
+        for n, now in enumerate((1.0, 3.0, 7.0, 11.0, 15.0, 19.0), start=2):
+            wait_rescheduled()
+            clock.now = now  # delays 1, 2, 4, then capped at 4
+            engine.submit(Task(f"nudge{now}"))
+            wait_attempts(n)
+        assert engine.wait_idle(DEADLINE)
+        assert recorder.given_up == []
+        assert [t.key for t in recorder.calls].count("k") == 7
 
     def test_newer_change_during_backoff_runs_first(
         self, engine: Engine, recorder: Recorder, clock: FakeClock
