@@ -11,9 +11,32 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from fsreplica.filters import DEFAULT_IGNORE
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+def add_filters(parser: argparse.ArgumentParser) -> None:
+    """Add --exclude and --no-default-excludes."""
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="glob to ignore, on top of the defaults (repeatable)",
+    )
+    parser.add_argument(
+        "--no-default-excludes",
+        action="store_true",
+        help="do not ignore " + " ".join(DEFAULT_IGNORE),
+    )
+
+
+def ignore_patterns(args: argparse.Namespace) -> list[str]:
+    """The ignore patterns --exclude and --no-default-excludes ask for."""
+    return [*([] if args.no_default_excludes else DEFAULT_IGNORE), *args.exclude]
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

@@ -7,10 +7,10 @@ import os
 import sys
 from typing import Any
 
+from fsreplica.cli._common import add_filters
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
 from fsreplica.destinations import open_destination
 from fsreplica.errors import FsreplicaError
-from fsreplica.filters import DEFAULT_IGNORE
 from fsreplica.replicate import Replicator
 from fsreplica.replicate.engine import DEFAULT_TRANSFERS
 from fsreplica.replicate.reconcile import check_overlap
@@ -29,22 +29,6 @@ def add_state(parser: argparse.ArgumentParser) -> None:
         "--state",
         metavar="PATH",
         help="state file (default: one per SRC/DEST pair under $XDG_STATE_HOME/fsreplica)",
-    )
-
-
-def add_filters(parser: argparse.ArgumentParser) -> None:
-    """Add --exclude and --no-default-excludes."""
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="glob to ignore, on top of the defaults (repeatable)",
-    )
-    parser.add_argument(
-        "--no-default-excludes",
-        action="store_true",
-        help="do not ignore " + " ".join(DEFAULT_IGNORE),
     )
 
 

@@ -7,11 +7,18 @@ import os
 import sys
 from typing import Any
 
-from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
-from fsreplica.cli._replication import add_filters, add_pair, add_s3, destination_options, fail
+from fsreplica.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_common_options,
+    add_filters,
+    ignore_patterns,
+)
+from fsreplica.cli._replication import add_pair, add_s3, destination_options, fail
 from fsreplica.destinations import open_destination
 from fsreplica.errors import FsreplicaError
-from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
+from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.verify import verify
 
 
@@ -29,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.source):
         fail(f"{args.source}: not a directory")
         return EXIT_USAGE
-    rules = IgnoreRules([*([] if args.no_default_excludes else DEFAULT_IGNORE), *args.exclude])
+    rules = IgnoreRules(ignore_patterns(args))
     try:
         destination = open_destination(args.destination, **destination_options(args))
     except (ImportError, ValueError, FsreplicaError) as exc:

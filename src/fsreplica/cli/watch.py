@@ -7,11 +7,17 @@ import json
 import sys
 from typing import Any
 
-from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
+from fsreplica.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_common_options,
+    add_filters,
+    ignore_patterns,
+)
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.config import BACKENDS, DEFAULT_DEBOUNCE_DELAY, DEFAULT_POLL_INTERVAL, WatcherConfig
 from fsreplica.errors import WatcherError
-from fsreplica.filters import DEFAULT_IGNORE
 from fsreplica.watch import Watcher
 
 
@@ -27,18 +33,7 @@ def add_parser(sub: Any, name: str) -> None:
         metavar="SECONDS",
         help=f"coalescing window per path (default {DEFAULT_DEBOUNCE_DELAY})",
     )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="glob to ignore, on top of the defaults (repeatable)",
-    )
-    parser.add_argument(
-        "--no-default-excludes",
-        action="store_true",
-        help="do not ignore " + " ".join(DEFAULT_IGNORE),
-    )
+    add_filters(parser)
     parser.add_argument(
         "--backend",
         choices=BACKENDS,
@@ -57,7 +52,7 @@ def add_parser(sub: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Watch until SIGINT/SIGTERM; exit 0, or 2 when a path cannot be watched."""
-    ignore = [*([] if args.no_default_excludes else DEFAULT_IGNORE), *args.exclude]
+    ignore = ignore_patterns(args)
     try:
         config = WatcherConfig(
             debounce_delay=args.debounce,
