@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import tarfile
 import time
@@ -185,6 +186,33 @@ class TestLifecycle:
         try:
             d.wait_ready()
             converge(src, dst)
+            assert d.terminate() == 0
+        finally:
+            d.close()
+
+
+class TestLiveDeleteGuard:
+    """Deletes seen live count against the same guard as a reconcile's."""
+
+    def test_emptied_source_does_not_empty_the_destination(
+        self, tmp_path: Path, src: Path, dst: Path
+    ) -> None:
+        for i in range(20):
+            (src / f"n{i}.txt").write_text(str(i))
+        d = Daemon(tmp_path, src, dst)  # the default guard: no --max-delete
+        try:
+            d.wait_ready()
+            converge(src, dst)
+            for path in sorted(src.iterdir()):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            wait_for(lambda: "delete refused" in d.output(), "the refusal to be logged")
+            status = fsreplica("status", src, dst, "--state", d.state)
+            assert "refused" in status.stdout
+            # Half of what was there is the most that can go before the guard stops deletes.
+            assert len(tree(dst)) >= 12
             assert d.terminate() == 0
         finally:
             d.close()

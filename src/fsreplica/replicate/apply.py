@@ -109,6 +109,11 @@ class Applier:
         self.log = logger
         self.report = SyncReport()
         self._lock = threading.Lock()
+        # The mass-delete guard for deletes seen live (None: not replicating in real time).
+        self.max_delete: int | None = None
+        self._live_baseline: int | None = None
+        self._live_deleted = 0
+        self._refusal_logged = False
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -207,8 +212,54 @@ class Applier:
         if new:
             self.log.warning("%s %s: %s", op, os.path.join(self.root, task.key), reason)
 
+    def watch_deletes(self, dest_count: int) -> None:
+        """Guard live deletes from now on, as a reconcile that found `dest_count` objects would.
+
+        Called after each reconcile of real-time replication: deletes seen by the watcher count
+        against the same limits until the next one (`rm -rf` of the source, an unmounted source
+        whose files vanish one by one, must not empty the destination).
+        """
+        with self._lock:
+            self._live_baseline = dest_count
+            self._live_deleted = 0
+            self._refusal_logged = False
+
+    def _live_refusal(self) -> str | None:
+        """Count one more live delete, or say why it is refused."""
+        with self._lock:
+            baseline = self._live_baseline
+            if baseline is None:
+                return None
+            limit = self.max_delete
+            if limit is not None:
+                if limit >= 0 and self._live_deleted >= limit:
+                    return f"more than --max-delete {limit} deletes since the last reconcile"
+            elif _empty_or_gone(self.root):
+                return "source is empty or gone (unmounted?); pass --max-delete to allow"
+            elif (self._live_deleted + 1) * 2 > baseline:
+                return (
+                    f"deletes since the last reconcile would exceed half of the {baseline} files "
+                    "at the destination; pass --max-delete to allow"
+                )
+            self._live_deleted += 1
+            return None
+
+    def _refuse_delete(self, task: Task, reason: str) -> None:
+        with self.state.transaction() as db:
+            self.state.fail(db, task.key, "delete", f"refused: {reason}")
+            self.journal.ack(db, task.seqs)
+        with self._lock:
+            self.report.failed.append((task.key, f"delete refused: {reason}"))
+            first = not self._refusal_logged
+            self._refusal_logged = True
+        if first:  # one line, not one per file of a removed tree
+            self.log.error("delete refused in %s: %s", self.root, reason)
+
     def _absent(self, work: _Batch, task: Task) -> None:
         had = task.key in work.records or task.mode == DELETE
+        if self.delete and had and (reason := self._live_refusal()) is not None:
+            self._refuse_delete(task, reason)
+            return
         if self.delete:
             self.dest.delete(task.key)
             if had:
@@ -374,3 +425,12 @@ def _record(
         sha256,
         dest_mtime_ns,
     )
+
+
+def _empty_or_gone(root: str) -> bool:
+    """Return True if the directory `root` is missing or has no entries at all."""
+    try:
+        with os.scandir(root) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return True

@@ -136,6 +136,7 @@ class Replicator:
         )
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self._watcher: Watcher | None = None
         self._closed = False
         self.state.set_meta(source=self.source, destination=self.destination.url)
 
@@ -224,6 +225,8 @@ class Replicator:
         for task in plan.tasks:
             self.engine.submit(task)
         self.state.set_meta(last_reconcile=time.time())
+        if self._watcher is not None:
+            self.applier.watch_deletes(plan.dest_count)
         return plan
 
     def replay(self) -> int:
@@ -288,13 +291,14 @@ class Replicator:
             with self._lock:
                 if self._stop.is_set():
                     return
-                self._watcher: Watcher | None = watcher
+                self._watcher = watcher
             # Watch before scanning, so that nothing changed during the scan is missed.
             watcher.watch(self.source)
             # A one-shot sync gives up on a change after a few attempts and says so; a daemon
             # keeps a change that failed for a transient reason (the destination is down) in the
             # journal and retries it, the backoff capped, until it goes through or we stop.
             self.engine.backoff = dataclasses.replace(self.engine.backoff, max_attempts=None)
+            self.applier.max_delete = self.max_delete
             self.engine.start()
             reader.start()
             self.applier.report = SyncReport()
