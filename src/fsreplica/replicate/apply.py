@@ -113,6 +113,7 @@ class Applier:
         self.max_delete: int | None = None
         self._live_baseline: int | None = None
         self._live_deleted = 0
+        self._live_added = 0  # new keys put since the reconcile: the destination grew
         self._refusal_logged = False
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -222,6 +223,7 @@ class Applier:
         with self._lock:
             self._live_baseline = dest_count
             self._live_deleted = 0
+            self._live_added = 0
             self._refusal_logged = False
 
     def _live_refusal(self) -> str | None:
@@ -236,10 +238,11 @@ class Applier:
                     return f"more than --max-delete {limit} deletes since the last reconcile"
             elif _empty_or_gone(self.root):
                 return "source is empty or gone (unmounted?); pass --max-delete to allow"
-            elif (self._live_deleted + 1) * 2 > baseline:
+            elif (self._live_deleted + 1) * 2 > baseline + self._live_added:
                 return (
-                    f"deletes since the last reconcile would exceed half of the {baseline} files "
-                    "at the destination; pass --max-delete to allow"
+                    "deletes since the last reconcile would exceed half of the "
+                    f"{baseline + self._live_added} files at the destination; pass --max-delete "
+                    "to allow"
                 )
             self._live_deleted += 1
             return None
@@ -270,6 +273,9 @@ class Applier:
     def _present(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
         key = task.key
         rec = work.records.get(key)
+        if rec is None and self._live_baseline is not None:
+            with self._lock:
+                self._live_added += 1
         if task.mode not in (FORCE, ADOPT) and rec is not None and rec.same_stat(st):
             work.done.append((task, rec, None))
             self._count("unchanged")
