@@ -216,3 +216,19 @@ class TestLiveDeleteGuard:
             assert d.terminate() == 0
         finally:
             d.close()
+
+    def test_renaming_most_of_the_tree_is_not_refused(
+        self, tmp_path: Path, src: Path, dst: Path
+    ) -> None:
+        for i in range(20):
+            (src / "docs" / f"n{i}.txt").write_text(str(i))
+        d = Daemon(tmp_path, src, dst)  # the default guard: no --max-delete
+        try:
+            d.wait_ready()
+            converge(src, dst)
+            (src / "docs").rename(src / "papers")
+            converge(src, dst)
+            assert "refused" not in d.output()
+            assert d.terminate() == 0
+        finally:
+            d.close()

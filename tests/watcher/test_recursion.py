@@ -148,3 +148,23 @@ class TestMoves:
         events.marker(tmp_path)
         final = events.final()
         assert {k for k, op in final.items() if op == "put"} == on_disk
+
+
+class TestRenameRaces:
+    """A directory renamed right after files were written into it."""
+
+    def test_files_written_then_directory_renamed_at_once(
+        self, tmp_path: Path, make_watcher
+    ) -> None:
+        _, events = make_watcher(tmp_path)
+        for round_ in range(10):
+            old, new = tmp_path / f"docs{round_}", tmp_path / f"papers{round_}"
+            old.mkdir()
+            events.marker(tmp_path)
+            for i in range(20):
+                write(old / f"n{i}.txt", str(i))
+            old.rename(new)
+            expected = {f"papers{round_}/n{i}.txt" for i in range(20)}
+            assert events.wait(
+                lambda e=expected: e <= {k for k, op in events.final().items() if op == "put"}
+            ), events.summary()

@@ -714,9 +714,11 @@ class InotifyBackend:
             st = os.lstat(f"{node.path}{os.sep}{name}")
             is_file = stat.S_ISREG(st.st_mode)
         except OSError:
-            # The directory may have been renamed on disk with its events still queued: then
-            # the path is stale, not the file gone, and the rename's events will say where it is.
-            if node.has_file(name) and not node.intact():
+            if not node.intact():
+                # The directory was renamed (or removed) on disk with its events still queued:
+                # the path is stale, not the file gone. Keep the name, so the rename's events
+                # carry it to its new key (or its removal gives the delete).
+                node.add_file(name)
                 return
             is_file = False
         if is_file:
