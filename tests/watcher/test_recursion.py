@@ -168,3 +168,20 @@ class TestRenameRaces:
             assert events.wait(
                 lambda e=expected: e <= {k for k, op in events.final().items() if op == "put"}
             ), events.summary()
+
+    def test_new_subdirectories_then_parent_renamed_at_once(
+        self, tmp_path: Path, make_watcher
+    ) -> None:
+        _, events = make_watcher(tmp_path)
+        for round_ in range(10):
+            old, new = tmp_path / f"a{round_}", tmp_path / f"z{round_}"
+            old.mkdir()
+            events.marker(tmp_path)
+            (old / "b" / "c").mkdir(parents=True)
+            write(old / "b" / "c" / "f", "x")
+            write(old / "b" / "g", "y")
+            old.rename(new)
+            expected = {f"z{round_}/b/c/f", f"z{round_}/b/g"}
+            assert events.wait(
+                lambda e=expected: e <= {k for k, op in events.final().items() if op == "put"}
+            ), events.summary()

@@ -597,6 +597,11 @@ class InotifyBackend:
                 old_file_key = f"{old_key}/{file_name}" if old_key else file_name
                 self._complete((n, file_name), now, wall, old_file_key)
                 self._emit(n.root, old_file_key, _DELETE, wall, None)
+        # Directories and files created under the old path just before the rename may not have
+        # been watched or seen yet (their events named a path that no longer existed): look now,
+        # unless this path is itself stale (a later rename's events will bring us back here).
+        if node.intact():
+            self._scan(node, emit=True)
 
     def _drop_subtree(self, node: DirNode, wall: float) -> None:
         """A directory left the tree: a delete for every file it held; its watches go."""
