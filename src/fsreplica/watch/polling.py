@@ -27,17 +27,16 @@ import stat
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import WatcherError, WatcherStopped
+from fsreplica.errors import WatcherError
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item, overlapping
+from fsreplica.watch._mailbox import Mailbox
 from fsreplica.watch._output import Output
 from fsreplica.watch.stats import WatcherStats
 
@@ -116,11 +115,8 @@ class PollingBackend:
         self._reported: set[str] = set()  # directories whose scan error was reported
         self.stats = WatcherStats()
         self._out = Output(channel, self.stats, self._log)
-        self._cond = threading.Condition()
-        self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
-        self._woken = False
-        self._stopping = False
-        channel.set_on_space(self._wake)
+        self._mail = Mailbox()
+        channel.set_on_space(self._mail.wake)
         self._thread = threading.Thread(target=self._run, name="fsreplica-polling", daemon=True)
         self._thread.start()
 
@@ -139,24 +135,11 @@ class PollingBackend:
         """Deliver what is pending, join the thread."""
         if self._thread is threading.current_thread():
             raise RuntimeError("stop() called from the watcher's own thread")
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
+        self._mail.request_stop()
         self._thread.join()
 
     def _call(self, fn: Callable[[], Any], path: str) -> Any:
-        future: Future[Any] = Future()
-        with self._cond:
-            if self._stopping or not self._thread.is_alive():
-                raise WatcherStopped("watch", path)
-            self._commands.append((fn, future))
-            self._cond.notify()
-        return future.result()
-
-    def _wake(self) -> None:
-        with self._cond:
-            self._woken = True
-            self._cond.notify()
+        return self._mail.call(fn, path, alive=self._thread.is_alive())
 
     # ----------------------------------------------------------------- owner thread
 
@@ -171,27 +154,22 @@ class PollingBackend:
 
     def _loop(self) -> None:
         deb = self._deb
-        cond = self._cond
+        mail = self._mail
+        cond = mail.cond
         next_poll = time.monotonic() + self._interval
         while True:
             with cond:
-                while not (self._stopping or self._commands or self._woken):
+                while not mail.pending():
                     deadline = deb.next_deadline()
                     deadline = next_poll if deadline is None else min(deadline, next_poll)
                     wait = deadline - time.monotonic()
                     if wait <= 0:
                         break
                     cond.wait(wait)
-                if self._stopping:
+                if mail.stopping:
                     return
-                commands = list(self._commands)
-                self._commands.clear()
-                self._woken = False
-            for fn, future in commands:
-                try:
-                    future.set_result(fn())
-                except BaseException as exc:
-                    future.set_exception(exc)
+                commands = mail.take()
+            mail.run(commands)
             if time.monotonic() >= next_poll:
                 self._poll_all()
                 # The period runs from the end of a poll, so a slow tree never polls back to back.
@@ -201,12 +179,7 @@ class PollingBackend:
             self._out.flush()
 
     def _shutdown(self) -> None:
-        with self._cond:
-            self._stopping = True
-            commands = list(self._commands)
-            self._commands.clear()
-        for _, future in commands:
-            future.set_exception(WatcherStopped())
+        self._mail.close()
         try:
             for rel in self._deb.drain():
                 self._release(rel)

@@ -22,15 +22,15 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import WatcherError, WatcherStopped
+from fsreplica.errors import WatcherError
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item, overlapping
+from fsreplica.watch._mailbox import Mailbox
 from fsreplica.watch._output import Output
 from fsreplica.watch._portable_tree import Known, scan
 from fsreplica.watch.stats import WatcherStats
@@ -99,12 +99,10 @@ class PortableBackend:
         self._fresh: dict[FileKey, float] = {}  # created files waiting for their open
         self.stats = WatcherStats()
         self._out = Output(channel, self.stats, self._log)
-        self._cond = threading.Condition()
+        self._mail = Mailbox()
+        self._cond = self._mail.cond  # also guards the inbox and the overflow flag
         self._inbox: deque[tuple[Known, _WdEvent]] = deque()
-        self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
-        self._woken = False
         self._overflowed = False
-        self._stopping = False
         self._drained_ns = time.time_ns()
         warnings.filterwarnings(
             "ignore",
@@ -119,7 +117,7 @@ class PortableBackend:
         for name in _WATCHDOG_LOGGERS:
             logging.getLogger(name).addHandler(self._spy)
         self._observer.start()
-        channel.set_on_space(self._wake)
+        channel.set_on_space(self._mail.wake)
         self._thread = threading.Thread(target=self._run, name="fsreplica-portable", daemon=True)
         self._thread.start()
 
@@ -140,24 +138,11 @@ class PortableBackend:
         finally:
             for name in _WATCHDOG_LOGGERS:
                 logging.getLogger(name).removeHandler(self._spy)
-            with self._cond:
-                self._stopping = True
-                self._cond.notify()
+            self._mail.request_stop()
             self._thread.join()
 
     def _call(self, fn: Callable[[], Any], path: str) -> Any:
-        future: Future[Any] = Future()
-        with self._cond:
-            if self._stopping or not self._thread.is_alive():
-                raise WatcherStopped("watch", path)
-            self._commands.append((fn, future))
-            self._cond.notify()
-        return future.result()
-
-    def _wake(self) -> None:
-        with self._cond:
-            self._woken = True
-            self._cond.notify()
+        return self._mail.call(fn, path, alive=self._thread.is_alive())
 
     def _overflow_seen(self) -> None:
         with self._cond:
@@ -189,16 +174,11 @@ class PortableBackend:
         return deadline
 
     def _loop(self) -> None:
-        cond = self._cond
+        mail = self._mail
+        cond = mail.cond
         while True:
             with cond:
-                while not (
-                    self._stopping
-                    or self._commands
-                    or self._inbox
-                    or self._woken
-                    or self._overflowed
-                ):
+                while not (mail.pending() or self._inbox or self._overflowed):
                     deadline = self._next_deadline()
                     if deadline is None:
                         cond.wait()
@@ -207,23 +187,17 @@ class PortableBackend:
                     if wait <= 0:
                         break
                     cond.wait(wait)
-                stopping = self._stopping
-                commands = list(self._commands)
-                self._commands.clear()
+                stopping = mail.stopping
+                commands = mail.take()
                 inbox = list(self._inbox)
                 self._inbox.clear()
                 overflowed, self._overflowed = self._overflowed, False
-                self._woken = False
             for known, event in inbox:
                 if known.alive:
                     self._translate(known, event)
             if not inbox:
                 self._drained_ns = time.time_ns()
-            for fn, future in commands:
-                try:
-                    future.set_result(fn())
-                except BaseException as exc:
-                    future.set_exception(exc)
+            mail.run(commands)
             if overflowed:
                 self._rescan()
             self._settle_fresh(time.monotonic(), flush_all=stopping)
@@ -234,12 +208,7 @@ class PortableBackend:
                 return
 
     def _shutdown(self) -> None:
-        with self._cond:
-            self._stopping = True
-            commands = list(self._commands)
-            self._commands.clear()
-        for _, future in commands:
-            future.set_exception(WatcherStopped())
+        self._mail.close()
         try:
             for rel in self._deb.drain():
                 self._release(rel)
