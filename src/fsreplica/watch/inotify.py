@@ -428,7 +428,7 @@ class InotifyBackend:
                 if child is not None:
                     self._rename_subtree(child, node, name)
                     return
-            self._add_dir(node, name, emit=True)
+            self._add_dir(node, name)
         elif mask & sys_.IN_MOVED_FROM:
             self._moves[cookie] = (node, name, True)
         elif mask & sys_.IN_DELETE:
@@ -481,34 +481,12 @@ class InotifyBackend:
             return WatcherError("watch", path, "not a directory")
         return WatcherError("watch", path, exc)
 
-    def _add_dir(self, parent: DirNode, name: str, *, emit: bool) -> None:
-        path = f"{parent.path}{os.sep}{name}"
-        try:
-            wd = sys_.add_watch(self._fd, path)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                return  # gone or replaced already; its own events will follow
-            self._report(self._watch_error(path, exc))
-            return
-        existing = self._nodes.get(wd)
-        if existing is not None and existing.alive:
-            if existing.parent is not parent or existing.name != name:
-                self._rename_subtree(existing, parent, name)
-            if emit:
-                self._scan(existing, emit=True)
-            return
-        try:
-            ino = os.lstat(path).st_ino
-        except OSError:
-            sys_.rm_watch(self._fd, wd)
-            return
-        node = DirNode(parent.root, parent, name, wd, ino)
-        old = parent.children.get(name)
-        if old is not None:
-            self._drop_subtree(old, self._wall)
-        parent.children[name] = node
-        self._nodes[wd] = node
-        self._scan(node, emit=emit)
+    def _add_dir(self, parent: DirNode, name: str) -> None:
+        """A directory appeared under `parent` (created or moved in): watch it, then scan it."""
+        stack: list[DirNode] = []
+        self._watch_child(parent, name, None, True, stack)
+        for node in stack:
+            self._scan(node, emit=True)
 
     def _scan(self, top: DirNode, *, emit: bool) -> None:
         """List `top` and below; watch every sub-directory; note (or emit) every regular file."""
@@ -551,8 +529,13 @@ class InotifyBackend:
                 node.set_scanned(found)
 
     def _watch_child(
-        self, node: DirNode, name: str, ino: int, emit: bool, stack: list[DirNode]
+        self, node: DirNode, name: str, ino: int | None, emit: bool, stack: list[DirNode]
     ) -> None:
+        """Watch the directory `name` in `node` and put its node on `stack` to be scanned.
+
+        `ino` is the inode a directory listing gave, or None to read it once the watch is in
+        place. Errors are reported on the stream when emitting, raised during a first watch.
+        """
         path = f"{node.path}{os.sep}{name}"
         try:
             wd = sys_.add_watch(self._fd, path)
@@ -571,6 +554,12 @@ class InotifyBackend:
             if emit:
                 stack.append(existing)
             return
+        if ino is None:
+            try:
+                ino = os.lstat(path).st_ino
+            except OSError:  # gone again: its own events will follow
+                sys_.rm_watch(self._fd, wd)
+                return
         child = DirNode(node.root, node, name, wd, ino)
         replaced = node.children.get(name)
         if replaced is not None:  # another directory had this name (seen by a rescan)
@@ -584,7 +573,7 @@ class InotifyBackend:
         if self._rules.child(parent.key, name) or parent.root is not node.root:
             self._drop_subtree(node, self._wall)
             if parent.root is not node.root:
-                self._add_dir(parent, name, emit=True)
+                self._add_dir(parent, name)
             return
         old = [(n, n.file_names(), n.key) for n in node.walk()]
         displaced = parent.children.get(name)
