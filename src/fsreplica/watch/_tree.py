@@ -169,25 +169,3 @@ class DirNode:
         for node in nodes:
             node.alive = False
         return nodes
-
-
-def count_dirs(path: str, *, is_ignored: object = None) -> int:
-    """Count the directories under `path` (itself included), not following symlinks."""
-    total = 0
-    stack = [path]
-    while stack:
-        current = stack.pop()
-        total += 1
-        try:
-            with os.scandir(current) as it:
-                for entry in it:
-                    try:
-                        if entry.is_dir(follow_symlinks=False) and not (
-                            callable(is_ignored) and is_ignored(entry.name)
-                        ):
-                            stack.append(entry.path)
-                    except OSError:
-                        continue
-        except OSError:
-            continue
-    return total

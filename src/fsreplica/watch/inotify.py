@@ -13,6 +13,7 @@ import os
 import select
 import stat
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -25,10 +26,11 @@ from fsreplica.errors import WatcherError, WatcherStopped
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
+from fsreplica.watch import _budget
 from fsreplica.watch import _inotify_sys as sys_
 from fsreplica.watch._base import Item
 from fsreplica.watch._output import Output
-from fsreplica.watch._tree import DirNode, Root, count_dirs
+from fsreplica.watch._tree import DirNode, Root
 from fsreplica.watch.stats import WatcherStats
 
 _READ_SIZE = 64 * 1024  # ~2,000 events: small enough to empty the kernel queue often
@@ -468,7 +470,8 @@ class InotifyBackend:
         if exc.errno == errno.ENOSPC:
             limit = sys_.read_sysctl(sys_.MAX_USER_WATCHES)
             root = next((r for r in self._roots.values() if path.startswith(r.path)), None)
-            needed = count_dirs(root.path if root else path, is_ignored=self._rules.name)
+            # Counted with the same rules the watches follow (path patterns included).
+            needed = _budget.plan(root.path if root else path, self._rules, sys.maxsize).needed
             suggest = max((limit or 0) * 2, needed * 2, 65536)
             return WatcherError(
                 "watch",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from fsreplica.watch._tree import DirNode, Root, count_dirs
+from fsreplica.filters import IgnoreRules
+from fsreplica.watch._budget import plan
+from fsreplica.watch._tree import DirNode, Root
 from fsreplica.watch.inotify import _changed_since
 
 
@@ -85,12 +88,17 @@ class TestShape:
         assert not node.intact()
 
     def test_count_dirs(self, tmp_path: Path) -> None:
+        """The count the watch-limit message gives: what the watches would need."""
         (tmp_path / "a" / "b").mkdir(parents=True)
         (tmp_path / ".git" / "x").mkdir(parents=True)
         (tmp_path / "f").write_text("x")
-        assert count_dirs(str(tmp_path)) == 5
-        assert count_dirs(str(tmp_path), is_ignored=lambda n: n.startswith(".")) == 3
-        assert count_dirs(str(tmp_path / "missing")) == 1
+
+        def count(path: Path, patterns: list[str]) -> int:
+            return plan(str(path), IgnoreRules(patterns), sys.maxsize).needed
+
+        assert count(tmp_path, []) == 5
+        assert count(tmp_path, [".*"]) == 3
+        assert count(tmp_path / "missing", []) == 1
 
 
 class TestOverflowMargin:
