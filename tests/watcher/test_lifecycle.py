@@ -194,23 +194,25 @@ class TestCommandLine:
     """`fsreplica watch` prints events as lines."""
 
     def _run(self, tmp_path: Path, *args: str) -> list[str]:
-        proc = subprocess.Popen(
+        # `with` closes the pipes even when the test fails, so no warning about an unclosed file
+        # surfaces later in another test.
+        with subprocess.Popen(
             [sys.executable, "-m", "fsreplica", "watch", *args, str(tmp_path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        try:
-            assert proc.stderr is not None
-            assert proc.stdout is not None
-            assert "watching" in proc.stderr.readline()
-            write(tmp_path / "a.txt", "x")
-            first = proc.stdout.readline()
-            proc.send_signal(signal.SIGINT)
-            rest, _ = proc.communicate(timeout=WAIT)
-        finally:
-            proc.kill()
-            proc.wait()
+        ) as proc:
+            try:
+                assert proc.stderr is not None
+                assert proc.stdout is not None
+                assert "watching" in proc.stderr.readline()
+                write(tmp_path / "a.txt", "x")
+                first = proc.stdout.readline()
+                proc.send_signal(signal.SIGINT)
+                rest, _ = proc.communicate(timeout=WAIT)
+            finally:
+                proc.kill()
+                proc.wait()
         assert proc.returncode == 0
         return [first, *rest.splitlines()]
 

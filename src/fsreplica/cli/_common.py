@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -78,15 +79,24 @@ def configure_logging(*, verbosity: int, fmt: str) -> None:
 
 
 def on_termination(callback: Callable[[], None]) -> None:
-    """Run `callback` (once) on SIGINT or SIGTERM; only from the main thread."""
+    """Run `callback` (once, in its own thread) on SIGINT or SIGTERM; a second signal exits now.
+
+    The handler itself only starts a thread: Python runs signal handlers in the main thread
+    between two bytecodes, possibly while that thread holds a lock the callback needs (the
+    event channel's, the replicator's), and calling it there would deadlock. The thread is not a
+    daemon, so the interpreter waits for it before exiting. Only from the main thread.
+    """
     if threading.current_thread() is not threading.main_thread():
         return
     fired = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
-        if not fired.is_set():
-            fired.set()
-            callback()
+        if fired.is_set():
+            # The user insists: leave without cleaning up (the journal is durable).
+            os.write(2, b"fsreplica: interrupted again, exiting now\n")
+            os._exit(128 + signum)
+        fired.set()
+        threading.Thread(target=callback, name="fsreplica-stop").start()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)

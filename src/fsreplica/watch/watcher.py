@@ -76,6 +76,9 @@ class Watcher:
         self._backends: dict[str, Backend] = {}
         self._roots: dict[str, str] = {}
         self._stopped = False
+        # Set once the first stop() has finished: a concurrent caller (a `with` block ending
+        # while a signal's thread stops the watcher) waits for it rather than returning early.
+        self._stop_done = threading.Event()
         self._log = self.config.logger
 
     def watch(self, path: str | os.PathLike[str]) -> None:
@@ -273,13 +276,16 @@ class Watcher:
     def stop(self) -> None:
         """Deliver pending events, end the iterators, close every fd and join every thread.
 
-        Idempotent and safe from any thread except the watcher's own.
+        Idempotent and safe from any thread except the watcher's own; a call made while another
+        thread is stopping the watcher returns once that stop is complete.
         """
         with self._lock:
-            if self._stopped:
-                return
+            first = not self._stopped
             self._stopped = True
             backends = list(self._backends.values())
+        if not first:
+            self._stop_done.wait()
+            return
         # Backends that can hand over their pending events before releasing their resources do so
         # first, so the iterators end without waiting for the kernel to retire inotify watches.
         releasing: list[Backend] = []
@@ -292,9 +298,12 @@ class Watcher:
                     request_stop()
                     releasing.append(backend)
         finally:
-            self._channel.end()
-            for backend in releasing:
-                backend.stop()
+            try:
+                self._channel.end()
+                for backend in releasing:
+                    backend.stop()
+            finally:
+                self._stop_done.set()
 
     @property
     def stats(self) -> WatcherStats:
