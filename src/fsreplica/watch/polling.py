@@ -355,11 +355,18 @@ class PollingBackend:
         if self._trees.get(tree.path) is not tree:
             return
         try:
-            is_file = stat.S_ISREG(os.lstat(tree.file_path(key)).st_mode)
+            st = os.lstat(tree.file_path(key))
         except OSError:
             is_file = False
+        else:
+            is_file = stat.S_ISREG(st.st_mode)
         was_gone = tree.gone.pop(key, None) is not None
+        dkey, _, name = key.rpartition("/")
         if is_file:
+            # The consumer is now told the file exists. If the last poll saw it gone (it came
+            # back before this release), the snapshot must know it again, or its removal before
+            # the next poll would go unnoticed and the put would stand for a file that is gone.
+            tree.dirs.setdefault(dkey, {}).setdefault(name, (st.st_ino, st.st_size, st.st_mtime_ns))
             moved_from = rel.moved_from
             self._out.emit(
                 tree.root,
@@ -369,7 +376,6 @@ class PollingBackend:
                 moved_from if isinstance(moved_from, str) else None,
             )
             return
-        dkey, _, name = key.rpartition("/")
         files = tree.dirs.get(dkey)
         if files is not None and files.pop(name, None) is not None:
             was_gone = True  # seen by a poll, gone before its release

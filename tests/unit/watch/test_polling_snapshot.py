@@ -72,3 +72,37 @@ class TestSnapshot:
         snap = _snapshot(backend, tmp_path)
         assert "x" not in snap[""]
         assert set(snap["x"]) == {"inner"}
+
+
+class TestReleaseKeepsTheSnapshotHonest:
+    """What a release reports becomes what the next poll compares against."""
+
+    def test_put_released_after_a_poll_saw_the_file_gone(self, tmp_path: Path) -> None:
+        # The file is seen gone, comes back before the end of its window (released as a put from
+        # what is on disk), then goes for good before the next poll. That poll must see it gone
+        # and deliver the delete: a snapshot still without the file would see nothing, and the
+        # consumer would keep a put for a file that no longer exists.
+        config = fsreplica.WatcherConfig(backend="polling", poll_interval=3600, debounce_delay=3600)
+        channel: Channel[object] = Channel(1000)
+        backend = PollingBackend(config, channel)  # type: ignore[arg-type]
+        try:
+            f = tmp_path / "f"
+            f.write_text("1")
+            backend.watch(str(tmp_path))
+            tree = backend._trees[str(tmp_path)]
+            f.write_text("two")
+            backend._poll(tree, emit=True)  # first change: released at once
+            f.unlink()
+            backend._poll(tree, emit=True)  # held until the end of the window
+            f.write_text("three")
+            for rel in backend._deb.drain():  # the window ends: the file is there again
+                backend._release(rel)
+            f.unlink()
+            backend._poll(tree, emit=True)
+            for rel in backend._deb.drain():
+                backend._release(rel)
+            backend._out.flush()
+            events = [(e.operation, e.key) for e in channel.drain()]  # type: ignore[attr-defined]
+        finally:
+            backend.stop()
+        assert events == [("put", "f"), ("put", "f"), ("delete", "f")]
