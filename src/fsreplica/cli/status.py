@@ -65,10 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.state:
         paths = [Path(args.state)]
     elif args.source and args.destination:
-        dest = args.destination
-        if "://" not in dest:
-            dest = os.path.abspath(dest)
-        paths = [default_state_path(os.path.abspath(args.source), dest)]
+        # DEST as written: default_state_path reads it as open_destination would.
+        paths = [default_state_path(os.path.abspath(args.source), args.destination)]
     elif args.source:
         fail("give both SRC and DEST, or --state")
         return EXIT_USAGE

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
 
 from fsreplica.errors import FsreplicaError
 
@@ -119,9 +120,18 @@ def default_state_path(source: str, destination: str) -> Path:
 
     Args:
         source: The absolute source directory.
-        destination: The destination URL or absolute path.
+        destination: The destination URL or path, as written or as `Destination.url` gives it.
+            A local one (`dst`, `/abs/dst/`, `file:///abs/dst`) is reduced to its absolute path,
+            the `url` of the LocalDestination it opens, so every spelling hashes alike.
     """
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
+    head, sep, _ = destination.partition("://")
+    if not sep or head.lower() == "file" or not head.replace("+", "").replace("-", "").isalnum():
+        # The same reading as open_destination and LocalDestination.from_url: `status` never
+        # opens the destination (that would create it), yet must find what `sync` recorded.
+        if sep:
+            destination = unquote(urlsplit(destination).path)
+        destination = os.path.abspath(destination)
     import hashlib  # noqa: PLC0415 - only without --state; OpenSSL takes ms to load
 
     digest = hashlib.sha256(f"{source}\0{destination}".encode()).hexdigest()[:20]
