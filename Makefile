@@ -23,8 +23,9 @@ typecheck:
 	$(PYTHON) -m mypy --strict --follow-imports=silent --platform darwin $(PORTABLE_MODULES)
 	$(PYTHON) -m mypy --strict --follow-imports=silent --platform win32 $(PORTABLE_MODULES)
 
+# FSREPLICA_REQUIRE_NATIVE: fail (not fall back to Python) if the C extension was not built.
 test:
-	$(PYTHON) -m pytest -q -p no:cacheprovider --cov --cov-report=term
+	FSREPLICA_REQUIRE_NATIVE=1 $(PYTHON) -m pytest -q -p no:cacheprovider --cov --cov-report=term
 
 check: install-test lint typecheck test   ## install, lint, type check, whole test suite
 
@@ -32,4 +33,4 @@ bench:              ## peers are installed by the benchmark scripts themselves
 	$(PYTHON) benchmarks/watcher_bench.py
 
 clean:
-	rm -rf build dist .mypy_cache .ruff_cache .coverage src/*.egg-info
+	rm -rf build dist .mypy_cache .ruff_cache .coverage src/*.egg-info src/fsreplica/watch/*.so

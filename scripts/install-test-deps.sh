@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # System packages the test suite needs (run as root on Debian; skipped where already present):
 # inotify-tools for the watcher tests; Ceph's monitor, OSD and RADOS Gateway (~270 MB) for the
-# real S3 tier (tests/servers/ceph.py starts them per test session); curl for its start script.
+# real S3 tier (tests/servers/ceph.py starts them per test session); curl for its start script;
+# a C compiler (and Python's headers, for a Debian Python) for the optional polling extension,
+# which `make check` requires to be built.
 set -euo pipefail
 need=()
 command -v inotifywait >/dev/null || need+=(inotify-tools)
@@ -9,6 +11,9 @@ command -v curl >/dev/null || need+=(curl)
 command -v radosgw >/dev/null || need+=(radosgw)
 command -v ceph-mon >/dev/null || need+=(ceph-mon)
 command -v ceph-osd >/dev/null || need+=(ceph-osd)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    || need+=(python3-dev)
 if ((${#need[@]})); then
     if [ "$(id -u)" -ne 0 ]; then
         echo "install-test-deps: need root to install: ${need[*]}" >&2

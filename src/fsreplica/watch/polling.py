@@ -2,13 +2,12 @@
 
 For file systems whose change notifications cannot be trusted (NFS, SMB, FUSE network mounts,
 9p/virtiofs shares) and for subtrees that do not fit in the inotify watch budget. One owner thread
-walks every polled tree once per interval with `os.scandir`, which gives names and types without a
-system call per entry; only regular files cost one lstat each (`DirEntry.stat`), the least any
-poller can do to see a size or a time. On POSIX each directory is listed through its fd, so that
-lstat is `fstatat(fd, name)` and the kernel resolves one name, not the whole path. A name known
-from the last poll skips the ignore rules (it passed them then). A file whose signature did not
-change keeps the tuple it had, so a poll of an unchanged tree allocates nothing that outlives it
-and memory stays flat.
+walks every polled tree once per interval, one `list_dir` per directory (`_listing.py`: in C where
+the optional extension is built, else `os.scandir`): names and types come from the directory
+listing and only regular files cost one lstat each, relative to the directory fd, the least any
+poller can do to see a size or a time. A name known from the last poll skips the ignore rules (it
+passed them then). A file whose signature did not change keeps the tuple it had, so a poll of an
+unchanged tree allocates nothing that outlives it and memory stays flat.
 
 Between polls the thread sleeps on a condition for the rest of the interval (or until the next
 debounce deadline); `watch()`, `stop()` and a consumer making room wake it.
@@ -24,7 +23,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,36 +34,13 @@ from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item, overlapping
+from fsreplica.watch._listing import Signature, list_dir
 from fsreplica.watch._mailbox import Mailbox
 from fsreplica.watch._output import Output
 from fsreplica.watch.stats import WatcherStats
 
-Signature = tuple[int, int, int]
-"""(inode, size, mtime_ns) of a regular file."""
-
 _GONE = (errno.ENOENT, errno.ENOTDIR)
 _NONE: dict[str, Signature] = {}  # the snapshot of a directory not seen before (never written)
-
-if sys.platform != "win32" and os.scandir in os.supports_fd:
-    _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-
-    def _open_dir(path: str) -> tuple[int, os._ScandirIterator[str]]:
-        """List `path` through a directory fd, so each entry's lstat is relative to it.
-
-        The caller closes the fd (when >= 0) after the iterator: `DirEntry.stat` uses it.
-        """
-        fd = os.open(path, _DIR_FLAGS)
-        try:
-            return fd, os.scandir(fd)
-        except BaseException:
-            os.close(fd)
-            raise
-
-else:
-
-    def _open_dir(path: str) -> tuple[int, os._ScandirIterator[str]]:
-        """List `path` (no directory fds for scandir on this platform)."""
-        return -1, os.scandir(path)
 
 
 class _Tree:
@@ -260,47 +235,27 @@ class PollingBackend:
         sep = os.sep
         while stack:
             path, dkey = stack.pop()
+            old = old_dirs.get(dkey)
             try:
-                fd, it = _open_dir(path)
+                files, subdirs, fresh = list_dir(path, _NONE if old is None else old)
             except OSError as exc:
                 if exc.errno not in _GONE:
                     self._keep(tree, dkey, new_dirs, exc, path)
                 continue
-            old = old_dirs.get(dkey)
-            known = (old if old is not None else _NONE).get
-            files: dict[str, Signature] = {}
             prefix = f"{dkey}/" if dkey else ""
+            for name in subdirs:
+                if not ignored(dkey, name):
+                    stack.append((f"{path}{sep}{name}", prefix + name))
             added = 0
-            try:
-                with it:
-                    for entry in it:
-                        name = entry.name
-                        prev = known(name)
-                        # A name known from the last poll passed the ignore rules then.
-                        if prev is None and ignored(dkey, name):
-                            continue
-                        try:
-                            if not entry.is_file(follow_symlinks=False):
-                                if entry.is_dir(follow_symlinks=False):
-                                    stack.append((f"{path}{sep}{name}", prefix + name))
-                                continue
-                            # With a directory fd this is fstatat(fd, name): no path walk.
-                            st = entry.stat(follow_symlinks=False)
-                        except OSError:
-                            continue
-                        if prev is not None:
-                            mtime = st.st_mtime_ns
-                            if prev[2] == mtime and prev[1] == st.st_size and prev[0] == st.st_ino:
-                                files[name] = prev  # unchanged: no new tuple
-                                continue
-                        else:
-                            added += 1
-                        ino = st.st_ino
-                        files[name] = (ino, st.st_size, st.st_mtime_ns)
-                        changed.append((prefix + name, ino, prev is None))
-            finally:
-                if fd >= 0:
-                    os.close(fd)
+            for name in fresh:
+                # A name known from the last poll passed the ignore rules then.
+                new = old is None or name not in old
+                if new:
+                    if ignored(dkey, name):
+                        del files[name]
+                        continue
+                    added += 1
+                changed.append((prefix + name, files[name][0], new))
             new_dirs[dkey] = files
             if old is not None and len(files) - added < len(old):
                 gone.extend((prefix + n, sig[0]) for n, sig in old.items() if n not in files)
