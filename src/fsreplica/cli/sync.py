@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -58,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
             report = replicator.sync_all(plan)
     for key, cause in report.failed:
         fail(f"{args.source.rstrip('/')}/{key}: {cause}")
-    if report.refused:
+    if report.refused and not replicator.log.isEnabledFor(logging.ERROR):
+        # The reconcile logged the refusal at ERROR as it made it; repeat it here only when
+        # -qq silenced that line, so the reason shows exactly once at every verbosity.
         fail(f"refused to delete: {report.refused}")
     if not args.quiet:
         print(f"fsreplica: {report.summary()}", file=sys.stderr)
