@@ -54,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             _print_plan(plan)
             return EXIT_OK
-        total = len(plan.tasks) + len(plan.deletes)
-        with Progress(lambda: replicator.applier.report, total):
+        with Progress.for_plan(lambda: replicator.applier.report, plan):
             report = replicator.sync_all(plan)
     for key, cause in report.failed:
         fail(f"{args.source.rstrip('/')}/{key}: {cause}")
