@@ -25,7 +25,9 @@ Why obstore (Rust, object_store) for the data path, measured against Ceph RGW on
 4 KiB PUT took 1.8 ms and 0.18 ms of client CPU, against 3.3 ms and 1.5 ms with boto3; 3,006
 files (3,000 small, 6 x 20 MiB) with 16 threads took 3.7 s and 1.35 CPU s against 8.0 s and
 5.6 CPU s with boto3 + s3transfer. botocore stays for what obstore lacks: the full credential
-chain, preflight, listing and aborting multipart uploads, and metadata replacement.
+chain, listing and aborting multipart uploads, metadata replacement, and saying precisely why a
+preflight failed. It is imported only when needed: keys from the environment and a preflight that
+passes (checked through obstore) do without it, and stale uploads are swept once an hour.
 """
 
 from fsreplica.destinations.s3._destination import S3Destination

@@ -14,10 +14,10 @@ from obstore.store import S3Store
 
 from fsreplica.destinations._base import ObjectInfo, check_key
 from fsreplica.destinations._source import SourceChangedError
-from fsreplica.destinations.s3 import _listing, _meta, _upload
+from fsreplica.destinations.s3 import _listing, _meta, _preflight, _upload
 from fsreplica.destinations.s3._cache import MetadataCache, default_path
 from fsreplica.destinations.s3._config import Connection, Location, parse_url, resolve
-from fsreplica.destinations.s3._control import Control
+from fsreplica.destinations.s3._control import STALE_UPLOAD_AGE, Control
 from fsreplica.destinations.s3._errors import destination_error, is_missing
 from fsreplica.errors import DestinationError
 
@@ -471,7 +471,17 @@ class S3Destination:
         Raises:
             PreflightError: One line saying what is wrong (`s3://bucket: access denied ...`).
         """
-        supported = self.control.preflight()
+        supported = None
+        if self.connection.credentials is not None:
+            # Fails fast: a failure is looked into again, slowly and precisely, by botocore.
+            store = self._make_store(
+                max_retries=0, retry_timeout=1.0, connect_timeout=5.0, request_timeout=30.0
+            )
+            supported = _preflight.probe(store)
+        if supported is None:
+            supported = self.control.preflight()
+        elif _preflight.sweep_due(self._cache):
+            self.control.abort_incomplete(older_than=STALE_UPLOAD_AGE)
         if not self._conditional_explicit and not supported:
             log.warning("%s: the store ignores conditional writes; overwriting", self.url)
             self.conditional = False
