@@ -36,6 +36,13 @@ from fsreplica.watch.stats import WatcherStats
 _READ_SIZE = 64 * 1024  # ~2,000 events: small enough to empty the kernel queue often
 _SHORT_READ = _READ_SIZE - (16 + 256)  # less than this left unfilled: the queue was drained
 _BUFFERS_PER_TURN = 128  # handle at most this many buffers before looking at timers and the backlog
+# Interrupt coalescing. A wake-up that comes within _BURST_GAP of the previous read is part of a
+# burst: the thread then lets events gather for _LINGER_MS before reading, so one turn (poll, read,
+# hand-off, the consumer's wake-up) serves tens of files instead of one or two. Without it a
+# writer creating files as fast as it can costs ~35 us of overhead per file in the two threads.
+# An isolated change (none read in the last _BURST_GAP) is read at once: its latency is unchanged.
+_BURST_GAP = 0.001  # seconds
+_LINGER_MS = 1
 _USER_QUEUE_BYTES = 16 * 1024 * 1024  # events read ahead of handling (~400,000), past the kernel's
 _MOVE_PAIR_WAIT_MS = 2  # how long an unpaired IN_MOVED_FROM waits for its IN_MOVED_TO
 # Inode times come from the kernel's coarse clock, up to a tick (<= 10 ms) behind: a change is
@@ -84,6 +91,10 @@ class InotifyBackend:
         self._poll = select.poll()
         self._poll.register(self._fd, select.POLLIN)
         self._poll.register(self._wake, select.POLLIN)
+        # Lingering in a burst sleeps on the wake-up fd alone, so commands and stop() cut it short.
+        self._linger = select.poll()
+        self._linger.register(self._wake, select.POLLIN)
+        self._last_read = 0.0
         self._reading = True
         self._nodes: dict[int, DirNode] = {}
         self._roots: dict[str, Root] = {}
@@ -176,6 +187,9 @@ class InotifyBackend:
             if self._stopping:
                 break
             if self._bufs or any(rfd == fd for rfd, _ in ready):
+                if not self._bufs and time.monotonic() - self._last_read < _BURST_GAP:
+                    self._linger.poll(_LINGER_MS)
+                self._last_read = time.monotonic()
                 self._read_available()
             for rel in deb.pop_due(time.monotonic()):
                 self._release(rel)
