@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,38 @@ class TestBudget:
         assert plan.needed == 6
         assert sorted(plan.polled) == [str(tmp_path / "a" / "b"), str(tmp_path / "d" / "e")]
         assert _budget.plan(str(tmp_path), fsreplica.IgnoreRules(), 100).polled == []
+
+
+@pytest.mark.sysctl
+class TestPolledSubtreesMove:
+    """A polled subtree removed or renamed with its parent: deletes, and puts at the new name."""
+
+    def test_removed_and_renamed(self, tmp_path: Path) -> None:
+        for i in range(30):
+            (tmp_path / f"d{i}" / "deep").mkdir(parents=True)
+            write(tmp_path / f"d{i}" / "deep" / "f", "x")
+        old = set_sysctl(MAX_USER_WATCHES, _budget.watches_in_use() + 20)
+        try:
+            config = fsreplica.WatcherConfig(debounce_delay=0, poll_interval=0.05)
+            watcher = fsreplica.Watcher(config)
+            watcher.watch(tmp_path)
+        finally:
+            set_sysctl(MAX_USER_WATCHES, old)
+        events = Collector(watcher)
+        try:
+            assert watcher.backends == {str(tmp_path): "inotify+polling"}
+            for i in range(0, 30, 3):
+                shutil.rmtree(tmp_path / f"d{i}")
+            for i in range(1, 30, 3):
+                (tmp_path / f"d{i}").rename(tmp_path / f"e{i}")
+            for i in range(2, 30, 3):
+                (tmp_path / f"d{i}" / "deep").rename(tmp_path / f"d{i}" / "moved")
+            expected = (
+                {f"d{i}/deep/f": "delete" for i in range(30)}
+                | {f"e{i}/deep/f": "put" for i in range(1, 30, 3)}
+                | {f"d{i}/moved/f": "put" for i in range(2, 30, 3)}
+            )
+            assert events.wait(lambda: events.final() == expected), events.summary()
+        finally:
+            watcher.stop()
+            assert events.done.wait(10)
