@@ -121,7 +121,13 @@ class Engine:
         self.backoff = backoff or Backoff()
         self._clock = clock
         self._log = logger or logging.getLogger("fsreplica")
-        self._cond = threading.Condition()
+        # Workers wait on `_cond`, callers of `wait_idle` on `_idle`, over one lock: a finished
+        # task wakes a worker only when it re-queued a key, and the waiters only when all is
+        # done. Waking every thread after every task cost a context switch and a GIL hand-off
+        # per file (10,000 wake-ups of the waiting main thread in a 10,000-file sync).
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._idle = threading.Condition(lock)
         self._pending: dict[str, Task] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._busy: set[str] = set()
@@ -162,8 +168,11 @@ class Engine:
         """Return the next runnable task, or None when stopping; called with the lock held."""
         while True:
             now = self._clock()
-            for task in self._delayed.pop_due(now):
+            came_due = self._delayed.pop_due(now)
+            for task in came_due:
                 self._submit_locked(task)
+            if len(came_due) > 1:
+                self._cond.notify(len(came_due) - 1)  # this worker takes one: others, the rest
             if self._stopping:
                 return None
             while self._ready:
@@ -204,11 +213,16 @@ class Engine:
         return batch
 
     def _release(self, task: Task, held: list[str]) -> None:
+        requeued = 0
         for key in held:
             self._busy.discard(key)
             if key in self._pending:
                 self._ready.append(key)
-        self._cond.notify_all()
+                requeued += 1
+        if requeued:
+            self._cond.notify(requeued)
+        if not (self._pending or self._busy or self._delayed):
+            self._idle.notify_all()
 
     def _work(self) -> None:
         while True:
@@ -240,6 +254,7 @@ class Engine:
                     task.moved_from = None
                     due = self._clock() + self.backoff.delay(task.attempt)
                     self._delayed.push(due, task)
+                    self._cond.notify()  # a waiting worker must wait no longer than `due`
             if give_up is None:
                 self._release(task, held)
         if give_up is not None:
@@ -263,8 +278,8 @@ class Engine:
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until idle (or stopped); return False on timeout."""
-        with self._cond:
-            return self._cond.wait_for(
+        with self._idle:
+            return self._idle.wait_for(
                 lambda: self._stopping or not (self._pending or self._busy or self._delayed),
                 timeout,
             )
@@ -277,6 +292,7 @@ class Engine:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+            self._idle.notify_all()
         for thread in self._threads:
             thread.join()
         self._threads.clear()
