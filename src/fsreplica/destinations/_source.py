@@ -115,6 +115,25 @@ class SourceFile:
             yield data
         self.sha256 = digest.hexdigest()
 
+    def read_all(self) -> bytes:
+        """Read and hash the whole content in one read of the size seen when opened.
+
+        No read to find the end: a file that grew or shrank since then fails
+        `check_unchanged`, which every reader calls before publishing. A buffer of exactly the
+        size also spares the page faults of a larger one trimmed after the read.
+
+        Raises:
+            SourceChangedError: Fewer bytes than the size were read (the file shrank).
+        """
+        import hashlib  # noqa: PLC0415 - see chunks
+
+        size = self.stat.st_size
+        data = os.pread(self.fd, size, 0) if size else b""
+        if len(data) != size:
+            raise SourceChangedError(self.path)
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        return data
+
     def views(self, buffer: bytearray | memoryview) -> Iterator[memoryview]:
         """Like `chunks`, but read into `buffer`: each view is valid until the next is asked for.
 

@@ -32,8 +32,7 @@ HASH_CHUNK = _MIB
 
 def read_whole(source: SourceFile) -> bytes:
     """Read and hash the whole (small) file; check it did not change meanwhile."""
-    # One pread for the content and one that sees EOF; a file that grew is caught below.
-    body = b"".join(source.chunks(max(source.size, 64 * 1024)))
+    body = source.read_all()
     source.check_unchanged()
     return body
 
