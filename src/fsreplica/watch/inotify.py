@@ -730,18 +730,14 @@ class InotifyBackend:
         node, name = rel.key
         if not node.alive:
             return
-        try:
-            st = os.lstat(f"{node.path}{os.sep}{name}")
-            is_file = stat.S_ISREG(st.st_mode)
-        except OSError:
-            if not node.intact():
-                # The directory was renamed (or removed) on disk with its events still queued:
-                # the path is stale, not the file gone. Keep the name, so the rename's events
-                # carry it to its new key (or its removal gives the delete).
-                node.add_file(name)
-                return
-            is_file = False
-        if is_file:
+        kind = _kind(f"{node.path}{os.sep}{name}")
+        if kind < 0 and not node.intact():
+            # The directory was renamed (or removed) on disk with its events still queued: the
+            # path is stale, not the file gone. Keep the name, so the rename's events carry it
+            # to its new key (or its removal gives the delete).
+            node.add_file(name)
+            return
+        if kind > 0:
             node.add_file(name)
             moved_from = rel.moved_from
             self._emit(
@@ -783,6 +779,20 @@ class InotifyBackend:
                     "if the kernel queue overflows)",
                     pending,
                 )
+
+
+def _kind_python(path: str) -> int:
+    """1 for a regular file, 0 for anything else, -1 when it cannot be lstat'ed."""
+    try:
+        return 1 if stat.S_ISREG(os.lstat(path).st_mode) else 0
+    except OSError:
+        return -1
+
+
+try:  # the optional C extension keeps the GIL through the lstat (see _scan.c)
+    from fsreplica.watch._scan import is_regular as _kind
+except ImportError:  # pragma: no cover - built wherever the tests run
+    _kind = _kind_python
 
 
 def _changed_since(ctime_ns: int, watermark_ns: int) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fsreplica.watch import _listing
+from fsreplica.watch import _listing, inotify
 from fsreplica.watch._listing import Listing, Signature
 
 ListDir = Callable[[str, dict[str, Signature]], Listing]
@@ -97,3 +97,22 @@ class TestListDir:
         with pytest.raises(OSError) as info:
             list_dir(str(tmp_path / missing), {})
         assert info.value.errno in (2, 20)  # ENOENT, ENOTDIR
+
+
+KINDS: list[object] = [pytest.param(inotify._kind_python, id="python")]
+if _listing.list_dir_native is not None:
+    from fsreplica.watch import _scan
+
+    KINDS.append(pytest.param(_scan.is_regular, id="native"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_kind_of_a_released_path(kind: Callable[[str], int], tmp_path: Path) -> None:
+    """What the inotify backend asks at release: regular file, something else, or gone."""
+    _tree(tmp_path)
+    assert kind(str(tmp_path / "a.txt")) == 1
+    assert kind(os.fsdecode(bytes(tmp_path) + b"/caf\xe9")) == 1
+    for other in ("sub", "link", "dangling", "fifo"):  # symlinks are not followed
+        assert kind(str(tmp_path / other)) == 0, other
+    assert kind(str(tmp_path / "missing")) == -1
+    assert kind(str(tmp_path / "a.txt" / "below-a-file")) == -1
