@@ -1,5 +1,8 @@
 /*
- * fsreplica.watch._scan: one directory of a polling snapshot in one call.
+ * fsreplica.watch._scan: the watcher's per-file system calls without Python's overheads.
+ *
+ * scan(): one directory of a polling snapshot in one call (below). is_regular(): the lstat the
+ * inotify backend makes when it releases a path (at the end of the file).
  *
  * The polling backend's cost is per regular file: a name, an lstat and a comparison with the
  * previous poll. In Python each of those allocates (a DirEntry, a stat_result with float and
