@@ -7,8 +7,8 @@ from pathlib import Path
 
 from fsreplica.filters import IgnoreRules
 from fsreplica.watch._budget import plan
+from fsreplica.watch._overflow import _changed_since
 from fsreplica.watch._tree import DirNode, Root
-from fsreplica.watch.inotify import _changed_since
 
 
 def _tree() -> tuple[Root, DirNode, DirNode]:

@@ -1,0 +1,147 @@
+"""Recovery from a kernel event queue overflow: rescan, and emit what changed since it was empty.
+
+When inotify's queue overflows (`IN_Q_OVERFLOW`) events are lost, so the tree is compared with the
+disk: names that appeared or vanished, directories replaced, and files whose inode changed after
+the last moment the queue was known to be empty (or the last rescan started), with a margin for
+the kernel's coarse inode clock. A mixin of `InotifyBackend`, whose state it uses (typed by
+`_Host` below); kept apart because the rescan is its own idea and the backend's largest method.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Protocol
+
+from fsreplica.filters import IgnoreRules
+from fsreplica.watch import _inotify_sys as sys_
+from fsreplica.watch._tree import DirNode, Root
+from fsreplica.watch.stats import WatcherStats
+
+# Inode times come from the kernel's coarse clock, up to a tick (<= 10 ms) behind: a change is
+# looked for from a little before the last moment the queue was known to be empty.
+_OVERFLOW_SLACK_NS = 50_000_000
+# File systems that keep whole seconds (FAT: two) need a wider margin; a ctime that is a whole
+# second says so (on a nanosecond file system that is a one-in-a-billion chance, and costs only a
+# spare put).
+_COARSE_SLACK_NS = 2_000_000_000
+_SECOND_NS = 1_000_000_000
+
+
+class _Host(Protocol):
+    """What the rescan needs of the backend."""
+
+    stats: WatcherStats
+    _log: logging.Logger
+    _fd: int
+    _rules: IgnoreRules
+    _roots: dict[str, Root]
+    _moves: dict[int, tuple[DirNode, str, bool]]
+    _drained_ns: int
+    _synced_ns: int
+
+    def _rescan_root(self, root: Root, watermark: int) -> None: ...
+    def _drain_kernel(self) -> None: ...
+    def _lose_root(self, root: Root, reason: str) -> None: ...
+    def _drop_subtree(self, node: DirNode, wall: float) -> None: ...
+    def _watch_child(
+        self, node: DirNode, name: str, ino: int | None, emit: bool, stack: list[DirNode]
+    ) -> None: ...
+    def _complete(
+        self,
+        key: tuple[DirNode, str],
+        now: float,
+        wall: float,
+        moved_from: str | None = None,
+        *,
+        regular: bool = False,
+    ) -> None: ...
+
+
+class OverflowRecovery:
+    """The overflow rescan of `InotifyBackend` (a mixin)."""
+
+    def _overflow(self: _Host) -> None:
+        """The kernel dropped events: compare the disk with what we knew and emit the changes."""
+        self.stats.overflows += 1
+        # Changes before the queue was last seen empty, or before the last rescan started,
+        # are known; anything later may have been lost.
+        watermark = max(self._drained_ns, self._synced_ns)
+        rescan_started = time.time_ns()
+        self._log.warning(
+            "kernel event queue overflowed (fs.inotify.max_queued_events=%s); rescanning",
+            sys_.read_sysctl(sys_.MAX_QUEUED_EVENTS),
+        )
+        started = time.perf_counter()
+        self._moves.clear()
+        before = self.stats.rescan_changes
+        for root in list(self._roots.values()):
+            self._rescan_root(root, watermark)
+        self._synced_ns = rescan_started
+        self._log.info(
+            "rescan after overflow took %.3f s and found %d changes",
+            time.perf_counter() - started,
+            self.stats.rescan_changes - before,
+        )
+
+    def _rescan_root(self: _Host, root: Root, watermark: int) -> None:
+        top = root.node
+        if top is None:
+            return
+        try:
+            wd = sys_.add_watch(self._fd, root.path, sys_.WATCH_MASK)
+        except OSError:
+            wd = -1
+        if wd != top.wd:
+            if wd >= 0:
+                sys_.rm_watch(self._fd, wd)
+            self._lose_root(root, "watched root was replaced or removed")
+            return
+        ignored = self._rules.child
+        now, wall = time.monotonic(), time.time()
+        stack = [top]
+        while stack:
+            node = stack.pop()
+            if not node.alive:
+                continue
+            seen_files: set[str] = set()
+            seen_dirs: set[str] = set()
+            try:
+                with os.scandir(node.path) as it:
+                    entries = list(it)
+            except OSError:
+                if node is not top:
+                    self._drop_subtree(node, wall)
+                continue
+            # A rescan of a big tree takes long enough for the kernel queue to overflow again.
+            self._drain_kernel()
+            for entry in entries:
+                name = entry.name
+                if ignored(node.key, name):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        seen_dirs.add(name)
+                        self._watch_child(node, name, entry.inode(), True, stack)
+                    elif entry.is_file(follow_symlinks=False):
+                        seen_files.add(name)
+                        if not node.has_file(name) or _changed_since(
+                            entry.stat(follow_symlinks=False).st_ctime_ns, watermark
+                        ):
+                            self.stats.rescan_changes += 1
+                            self._complete((node, name), now, wall, regular=True)
+                except OSError:
+                    continue
+            for name in [n for n in node.file_names() if n not in seen_files]:
+                self.stats.rescan_changes += 1
+                self._complete((node, name), now, wall)
+            for name, child in list(node.children.items()):
+                if name not in seen_dirs:
+                    self._drop_subtree(child, wall)
+
+
+def _changed_since(ctime_ns: int, watermark_ns: int) -> bool:
+    """Return True if an inode changed at `ctime_ns` may have changed after `watermark_ns`."""
+    slack = _COARSE_SLACK_NS if ctime_ns % _SECOND_NS == 0 else _OVERFLOW_SLACK_NS
+    return ctime_ns >= watermark_ns - slack
