@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from fsreplica.destinations import SourceFile
 from fsreplica.destinations._base import ObjectInfo
 from fsreplica.destinations.s3 import S3Destination
 from fsreplica.destinations.s3._cache import MetadataCache
 from fsreplica.destinations.s3._config import StaticCredentials, resolve
+from fsreplica.destinations.s3._listing import Prefetch
 from fsreplica.destinations.s3._preflight import SWEEP_INTERVAL, sweep_due
 from servers import motoserver
 
@@ -181,3 +183,45 @@ class TestCache:
         again = MetadataCache(path)
         assert again.etag("a") == '"e"'
         again.close()
+
+
+class TestPrefetch:
+    """LIST pages fetched ahead in a thread that never outlives its reader."""
+
+    def test_yields_all_then_stops(self) -> None:
+        pages = Prefetch(iter(range(50)), depth=3)
+        assert list(pages) == list(range(50))
+        assert not pages._thread.is_alive()
+
+    def test_error_raised_to_reader(self) -> None:
+        def failing() -> Iterator[int]:
+            yield 1
+            raise OSError("boom")
+
+        pages = Prefetch(failing())
+        assert next(pages) == 1
+        with pytest.raises(OSError, match="boom"):
+            next(pages)
+        with pytest.raises(StopIteration):
+            next(pages)
+
+    def test_dropped_unread_stops(self) -> None:
+        pages = Prefetch(iter(range(10_000)), depth=2)
+        thread = pages._thread
+        del pages
+        thread.join(timeout=2)
+        assert not thread.is_alive()
+
+    def test_listing_asked_but_never_read(self, open_moto: OpenDest) -> None:
+        dest = open_moto()
+        listing = dest.list()
+        del listing  # the suite's guard fails the test if the thread lingers
+
+    def test_listing_starts_before_it_is_read(self, open_moto: OpenDest, tmp_path: Path) -> None:
+        dest = open_moto()
+        source = tmp_path / "f"
+        source.write_bytes(b"x")
+        with SourceFile(str(source)) as opened:
+            dest.put("a/f", opened)
+        listing = dest.list()
+        assert [info.key for info in listing] == ["a/f"]

@@ -342,17 +342,23 @@ class S3Destination:
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every object whose key starts with `prefix`.
 
-        One LIST request per 1,000 keys; an object this process has not seen with the same ETag
-        and size costs a HEAD as well (S3 lists no user metadata), `list_concurrency` at a time.
+        One LIST request per 1,000 keys, sent from now on (before the first object is asked
+        for); an object this process has not seen with the same ETag and size costs a HEAD as
+        well (S3 lists no user metadata), `list_concurrency` at a time.
         """
+        return self._list(_listing.Prefetch(_listing.pages(self._store, prefix)), prefix)
+
+    def _list(self, pages: _listing.Prefetch[_listing.Page], prefix: str) -> Iterator[ObjectInfo]:
         try:
-            for page in _listing.pages(self._store, prefix):
+            for page in pages:
                 yield from self._infos(page)
             self._cache.flush()
         except DestinationError:
             raise
         except Exception as exc:
             raise self._error("list", prefix, exc) from exc
+        finally:
+            pages.close()
 
     def list_stored(self, prefix: str = "") -> Iterator[tuple[str, int, str | None]]:
         """Yield (key, size, etag) of every object under `prefix`: LIST requests only."""
