@@ -143,15 +143,20 @@ class Applier:
                 self.dest.discard(item.staged)  # type: ignore[attr-defined]
             raise
         if work.done:
+            # Keys of one batch are distinct (a rename, which drops its old key, runs alone):
+            # the order of the statements does not matter, so each kind is one executemany.
+            done = work.done
+            gone = [old for _, _, old in done if old is not None]
+            gone += [task.key for task, rec, _ in done if rec is None]
+            records = [rec for _, rec, _ in done if rec is not None]
+            seqs = [seq for task, _, _ in done for seq in task.seqs]
             with self.state.transaction() as db:
-                for task, rec, forget in work.done:
-                    if forget is not None:
-                        self.state.forget(db, forget)
-                    if rec is None:
-                        self.state.forget(db, task.key)
-                    else:
-                        self.state.record(db, rec)
-                    self.journal.ack(db, task.seqs)
+                if gone:
+                    self.state.forget_many(db, gone)
+                if records:
+                    self.state.record_many(db, records)
+                if seqs:
+                    self.journal.ack(db, seqs)
         return outcomes
 
     def _publish(self, work: _Batch, tasks: list[Task], outcomes: list[Retry | None]) -> None:
@@ -300,8 +305,9 @@ class Applier:
         except OSError as exc:
             self._failed(task, "read", _reason(exc))
             return
-        self._count("files_copied")
-        self._count("bytes_copied", info.size)
+        with self._lock:
+            self.report.files_copied += 1
+            self.report.bytes_copied += info.size
         self.log.info("put %s (%d bytes)", key, info.size)
 
     def _kept(
