@@ -15,6 +15,18 @@ from .conftest import Collector, set_sysctl, write
 MAX_USER_WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 
 
+def _watch_with_few_watches(root: Path) -> tuple[fsreplica.Watcher, Collector]:
+    """Watch `root` with `auto` while only 20 more inotify watches are allowed (then restored)."""
+    old = set_sysctl(MAX_USER_WATCHES, _budget.watches_in_use() + 20)
+    try:
+        config = fsreplica.WatcherConfig(debounce_delay=0, poll_interval=0.05)
+        watcher = fsreplica.Watcher(config)
+        watcher.watch(root)
+    finally:
+        set_sysctl(MAX_USER_WATCHES, old)
+    return watcher, Collector(watcher)
+
+
 @pytest.mark.sysctl
 class TestBudget:
     """`auto` watches what fits and polls the rest; `inotify` refuses with the numbers."""
@@ -23,14 +35,7 @@ class TestBudget:
         for i in range(30):
             write(tmp_path / f"top{i}", "x")
             (tmp_path / f"d{i}" / "deep").mkdir(parents=True)
-        old = set_sysctl(MAX_USER_WATCHES, _budget.watches_in_use() + 20)
-        try:
-            config = fsreplica.WatcherConfig(debounce_delay=0, poll_interval=0.05)
-            watcher = fsreplica.Watcher(config)
-            watcher.watch(tmp_path)
-        finally:
-            set_sysctl(MAX_USER_WATCHES, old)
-        events = Collector(watcher)
+        watcher, events = _watch_with_few_watches(tmp_path)
         try:
             assert watcher.backends == {str(tmp_path): "inotify+polling"}
             # Every directory is covered: some natively, the rest by polling, keys from the root.
@@ -81,14 +86,7 @@ class TestPolledSubtreesMove:
         for i in range(30):
             (tmp_path / f"d{i}" / "deep").mkdir(parents=True)
             write(tmp_path / f"d{i}" / "deep" / "f", "x")
-        old = set_sysctl(MAX_USER_WATCHES, _budget.watches_in_use() + 20)
-        try:
-            config = fsreplica.WatcherConfig(debounce_delay=0, poll_interval=0.05)
-            watcher = fsreplica.Watcher(config)
-            watcher.watch(tmp_path)
-        finally:
-            set_sysctl(MAX_USER_WATCHES, old)
-        events = Collector(watcher)
+        watcher, events = _watch_with_few_watches(tmp_path)
         try:
             assert watcher.backends == {str(tmp_path): "inotify+polling"}
             for i in range(0, 30, 3):
