@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 from fsreplica.errors import WatcherError
 from fsreplica.events import FileSystemEvent, Operation
-from fsreplica.pipeline import Channel
+from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item
 from fsreplica.watch.stats import WatcherStats
 
@@ -84,3 +86,12 @@ class Output:
         self._stats.backlog = 0
         if items:
             self._channel.push(items)
+
+    def hand_over(self, deb: Debouncer[Any], release: Callable[[Release[Any]], None]) -> None:
+        """When stopping: release what `deb` still holds, then hand everything over."""
+        try:
+            for rel in deb.drain():
+                release(rel)
+        except Exception:  # still hand over what we have
+            self._log.exception("releasing pending events failed")
+        self.push_all()

@@ -210,12 +210,10 @@ class InotifyBackend(OverflowRecovery):
         try:
             while self._bufs:  # events already read are delivered too
                 self._handle(self._bufs.popleft())
-            for rel in self._deb.drain():
-                self._release(rel)
-        except Exception:  # still close everything below
-            self._log.exception("releasing pending events failed")
+        except Exception:  # still release and close everything below
+            self._log.exception("handling events read before stopping failed")
         self._stopping = True
-        self._output.push_all()
+        self._output.hand_over(self._deb, self._release)
         self._channel.close()
         self._delivered.set()
         while self._commands:

@@ -209,12 +209,7 @@ class PortableBackend:
 
     def _shutdown(self) -> None:
         self._mail.close()
-        try:
-            for rel in self._deb.drain():
-                self._release(rel)
-        except Exception:  # still hand over what we have
-            self._log.exception("releasing pending events failed")
-        self._out.push_all()
+        self._out.hand_over(self._deb, self._release)
         self._roots.clear()
 
     # ----------------------------------------------------------------- roots
