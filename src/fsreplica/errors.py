@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 
 class FsreplicaError(Exception):
     """Base class of every error fsreplica raises on purpose."""
+
+
+class PathError(FsreplicaError):
+    """Something cannot be done with one path, shown as `<op> <path>: <reason>`.
+
+    Attributes:
+        op: What was being done; set by each subclass ("reconcile", "state").
+        path: The path concerned.
+        reason: Why, in a few lowercase words.
+    """
+
+    op: ClassVar[str] = ""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.path}: {self.reason}"
 
 
 class WatcherError(FsreplicaError):

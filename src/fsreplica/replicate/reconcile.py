@@ -14,22 +14,16 @@ from dataclasses import dataclass, field
 
 from fsreplica.destinations import Destination, ObjectInfo
 from fsreplica.destinations._source import _kind
-from fsreplica.errors import FsreplicaError
+from fsreplica.errors import PathError
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, SYNC, Task
 from fsreplica.replicate.state import FileRecord
 
 
-class ReconcileError(FsreplicaError):
+class ReconcileError(PathError):
     """A reconcile cannot run at all (the source is missing, the trees overlap)."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(path, reason)
-
-    def __str__(self) -> str:
-        return f"reconcile {self.path}: {self.reason}"
+    op = "reconcile"
 
 
 @dataclass

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from fsreplica.errors import FsreplicaError
+from fsreplica.errors import PathError
 
 SCHEMA_VERSION = 1
 
@@ -57,16 +57,10 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
-class StateError(FsreplicaError):
+class StateError(PathError):
     """The state file cannot be opened or is in use by another process."""
 
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(path, reason)
-
-    def __str__(self) -> str:
-        return f"state {self.path}: {self.reason}"
+    op = "state"
 
 
 class FileRecord(NamedTuple):
