@@ -9,7 +9,13 @@ overflow rescan compares the disk with.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Final
+
+# Most directories have no subdirectory: they share this read-only empty mapping until their
+# first child (`add_child`), which saves one dict per leaf (0.6 MB for 10,000 directories).
+_NO_CHILDREN: Final[Mapping[str, DirNode]] = MappingProxyType({})
 
 
 class Root:
@@ -61,7 +67,7 @@ class DirNode:
         self.wd = wd
         self.ino = ino
         self.files: set[str] | str = ""
-        self.children: dict[str, DirNode] = {}
+        self.children: Mapping[str, DirNode] = _NO_CHILDREN
         self.alive = True
         self.key = ""
         self.path = root.path
@@ -150,21 +156,34 @@ class DirNode:
             for name in node.file_names():
                 yield node.file_key(name)
 
+    def add_child(self, name: str, child: DirNode) -> None:
+        """Make `child` the subdirectory `name` of this node."""
+        children = self.children
+        if not isinstance(children, dict):
+            children = self.children = {}
+        children[name] = child
+
+    def _remove_child(self, name: str, child: DirNode) -> None:
+        """Forget the subdirectory `name` if it is still `child`."""
+        children = self.children
+        if isinstance(children, dict) and children.get(name) is child:
+            del children[name]
+
     def move(self, parent: DirNode, name: str) -> None:
         """Re-attach this subtree under `parent` as `name` and re-key it."""
-        if self.parent is not None and self.parent.children.get(self.name) is self:
-            del self.parent.children[self.name]
+        if self.parent is not None:
+            self.parent._remove_child(self.name, self)
         self.parent = parent
         self.name = name
-        parent.children[name] = self
+        parent.add_child(name, self)
         for node in self.walk():
             node._place()
 
     def detach(self) -> list[DirNode]:
         """Remove this subtree from the tree and return its nodes."""
         parent = self.parent
-        if parent is not None and parent.children.get(self.name) is self:
-            del parent.children[self.name]
+        if parent is not None:
+            parent._remove_child(self.name, self)
         nodes = list(self.walk())
         for node in nodes:
             node.alive = False

@@ -581,7 +581,7 @@ class InotifyBackend(OverflowRecovery):
         replaced = node.children.get(name)
         if replaced is not None:  # another directory had this name (seen by a rescan)
             self._drop_subtree(replaced, self._wall)
-        node.children[name] = child
+        node.add_child(name, child)
         self._nodes[wd] = child
         stack.append(child)
 

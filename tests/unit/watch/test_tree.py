@@ -15,7 +15,7 @@ def _tree() -> tuple[Root, DirNode, DirNode]:
     root = Root("/r")
     top = DirNode(root, None, "", 1, 10)
     sub = DirNode(root, top, "a", 2, 11)
-    top.children["a"] = sub
+    top.add_child("a", sub)
     root.node = top
     return root, top, sub
 
@@ -58,11 +58,11 @@ class TestShape:
     def test_move_rekeys_subtree(self) -> None:
         root, top, sub = _tree()
         deep = DirNode(root, sub, "b", 3, 12)
-        sub.children["b"] = deep
+        sub.add_child("b", deep)
         deep.set_scanned(["f"])
         assert list(top.known_keys()) == ["a/b/f"]
         other = DirNode(root, top, "z", 4, 13)
-        top.children["z"] = other
+        top.add_child("z", other)
         sub.move(other, "c")
         assert "a" not in top.children
         assert deep.key == "z/c/b"
