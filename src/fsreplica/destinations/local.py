@@ -35,7 +35,19 @@ TEMP_SUFFIX = ".part"
 READ_CHUNK = 1024 * 1024
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_RETRYABLE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EAGAIN, errno.EBUSY, errno.EINTR})
+# Conditions that pass (space freed, descriptors or memory released): retried with backoff.
+_RETRYABLE = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EAGAIN,
+        errno.EBUSY,
+        errno.EINTR,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.ENOMEM,
+    }
+)
 # A concurrent delete may prune a directory between our walk and our create: walk again.
 _WALK_ATTEMPTS = 5
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -20,6 +21,10 @@ from fsreplica.errors import DestinationError
 from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, Retry, Task
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.state import FileRecord, State
+
+# Failures of the system rather than of the file (out of file descriptors or memory, interrupted):
+# retried with backoff, never recorded against the file.
+_TRANSIENT = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR})
 
 
 @dataclass
@@ -190,6 +195,8 @@ class Applier:
         except (FileNotFoundError, NotADirectoryError):
             st = None
         except OSError as exc:
+            if exc.errno in _TRANSIENT:
+                return Retry(exc)
             self._failed(task, "read", _reason(exc))
             return None
         try:
@@ -198,6 +205,8 @@ class Applier:
             else:
                 self._absent(work, task)
         except SourceChangedError as exc:
+            return Retry(exc)
+        except OSError as exc:  # only the transient ones leave _present
             return Retry(exc)
         except DestinationError as exc:
             if exc.retryable:
@@ -303,6 +312,8 @@ class Applier:
         except SourceChangedError:
             raise
         except OSError as exc:
+            if exc.errno in _TRANSIENT:
+                raise
             self._failed(task, "read", _reason(exc))
             return
         with self._lock:

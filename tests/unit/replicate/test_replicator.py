@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -12,7 +16,10 @@ import fsreplica
 from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.errors import DestinationError
 from fsreplica.replicate import ReconcileError, Replicator, State
+from fsreplica.replicate.engine import Retry, Task
 from fsreplica.replicate.verify import verify
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -207,6 +214,47 @@ class TestErrors:
         assert report.ok
         assert report.files_copied == 3
         assert dest.calls["put"] == 6
+
+    def test_out_of_file_descriptors_is_retried_not_failed(self, src: Path, tmp_path: Path) -> None:
+        # EMFILE says nothing about the file: a daemon that parked the file as failed would leave
+        # it stale until the next periodic reconcile (an hour by default).
+        dest = MemoryDestination()
+        with Replicator(src, dest, state=tmp_path / "s.db", transfers=1) as rep:
+            outcomes = _with_no_free_descriptors(lambda: rep.applier.batch([Task("a.txt")]))
+            retry = outcomes[0]
+            assert isinstance(retry, Retry)
+            assert isinstance(retry.error, OSError)
+            assert retry.error.errno == errno.EMFILE
+            assert rep.applier.report.failed == []
+            assert rep.state.failures() == []
+            assert rep.applier.batch([Task("a.txt")]) == [None]
+        assert list(dest.keys()) == ["a.txt"]
+
+
+def _with_no_free_descriptors(fn: Callable[[], T]) -> T:
+    """Run `fn` with every file descriptor the limit allows in use; restore the limit after."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 8, hard))
+    filler: list[int] = []
+    try:
+        while (fd := _open_unless_full()) >= 0:
+            filler.append(fd)
+        return fn()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _open_unless_full() -> int:
+    """Open /dev/null, or return -1 once the process is out of descriptors (EMFILE)."""
+    try:
+        return os.open(os.devnull, os.O_RDONLY)
+    except OSError as exc:
+        if exc.errno != errno.EMFILE:
+            raise
+        return -1
 
 
 class TestObject:
