@@ -8,6 +8,7 @@ as a strict xfail, so the limitation stays documented and a fix is noticed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -159,13 +160,18 @@ def write(path: Path, data: str | bytes) -> None:
         f.write(data)
 
 
-def set_sysctl(path: str, value: int) -> int:
-    """Set a /proc/sys value and return the old one."""
+@contextlib.contextmanager
+def sysctl(path: str, value: int) -> Iterator[None]:
+    """Set a /proc/sys value for the block, and restore the old one even when it fails."""
     with open(path) as f:
-        old = int(f.read())
+        old = f.read()
     with open(path, "w") as f:
         f.write(str(value))
-    return old
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
 
 
-__all__ = ["BACKENDS", "WAIT", "Collector", "os", "set_sysctl", "write"]
+__all__ = ["BACKENDS", "WAIT", "Collector", "os", "sysctl", "write"]

@@ -10,20 +10,17 @@ import pytest
 import fsreplica
 from fsreplica.watch import _budget
 
-from .conftest import Collector, set_sysctl, write
+from .conftest import Collector, sysctl, write
 
 MAX_USER_WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 
 
 def _watch_with_few_watches(root: Path) -> tuple[fsreplica.Watcher, Collector]:
     """Watch `root` with `auto` while only 20 more inotify watches are allowed (then restored)."""
-    old = set_sysctl(MAX_USER_WATCHES, _budget.watches_in_use() + 20)
-    try:
+    with sysctl(MAX_USER_WATCHES, _budget.watches_in_use() + 20):
         config = fsreplica.WatcherConfig(debounce_delay=0, poll_interval=0.05)
         watcher = fsreplica.Watcher(config)
         watcher.watch(root)
-    finally:
-        set_sysctl(MAX_USER_WATCHES, old)
     return watcher, Collector(watcher)
 
 
@@ -54,16 +51,13 @@ class TestBudget:
         for i in range(30):
             (tmp_path / f"d{i}").mkdir()
         in_use = _budget.watches_in_use()
-        old = set_sysctl(MAX_USER_WATCHES, in_use + 5)
-        try:
+        with sysctl(MAX_USER_WATCHES, in_use + 5):
             config = fsreplica.WatcherConfig(backend="inotify")
             with (
                 fsreplica.Watcher(config) as watcher,
                 pytest.raises(fsreplica.WatcherError) as info,
             ):
                 watcher.watch(tmp_path)
-        finally:
-            set_sysctl(MAX_USER_WATCHES, old)
         message = str(info.value)
         assert f"fs.inotify.max_user_watches={in_use + 5}" in message
         assert "needs 31 watches" in message

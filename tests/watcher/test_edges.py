@@ -12,7 +12,7 @@ import pytest
 import fsreplica
 from fsreplica.watch.inotify import InotifyBackend
 
-from .conftest import set_sysctl, write
+from .conftest import sysctl, write
 
 MAX_USER_WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 MAX_QUEUED_EVENTS = "/proc/sys/fs/inotify/max_queued_events"
@@ -103,12 +103,9 @@ class TestRuntimeLimits:
     def test_watch_limit_for_a_new_directory(self, tmp_path: Path, make_watcher) -> None:
         watcher, events = make_watcher(tmp_path)
         in_use = sum(1 for _ in _inotify_watches())
-        old = set_sysctl(MAX_USER_WATCHES, in_use)
-        try:
+        with sysctl(MAX_USER_WATCHES, in_use):
             (tmp_path / "new").mkdir()
             assert events.wait(lambda: bool(events.errors)), events.summary()
-        finally:
-            set_sysctl(MAX_USER_WATCHES, old)
         assert "inotify watch limit reached" in str(events.errors[0])
         write(tmp_path / "still", "works")
         events.wait_key("still")
@@ -118,13 +115,10 @@ class TestRuntimeLimits:
         for name in ("a", "b", "c"):
             (tmp_path / name / "in").mkdir(parents=True)
             write(tmp_path / name / "in" / "f", name)
-        old = set_sysctl(MAX_QUEUED_EVENTS, 16)
-        try:
+        with sysctl(MAX_QUEUED_EVENTS, 16):
             watcher, events = make_watcher(
                 tmp_path, debounce_delay=0, event_buffer=2, max_pending=2
             )
-        finally:
-            set_sysctl(MAX_QUEUED_EVENTS, old)
         events.running.clear()
         for i in range(100):
             write(tmp_path / f"n{i}", "x")

@@ -11,7 +11,7 @@ import pytest
 
 import fsreplica
 
-from .conftest import set_sysctl, write
+from .conftest import sysctl, write
 
 MAX_USER_WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 
@@ -87,16 +87,13 @@ class TestWatchErrors:
     def test_watch_limit(self, tmp_path: Path) -> None:
         for i in range(40):
             (tmp_path / f"d{i}").mkdir()
-        old = set_sysctl(MAX_USER_WATCHES, 10)
-        try:
+        with sysctl(MAX_USER_WATCHES, 10):
             config = fsreplica.WatcherConfig(backend="inotify")  # "auto" would poll what is over
             with (
                 fsreplica.Watcher(config) as watcher,
                 pytest.raises(fsreplica.WatcherError) as info,
             ):
                 watcher.watch(tmp_path)
-        finally:
-            set_sysctl(MAX_USER_WATCHES, old)
         message = str(info.value)
         assert message.startswith(f"watch {tmp_path}")
         assert "fs.inotify.max_user_watches=10" in message

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import set_sysctl, write
+from .conftest import sysctl, write
 
 MAX_QUEUED_EVENTS = "/proc/sys/fs/inotify/max_queued_events"
 
@@ -55,14 +55,11 @@ class TestKernelOverflow:
         (tmp_path / "gone").mkdir()
         for i in range(50):
             write(tmp_path / "gone" / f"g{i}", "before")
-        old = set_sysctl(MAX_QUEUED_EVENTS, 64)
-        try:
+        with sysctl(MAX_QUEUED_EVENTS, 64):
             # A tiny pending limit makes the reader stop at once, so the kernel queue overflows.
             watcher, events = make_watcher(
                 tmp_path, debounce_delay=0, event_buffer=4, max_pending=8
             )
-        finally:
-            set_sysctl(MAX_QUEUED_EVENTS, old)
         events.running.clear()
         for i in range(2000):
             write(tmp_path / f"new{i}", "x")

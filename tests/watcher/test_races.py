@@ -11,7 +11,7 @@ import pytest
 import fsreplica
 from fsreplica.watch.inotify import InotifyBackend
 
-from .conftest import WAIT, set_sysctl, write
+from .conftest import WAIT, sysctl, write
 
 MAX_QUEUED_EVENTS = "/proc/sys/fs/inotify/max_queued_events"
 pytestmark = pytest.mark.backends("inotify")
@@ -72,11 +72,8 @@ class TestOverflowRaces:
     """Overflow while directories and the root itself are replaced."""
 
     def _overflowing(self, root: Path, make_watcher):
-        old = set_sysctl(MAX_QUEUED_EVENTS, 16)
-        try:
+        with sysctl(MAX_QUEUED_EVENTS, 16):
             watcher, events = make_watcher(root, debounce_delay=0, event_buffer=2, max_pending=2)
-        finally:
-            set_sysctl(MAX_QUEUED_EVENTS, old)
         events.running.clear()
         return watcher, events
 

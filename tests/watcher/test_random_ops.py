@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import set_sysctl, write
+from .conftest import sysctl, write
 
 MAX_QUEUED_EVENTS = "/proc/sys/fs/inotify/max_queued_events"
 
@@ -82,11 +82,8 @@ def test_random_operations_end_in_the_disk_state(tmp_path: Path, make_watcher, s
 def test_random_operations_through_kernel_overflow(tmp_path: Path, make_watcher, seed: int) -> None:
     rng = random.Random(100 + seed)
     _churn(tmp_path, rng, 40)
-    old = set_sysctl(MAX_QUEUED_EVENTS, 16)
-    try:
+    with sysctl(MAX_QUEUED_EVENTS, 16):
         watcher, events = make_watcher(tmp_path, event_buffer=2, max_pending=2)
-    finally:
-        set_sysctl(MAX_QUEUED_EVENTS, old)
     before = _disk(tmp_path)
     events.running.clear()  # a stalled consumer: the reader stops, the kernel queue overflows
     _churn(tmp_path, rng, 300)
