@@ -3,10 +3,12 @@
 A destination stores regular files under keys ('/'-separated paths relative to its root or
 prefix). The required part is small: put a file, delete, stat, list, close. Renames, copies,
 metadata updates and reads are optional capabilities a destination advertises by implementing
-`rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` and listing their names in
-`capabilities`; callers check `capabilities` before using them (as rclone's optional features).
-The last two are for speed only: `quick_list` skips per-object hash lookups, and `stage` splits a
-put in two so that a batch of files is made durable with one flush (group commit).
+`rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` / `sweep` / `put_link` and
+listing their names in `capabilities`; callers check `capabilities` before using them (as
+rclone's optional features). `quick_list` and `stage` are for speed only: `quick_list` skips
+per-object hash lookups, and `stage` splits a put in two so that a batch of files is made durable
+with one flush (group commit). `sweep` removes what interrupted puts left behind, and `put_link`
+stores symlinks as symlinks.
 
 Keys are validated by every destination with `check_key` (shared here so all destinations refuse
 the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL.
@@ -34,7 +36,9 @@ if TYPE_CHECKING:
     from fsreplica.destinations._source import SourceFile
 
 
-CAPABILITIES = frozenset({"rename", "copy", "set_metadata", "read", "quick_list", "stage"})
+CAPABILITIES = frozenset(
+    {"rename", "copy", "set_metadata", "read", "quick_list", "stage", "sweep", "put_link"}
+)
 """Every optional capability a destination may list."""
 
 
@@ -75,6 +79,8 @@ class ObjectInfo:
         mtime_ns: The source file's modification time, as recorded when it was stored.
         mode: The source file's permission bits (`st_mode & 0o7777`), or None if not recorded.
         sha256: Hex SHA-256 of the content, or None if the destination cannot tell cheaply.
+        link: For a symlink (listed only by a destination with the "put_link" capability, when
+            asked), its target text; None for a regular file.
     """
 
     key: str
@@ -82,6 +88,7 @@ class ObjectInfo:
     mtime_ns: int
     mode: int | None = None
     sha256: str | None = None
+    link: str | None = None
 
 
 @runtime_checkable
@@ -233,4 +240,37 @@ class SupportsStage(Protocol):
 
     def discard(self, staged: Staged) -> None:
         """Drop a staged put that will not be published; never raises."""
+        ...
+
+
+class SupportsSweep(Protocol):
+    """The optional "sweep" capability: remove what interrupted puts left behind.
+
+    Listings never change anything (a `verify` or a dry run must not); the replicator calls
+    `sweep` after the listing of a reconcile instead. It must never remove a put in flight, of
+    this process or of another one.
+    """
+
+    def sweep(self) -> int:
+        """Remove leftovers of interrupted puts that are provably abandoned; return how many."""
+        ...
+
+
+class SupportsLinks(Protocol):
+    """The optional "put_link" capability: store symlinks as symlinks (`--links`)."""
+
+    def put_link(self, key: str, target: str, *, mtime_ns: int | None = None) -> ObjectInfo:
+        """Make `key` a symlink to the text `target`, replacing what is there, never following.
+
+        Raises:
+            DestinationError: The link cannot be made.
+        """
+        ...
+
+    def quick_list(self, prefix: str = "", *, links: bool = False) -> Iterator[ObjectInfo]:
+        """List objects, and with `links` symlinks too (their `link` set).
+
+        Raises:
+            DestinationError: The listing failed.
+        """
         ...

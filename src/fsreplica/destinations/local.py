@@ -2,10 +2,14 @@
 
 Every write goes to a temporary file beside its target, is flushed to disk and renamed into
 place, so readers see the old file or the new one. A batch of staged files is flushed together
-(one journal commit, see `_start_writeback`) before any of them is renamed: group commit.
-Directories are walked one component at a time through directory file descriptors opened with
-O_NOFOLLOW: a symlink planted anywhere under the root is never followed, so nothing is ever
-written outside it.
+(one journal commit, see `_local_copy.start_writeback`) before any of them is renamed: group
+commit. Temporary files are locked while they are written and only a sweep removes leftovers,
+never a listing (see `_local_temp`). Directories are walked one component at a time through
+directory file descriptors opened with O_NOFOLLOW: a symlink planted anywhere under the root is
+never followed, so nothing is ever written outside it, and a path longer than PATH_MAX is
+reached like any other. Directories are created 0700 and then given the mode of the source
+directory they mirror (with the owner's rwx, which fsreplica needs to write into them), so a
+private source directory is never readable by others at the destination, not even for a moment.
 
 The SHA-256 of the content is kept in the extended attribute `user.fsreplica.sha256` together
 with the size and mtime it was computed for; `stat` and `list` report it only while those still
@@ -14,24 +18,39 @@ match (a file edited in place at the destination has no hash rather than a stale
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
 import shutil
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from fsreplica.destinations._base import ObjectInfo, check_key
+from fsreplica.destinations._local_copy import (
+    WRITEBACK_STEP,
+    SparseWriter,
+    data_ranges,
+    flush,
+    start_writeback,
+)
+from fsreplica.destinations._local_temp import (
+    TEMP_GRACE,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    create_locked,
+    is_temp,
+    remove_if_abandoned,
+)
 from fsreplica.destinations._source import SourceFile
 from fsreplica.errors import DestinationError
 
+__all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "XATTR_SHA256", "LocalDestination", "StagedFile"]
+
 XATTR_SHA256 = "user.fsreplica.sha256"
-TEMP_PREFIX = ".fsreplica-"
-TEMP_SUFFIX = ".part"
 READ_CHUNK = 1024 * 1024
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -57,6 +76,25 @@ def _error(op: str, where: str, exc: OSError) -> DestinationError:
     return DestinationError(op, where, reason.lower(), retryable=exc.errno in _RETRYABLE)
 
 
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _dir_mode(path: str) -> int | None:
+    """The mode for a directory mirroring the source directory `path`, or None if it is gone.
+
+    The source's permission bits, plus the owner's rwx: fsreplica writes into it.
+    """
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    return (st.st_mode & 0o7777) | 0o700
+
+
 @dataclass(slots=True)
 class StagedFile:
     """A temporary file written by `LocalDestination.stage`, waiting for `publish`."""
@@ -70,83 +108,51 @@ class StagedFile:
     info: ObjectInfo | None
 
 
-_SYNC_FILE_RANGE_WRITE = 2
-WRITEBACK_STEP = 8 * 1024 * 1024
-"""Bytes written to a staged file between two starts of its writeback."""
-_sync_file_range: Any = None
-
-
-def _start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
-    """Start writing a range of `fd` to disk without waiting (Linux sync_file_range); a hint.
-
-    Big files are kicked every WRITEBACK_STEP bytes while they are written, so the disk works
-    while the rest is read. Small files are kicked together when their batch is flushed: one
-    kick each as they are written made a 10,000-file sync slower (3.4-3.5 s vs 3.7-3.8 s,
-    rounds alternated), the disk seeing many small writes instead of merged ones. Starting
-    writeback also allocates the blocks in the running journal transaction, so the batch's
-    first fdatasync commits them all. Errors surface in the fdatasync of `_flush`.
-    """
-    global _sync_file_range
-    if _sync_file_range is None:
-        try:
-            import ctypes  # noqa: PLC0415 - only once something is written
-
-            func = ctypes.CDLL(None, use_errno=True).sync_file_range
-            func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-            _sync_file_range = func
-        except (OSError, AttributeError):
-            _sync_file_range = False
-    if _sync_file_range is not False:
-        _sync_file_range(fd, offset, nbytes, _SYNC_FILE_RANGE_WRITE)
-
-
-def _flush(fds: list[int]) -> None:
-    """Make the data of every file in `fds` durable, with one journal commit for all.
-
-    Writeback of every file is started first, then each is waited for: fdatasync alone, file
-    after file, would commit the journal once per file. Unlike syncfs(), this never waits for
-    unrelated dirty data on the same filesystem (the source files just written, other
-    programs' files).
-    """
-    if len(fds) > 1:
-        for fd in fds:
-            _start_writeback(fd)
-    for fd in fds:
-        os.fdatasync(fd)
-
-
-def _is_temp(name: str) -> bool:
-    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
-
-
 class LocalDestination:
     """Replicate into a local directory.
 
-    Thread-safe for distinct keys. Capabilities: rename, set_metadata, read, quick_list, stage.
+    Thread-safe for distinct keys. Capabilities: rename, set_metadata, read, quick_list, stage,
+    sweep, put_link.
 
     Args:
-        root: The destination directory; created (with parents) if missing.
+        root: The destination directory; created (with parents) if missing, 0700 until the
+            first put gives it the mode of the source root.
         fsync: Flush each file's data to disk before it is renamed into place.
+        temp_grace: Seconds an unlocked temporary file must have been idle before `sweep`
+            removes it (see `_local_temp`).
 
     Raises:
         DestinationError: The root cannot be created or opened.
     """
 
     capabilities: frozenset[str] = frozenset(
-        {"rename", "set_metadata", "read", "quick_list", "stage"}
+        {"rename", "set_metadata", "read", "quick_list", "stage", "sweep", "put_link"}
     )
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, fsync: bool = True, temp_grace: float = TEMP_GRACE
+    ) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.url = self.root
         self.fsync = fsync
+        self.temp_grace = temp_grace
+        # The source tree the puts come from (learnt from the first one): directories created
+        # here get the modes of their counterparts there.
+        self._source_root: str | None = None
+        self._root_mode_pending = False
         try:
-            os.makedirs(self.root, exist_ok=True)
+            if not os.path.isdir(self.root):
+                os.makedirs(os.path.dirname(self.root), exist_ok=True)
+                try:
+                    os.mkdir(self.root, 0o700)
+                    self._root_mode_pending = True
+                except FileExistsError:
+                    pass
             self._root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise _error("open", self.root, exc) from exc
         self._lock = threading.Lock()
-        self._inflight: set[str] = set()  # temp file names being written by this process
+        self._temps: set[str] = set()  # keys of temporary files listings found, for `sweep`
         self._buffers = threading.local()  # one copy buffer per worker thread
         self._tmp_prefix = f"{TEMP_PREFIX}{os.urandom(4).hex()}-"
         self._tmp_count = itertools.count()
@@ -165,15 +171,28 @@ class LocalDestination:
     def _where(self, key: str) -> str:
         return f"{self.root}/{key}"
 
+    def _learn_source(self, path: str, key: str) -> None:
+        """Note the source root `path` (the source file of `key`) lies in, once."""
+        if self._source_root is not None or not path.endswith("/" + key):
+            return
+        root = path[: -len(key) - 1] or "/"
+        self._source_root = root
+        if self._root_mode_pending:
+            self._root_mode_pending = False
+            mode = _dir_mode(root)
+            if mode is not None:
+                os.fchmod(self._root_fd, mode)
+
     def _walk(self, parts: list[str], *, create: bool) -> list[int]:
         """Open every directory from the root to the key's parent; the root fd comes first.
 
-        With `create`, missing directories are made and anything else in the way (a file or a
-        symlink where the source has a directory) is removed; without, FileNotFoundError.
+        With `create`, missing directories are made (0700, then the source directory's mode)
+        and anything else in the way (a file or a symlink where the source has a directory) is
+        removed; without, FileNotFoundError.
         """
         fds = [self._root_fd]
         try:
-            for name in parts[:-1]:
+            for depth, name in enumerate(parts[:-1]):
                 parent = fds[-1]
                 try:
                     fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
@@ -188,10 +207,15 @@ class LocalDestination:
                         raise FileNotFoundError(errno.ENOENT, "not a directory") from exc
                     os.unlink(name, dir_fd=parent)  # unlinking a symlink never follows it
                 try:
-                    os.mkdir(name, 0o755, dir_fd=parent)
+                    os.mkdir(name, 0o700, dir_fd=parent)
+                    made = True
                 except FileExistsError:
-                    pass
+                    made = False
                 fds.append(os.open(name, _DIR_FLAGS, dir_fd=parent))
+                if made and self._source_root is not None:
+                    mode = _dir_mode(os.path.join(self._source_root, *parts[: depth + 1]))
+                    if mode is not None:
+                        os.fchmod(fds[-1], mode)
         except BaseException:
             self._close_fds(fds)
             raise
@@ -232,19 +256,18 @@ class LocalDestination:
         """
         parts = check_key(key, op="put")
         where = self._where(key)
+        try:
+            self._learn_source(source.path, key)
+        except OSError as exc:
+            raise _error("put", self.root, exc) from exc
         for attempt in range(_WALK_ATTEMPTS):
             try:
                 fds = self._walk(parts, create=True)
             except OSError as exc:
                 raise _error("put", where, exc) from exc
-            tmp = f"{self._tmp_prefix}{next(self._tmp_count)}{TEMP_SUFFIX}"
+            tmp = self._temp_name()
             try:
-                fd = os.open(
-                    tmp,
-                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                    0o600,
-                    dir_fd=fds[-1],
-                )
+                fd = create_locked(tmp, fds[-1])
                 break
             except FileNotFoundError as exc:
                 self._close_fds(fds)
@@ -257,8 +280,6 @@ class LocalDestination:
         for each in fds[1:-1]:
             os.close(each)
         fds = fds[:1] + fds[-1:] if len(fds) > 1 else fds
-        with self._lock:
-            self._inflight.add(tmp)
         staged = StagedFile(key, tmp, parts[-1], fd, fds, where, None)
         try:
             self._write(fd, source, where)
@@ -268,14 +289,17 @@ class LocalDestination:
         staged.info = ObjectInfo(key, source.size, source.mtime_ns, source.mode, source.sha256)
         return staged
 
+    def _temp_name(self) -> str:
+        return f"{self._tmp_prefix}{next(self._tmp_count)}{TEMP_SUFFIX}"
+
     def publish(self, staged: list[StagedFile]) -> list[ObjectInfo | DestinationError]:
-        """Flush the staged files together (see `_flush`), then rename each into place.
+        """Flush the staged files together (see `_local_copy.flush`), then rename each into place.
 
         A failed flush fails the whole batch: nothing of it is published.
         """
         if self.fsync and staged:
             try:
-                _flush([item.fd for item in staged])
+                flush([item.fd for item in staged])
             except OSError as exc:
                 for item in staged:
                     self.discard(item)
@@ -296,39 +320,42 @@ class LocalDestination:
 
     def discard(self, staged: StagedFile) -> None:
         """Remove a staged file that was not published and release its handles; idempotent."""
-        if staged.fd >= 0:
-            os.close(staged.fd)
-            staged.fd = -1
         if staged.fds:
             if staged.tmp:
-                try:
+                try:  # while the lock is held: removed by its writer, never by a sweep
                     os.unlink(staged.tmp, dir_fd=staged.fds[-1])
                 except OSError:
                     pass
+                staged.tmp = ""
             self._close_fds(staged.fds)
             staged.fds = []
-        with self._lock:
-            self._inflight.discard(staged.tmp)
+        if staged.fd >= 0:
+            os.close(staged.fd)
+            staged.fd = -1
 
     def _write(self, fd: int, source: SourceFile, where: str) -> None:
         buffer = getattr(self._buffers, "buffer", None)
         if buffer is None:
             buffer = self._buffers.buffer = bytearray(READ_CHUNK)
+        ranges = data_ranges(source.fd, source.stat)
+        sparse = SparseWriter(fd, ranges) if ranges is not None else None
         offset = kicked = 0
         for chunk in source.views(buffer):
-            view = chunk
-            while view:
-                try:
-                    written = os.write(fd, view)
-                except OSError as exc:
-                    raise _error("put", where, exc) from exc
-                view = view[written:]
-                offset += written
+            try:
+                if sparse is not None:
+                    sparse.write(offset, chunk)
+                else:
+                    _write_all(fd, chunk)
+            except OSError as exc:
+                raise _error("put", where, exc) from exc
+            offset += len(chunk)
             if self.fsync and offset - kicked >= WRITEBACK_STEP:
-                _start_writeback(fd, kicked, offset - kicked)
+                start_writeback(fd, kicked, offset - kicked)
                 kicked = offset
         source.check_unchanged()
         try:
+            if sparse is not None:
+                sparse.finish(offset)
             os.fchmod(fd, source.mode)
             self._set_hash(fd, source.sha256, source.size, source.mtime_ns)
             os.utime(fd, ns=(source.stat.st_atime_ns, source.mtime_ns))
@@ -348,6 +375,11 @@ class LocalDestination:
     def _publish(self, tmp: str, name: str, dir_fd: int, where: str) -> None:
         try:
             os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except FileNotFoundError as exc:
+            # The temporary file (or its directory) was removed behind our back: by a
+            # concurrent delete of the directory, or by an older fsreplica's listing. The
+            # copy is lost, not wrong: write it again.
+            raise DestinationError("put", where, "temporary file removed", retryable=True) from exc
         except OSError as exc:
             if exc.errno not in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
                 raise _error("put", where, exc) from exc
@@ -413,23 +445,27 @@ class LocalDestination:
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every regular file under the root whose key starts with `prefix`.
 
-        Symlinks and special files are not objects and are skipped; temporary files left by an
-        interrupted put (of an earlier process) are removed.
+        Symlinks and special files are not objects and are skipped, and so are temporary
+        files: a listing never changes anything (see `sweep`).
 
         Raises:
             DestinationError: A directory cannot be read.
         """
-        return self._scan(prefix, hashes=True)
+        return self._scan(prefix, hashes=True, links=False)
 
-    def quick_list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+    def quick_list(self, prefix: str = "", *, links: bool = False) -> Iterator[ObjectInfo]:
         """Like `list`, without reading the hash attribute (sha256 is None): one call less each.
 
+        Args:
+            prefix: Only keys that start with it.
+            links: Also yield each symlink, with its target in `link` (and no mode).
+
         Raises:
             DestinationError: A directory cannot be read.
         """
-        return self._scan(prefix, hashes=False)
+        return self._scan(prefix, hashes=False, links=links)
 
-    def _scan(self, prefix: str, *, hashes: bool) -> Iterator[ObjectInfo]:
+    def _scan(self, prefix: str, *, hashes: bool, links: bool) -> Iterator[ObjectInfo]:
         start = prefix.rpartition("/")[0]
         if start:
             try:
@@ -439,43 +475,145 @@ class LocalDestination:
         stack = [start]
         while stack:
             rel = stack.pop()
-            path = f"{self.root}/{rel}" if rel else self.root
             try:
-                with os.scandir(path) as it:
-                    entries = list(it)
+                fd = self._open_dir(rel)
             except (FileNotFoundError, NotADirectoryError):
                 continue
             except OSError as exc:
-                raise _error("list", path, exc) from exc
-            for entry in entries:
-                name = entry.name
-                key = f"{rel}/{name}" if rel else name
+                if exc.errno == errno.ELOOP:
+                    continue  # replaced by a symlink since it was listed
+                raise _error("list", self._where(rel) if rel else self.root, exc) from exc
+            try:
+                yield from self._scan_dir(fd, rel, prefix, stack.append, hashes=hashes, links=links)
+            finally:
+                os.close(fd)
+
+    def _open_dir(self, rel: str) -> int:
+        """Open the directory `rel`; through the ones above it when its path is too long."""
+        if not rel:
+            return os.dup(self._root_fd)
+        try:
+            return os.open(rel, _DIR_FLAGS, dir_fd=self._root_fd)
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+        fds = self._walk([*rel.split("/"), ""], create=False)
+        fd = fds.pop()
+        self._close_fds(fds)
+        return fd
+
+    def _scan_dir(
+        self,
+        fd: int,
+        rel: str,
+        prefix: str,
+        push: Callable[[str], None],
+        *,
+        hashes: bool,
+        links: bool,
+    ) -> Iterator[ObjectInfo]:
+        """Yield the objects of the open directory `rel`; `push` its subdirectories."""
+        try:
+            with os.scandir(fd) as it:
+                entries = list(it)
+        except OSError as exc:
+            raise _error("list", self._where(rel) if rel else self.root, exc) from exc
+        for entry in entries:
+            name = entry.name
+            key = f"{rel}/{name}" if rel else name
+            try:
                 if entry.is_dir(follow_symlinks=False):
                     if key.startswith(prefix) or prefix.startswith(key + "/"):
-                        stack.append(key)
+                        push(key)
                     continue
-                if not entry.is_file(follow_symlinks=False) or not key.startswith(prefix):
+                if name[0] == "." and is_temp(name):
+                    with self._lock:
+                        self._temps.add(key)
                     continue
-                if name[0] == "." and _is_temp(name):
-                    self._remove_stale(entry.path, name)
+                if not key.startswith(prefix):
                     continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
+                if entry.is_symlink():
+                    if links:
+                        st = entry.stat(follow_symlinks=False)
+                        target = os.readlink(name, dir_fd=fd)
+                        yield ObjectInfo(key, st.st_size, st.st_mtime_ns, None, None, target)
                     continue
-                if hashes:
-                    yield self._info(key, st, entry.path)
-                else:
-                    yield ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _error("list", self._where(key), exc) from exc
+            if hashes:
+                # getxattr has no dir_fd: name the file through the open directory, which
+                # works at any depth.
+                yield self._info(key, st, f"/proc/self/fd/{fd}/{name}")
+            else:
+                yield ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
 
-    def _remove_stale(self, path: str, name: str) -> None:
+    def sweep(self) -> int:
+        """Remove the temporary files listings found that are provably abandoned.
+
+        Abandoned: no writer holds its lock and it was idle for `temp_grace` seconds (see
+        `_local_temp`); a copy in flight, of this process or any other, is never removed.
+
+        Returns:
+            How many were removed.
+        """
         with self._lock:
-            if name in self._inflight:
-                return
+            found, self._temps = self._temps, set()
+        removed = 0
+        for key in sorted(found):
+            parts = key.split("/")
+            try:
+                fds = self._walk(parts, create=False)
+            except OSError:
+                continue
+            try:
+                removed += remove_if_abandoned(parts[-1], fds[-1], grace=self.temp_grace)
+            finally:
+                self._close_fds(fds)
+        return removed
+
+    def put_link(self, key: str, target: str, *, mtime_ns: int | None = None) -> ObjectInfo:
+        """Make `key` a symlink whose text is `target`, atomically replacing what is there.
+
+        The link is created under a temporary name and renamed into place: whatever was at
+        `key` (a file, another symlink) is replaced, never written through. `target` is copied
+        verbatim and never resolved.
+
+        Raises:
+            DestinationError: The link cannot be made.
+        """
+        parts = check_key(key, op="put")
+        where = self._where(key)
         try:
-            os.unlink(path)
-        except OSError:
-            pass
+            fds = self._walk(parts, create=True)
+        except OSError as exc:
+            raise _error("put", where, exc) from exc
+        tmp = self._temp_name()
+        dir_fd = fds[-1]
+        try:
+            try:
+                os.symlink(target, tmp, dir_fd=dir_fd)
+                if mtime_ns is not None:
+                    os.utime(tmp, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as exc:
+                raise _error("put", where, exc) from exc
+            try:
+                self._publish(tmp, parts[-1], dir_fd, where)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+            try:
+                st = os.stat(parts[-1], dir_fd=dir_fd, follow_symlinks=False)
+            except OSError as exc:
+                raise _error("put", where, exc) from exc
+        finally:
+            self._close_fds(fds)
+        return ObjectInfo(key, st.st_size, st.st_mtime_ns, None, None, target)
 
     def rename(self, src_key: str, dst_key: str) -> ObjectInfo:
         """Move `src_key` to `dst_key` in one system call, replacing what is there.

@@ -207,6 +207,9 @@ class Replicator:
         """
         if plan is None:
             plan = self.plan()
+        if "sweep" in self.destination.capabilities:
+            # Not in plan(): a dry run changes nothing. Never a copy in flight (see sweep).
+            self.destination.sweep()  # type: ignore[attr-defined]
         log_plan(plan, self.source, self.log)
         if plan.forget:
             with self.state.transaction() as db:

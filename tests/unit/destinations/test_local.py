@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import subprocess
+import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -104,16 +108,99 @@ class TestHashes:
 
 
 class TestTempFiles:
-    """Interrupted puts leave no visible garbage."""
+    """Interrupted puts leave no visible garbage; a listing never removes anything."""
 
-    def test_stale_temp_files_are_removed_by_list(self, tmp_path: Path, src_file: Path) -> None:
+    STALE = ".fsreplica-0123456789abcdef.part"
+
+    def test_listing_never_removes_a_temp_file(self, tmp_path: Path, src_file: Path) -> None:
         root = tmp_path / "dest"
         (root / "a").mkdir(parents=True)
-        (root / "a" / ".fsreplica-0123456789abcdef.part").write_bytes(b"half")
-        with LocalDestination(root) as dest:
+        (root / "a" / self.STALE).write_bytes(b"half")
+        with LocalDestination(root, temp_grace=0) as dest:
             put(dest, "a/k", src_file)
             assert [i.key for i in dest.list()] == ["a/k"]
+            assert [i.key for i in dest.quick_list()] == ["a/k"]
+            assert sorted(os.listdir(root / "a")) == [self.STALE, "k"]
+
+    def test_sweep_removes_what_a_listing_found_abandoned(
+        self, tmp_path: Path, src_file: Path
+    ) -> None:
+        root = tmp_path / "dest"
+        (root / "a").mkdir(parents=True)
+        (root / "a" / self.STALE).write_bytes(b"half")
+        (root / "a" / ".fsreplica-0123-1.part").symlink_to("/nowhere")
+        with LocalDestination(root, temp_grace=0) as dest:
+            put(dest, "a/k", src_file)
+            assert dest.sweep() == 0  # nothing listed yet
+            list(dest.quick_list())
+            assert dest.sweep() == 2
         assert sorted(os.listdir(root / "a")) == ["k"]
+
+    def test_sweep_keeps_a_fresh_temp_file(self, tmp_path: Path) -> None:
+        root = tmp_path / "dest"
+        root.mkdir()
+        (root / self.STALE).write_bytes(b"just created, not locked yet")
+        with LocalDestination(root) as dest:
+            list(dest.quick_list())
+            assert dest.sweep() == 0
+        assert os.listdir(root) == [self.STALE]
+
+    def test_sweep_keeps_a_temp_file_another_process_holds(self, tmp_path: Path) -> None:
+        root = tmp_path / "dest"
+        root.mkdir()
+        temp = root / self.STALE
+        temp.write_bytes(b"in flight")
+        holder = (
+            "import fcntl, os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('locked', flush=True)\n"
+            "sys.stdin.read()\n"
+        )
+        with subprocess.Popen(
+            [sys.executable, "-c", holder, str(temp)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            assert proc.stdout is not None
+            assert proc.stdin is not None
+            assert proc.stdout.readline() == "locked\n"
+            with LocalDestination(root, temp_grace=0) as dest:
+                list(dest.quick_list())
+                assert dest.sweep() == 0
+                assert temp.exists()
+                proc.stdin.close()
+                assert proc.wait(10) == 0
+                list(dest.quick_list())  # the holder died: now it is abandoned
+                assert dest.sweep() == 1
+        assert not temp.exists()
+
+    def test_staged_file_survives_another_destinations_sweep(
+        self, tmp_path: Path, src_file: Path
+    ) -> None:
+        root = tmp_path / "dest"
+        with (
+            LocalDestination(root) as writer,
+            LocalDestination(root, temp_grace=0) as other,
+            SourceFile(str(src_file)) as source,
+        ):
+            staged = writer.stage("k", source)
+            list(other.quick_list())
+            assert other.sweep() == 0
+            [info] = writer.publish([staged])
+            assert isinstance(info, fsreplica.ObjectInfo)
+        assert os.listdir(root) == ["k"]
+
+    def test_a_lost_temp_file_is_retryable(self, tmp_path: Path, src_file: Path) -> None:
+        root = tmp_path / "dest"
+        with LocalDestination(root) as dest, SourceFile(str(src_file)) as source:
+            staged = dest.stage("k", source)
+            os.unlink(root / staged.tmp)  # as an older fsreplica's listing did
+            [result] = dest.publish([staged])
+            assert isinstance(result, fsreplica.DestinationError)
+            assert result.retryable
+        assert os.listdir(root) == []
 
     def test_failed_put_leaves_nothing(self, tmp_path: Path, src_file: Path) -> None:
         root = tmp_path / "dest"
@@ -122,6 +209,46 @@ class TestTempFiles:
             with pytest.raises(fsreplica.FsreplicaError):
                 dest.put("k", source)
         assert os.listdir(root) == []
+
+
+class TestNoLeak:
+    """Nothing per put stays behind: memory is flat in a day-long run."""
+
+    def _ops(self, dest: LocalDestination, src_file: Path, n: int) -> None:
+        for i in range(n):
+            key = f"d{i % 3}/k{i % 50}"
+            with SourceFile(str(src_file)) as source:
+                if i % 4 == 0:
+                    dest.put(key, source)
+                elif i % 4 == 1:
+                    dest.discard(dest.stage(key, source))
+                elif i % 4 == 2:
+                    staged = dest.stage(key, source)
+                    os.unlink(os.path.join(dest.root, key.rpartition("/")[0], staged.tmp))
+                    dest.publish([staged])  # fails: its temporary file is gone
+                else:
+                    dest.publish([dest.stage(key, source), dest.stage(key + "b", source)])
+
+    def test_memory_is_flat_over_many_puts(self, tmp_path: Path, src_file: Path) -> None:
+        local_py = sys.modules[LocalDestination.__module__].__file__
+        assert local_py is not None
+        only_local = [tracemalloc.Filter(True, local_py)]
+        with LocalDestination(tmp_path / "dest") as dest:
+            self._ops(dest, src_file, 40)  # warm up: buffers, directories
+            tracemalloc.start()
+            try:
+                gc.collect()
+                before = tracemalloc.take_snapshot().filter_traces(only_local)
+                self._ops(dest, src_file, 2000)
+                gc.collect()  # failed puts' exceptions are in reference cycles with their frames
+                after = tracemalloc.take_snapshot().filter_traces(only_local)
+            finally:
+                tracemalloc.stop()
+            grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+            assert grown < 4096, [str(s) for s in after.compare_to(before, "lineno")[:5]]
+            assert not getattr(dest, "_inflight", None)
+        names = {name for _, _, files in os.walk(tmp_path / "dest") for name in files}
+        assert not [name for name in names if name.endswith(".part")]
 
 
 class TestOpenDestination:

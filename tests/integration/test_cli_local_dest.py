@@ -1,0 +1,138 @@
+"""A local DEST through the CLI: deep paths, directory modes, holes, symlinks."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+from test_cli_replicate_helpers import Daemon, fsreplica, tree, wait_for
+
+PATH_MAX = 4096
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def _fsreplica_umask(umask: int, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    def set_umask() -> None:
+        os.umask(umask)
+
+    return subprocess.run(
+        [sys.executable, "-m", "fsreplica", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=set_umask,
+        check=False,
+    )
+
+
+class TestDeepPaths:
+    """A DEST path longer than PATH_MAX is one more file, at every run."""
+
+    def test_sync_and_replicate_again_with_a_path_beyond_path_max(self, tmp_path: Path) -> None:
+        # The source path fits in PATH_MAX; the same key under a longer DEST root does not.
+        src = tmp_path / "s"
+        deep = src.joinpath(*["d" * 200] * 15)
+        deep.mkdir(parents=True)
+        (deep / "leaf.txt").write_text("deep")
+        (src / "top.txt").write_text("top")
+        dst = tmp_path.joinpath(*["D" * 200] * 7, "dst")
+        state = tmp_path / "s.db"
+        assert len(str(dst / deep.relative_to(src) / "leaf.txt")) > PATH_MAX
+        for _ in range(2):
+            result = fsreplica("sync", src, dst, "--state", state)
+            assert result.returncode == 0, result.stderr
+            assert "Traceback" not in result.stderr
+        assert "0 copied" in result.stderr
+        fd = os.open(dst, os.O_RDONLY)
+        try:
+            for _ in range(15):
+                new = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = new
+            leaf = os.open("leaf.txt", os.O_RDONLY, dir_fd=fd)
+            assert os.read(leaf, 100) == b"deep"
+            os.close(leaf)
+        finally:
+            os.close(fd)
+        check = fsreplica("verify", src, dst)
+        assert check.returncode == 0, check.stdout + check.stderr
+        daemon = Daemon(tmp_path, src, dst)
+        try:
+            daemon.wait_ready()
+            (src / "later.txt").write_text("later")
+            wait_for(lambda: (dst / "later.txt").exists(), "a live change after the deep scan")
+        finally:
+            daemon.close()
+        assert "Traceback" not in daemon.output()
+
+
+class TestDirectoryModes:
+    """DEST directories are never more open than the source's, under any umask."""
+
+    def test_private_source_directory_stays_private(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        (src / "private" / "inner").mkdir(parents=True)
+        (src / "public").mkdir()
+        (src / "private" / "secret.txt").write_text("secret")
+        (src / "private" / "inner" / "deeper.txt").write_text("deeper")
+        (src / "public" / "note.txt").write_text("note")
+        os.chmod(src / "private", 0o700)
+        os.chmod(src / "private" / "inner", 0o750)
+        os.chmod(src / "public", 0o755)
+        os.chmod(src, 0o711)
+        for path in (src / "private" / "secret.txt", src / "private" / "inner" / "deeper.txt"):
+            os.chmod(path, 0o644)
+        result = _fsreplica_umask(0, "sync", src, dst, "--state", tmp_path / "s.db")
+        assert result.returncode == 0, result.stderr
+        assert tree(dst) == tree(src)
+        assert _mode(dst / "private") == 0o700
+        assert _mode(dst / "private" / "inner") == 0o750
+        assert _mode(dst / "public") == 0o755
+        assert _mode(dst) == 0o711
+        assert _mode(dst / "private" / "secret.txt") == 0o644
+
+    def test_read_only_source_directory_stays_writable_for_its_owner(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        (src / "ro").mkdir(parents=True)
+        (src / "ro" / "a.txt").write_text("a")
+        (src / "ro" / "b.txt").write_text("b")
+        os.chmod(src / "ro", 0o555)
+        try:
+            result = fsreplica("sync", src, dst, "--state", tmp_path / "s.db")
+        finally:
+            os.chmod(src / "ro", 0o755)
+        assert result.returncode == 0, result.stderr
+        assert _mode(dst / "ro") == 0o755
+        assert tree(dst) == tree(src)
+
+
+class TestSparseFiles:
+    """A file with holes keeps its holes at DEST."""
+
+    def test_sparse_file_stays_sparse(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        src.mkdir()
+        size = 256 * 1024 * 1024
+        with open(src / "disk.img", "wb") as f:
+            f.write(b"head")
+            f.seek(size // 2)
+            f.write(b"middle")
+            f.truncate(size)
+        assert os.stat(src / "disk.img").st_blocks * 512 < 1024 * 1024
+        result = fsreplica("sync", src, dst, "--state", tmp_path / "s.db")
+        assert result.returncode == 0, result.stderr
+        copy = os.stat(dst / "disk.img")
+        assert copy.st_size == size
+        assert copy.st_blocks * 512 < 1024 * 1024, copy.st_blocks
+        with open(dst / "disk.img", "rb") as f:
+            assert f.read(4) == b"head"
+            f.seek(size // 2)
+            assert f.read(6) == b"middle"
+        check = fsreplica("verify", src, dst)
+        assert check.returncode == 0, check.stdout + check.stderr
