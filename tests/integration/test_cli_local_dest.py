@@ -66,7 +66,7 @@ class TestDeepPaths:
         try:
             daemon.wait_ready()
             (src / "later.txt").write_text("later")
-            wait_for(lambda: (dst / "later.txt").exists(), "a live change after the deep scan")
+            wait_for((dst / "later.txt").exists, "a live change after the deep scan")
         finally:
             daemon.close()
         assert "Traceback" not in daemon.output()
