@@ -247,3 +247,38 @@ class Replicating:
 
 
 pytestmark = pytest.mark.slow
+
+
+class TestCachePrivacy:
+    """The metadata cache lists every key, size and hash: 0600 in 0700, under any umask."""
+
+    def test_cache_is_private_under_umask_000(
+        self, tmp_path: Path, moto_bucket: tuple[str, str]
+    ) -> None:
+        endpoint, bucket = moto_bucket
+        src = tmp_path / "src"
+        tree(src, {"a.txt": b"a", "d/b.txt": b"b"})
+        env = s3_env(tmp_path, endpoint, motoserver.ACCESS_KEY, motoserver.SECRET_KEY)
+        state = ["--state", str(tmp_path / "state.db")]
+
+        def umask_000() -> None:
+            os.umask(0)
+
+        done = subprocess.run(
+            [*FSREPLICA, "sync", str(src), f"s3://{bucket}/private", *state],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=25,
+            preexec_fn=umask_000,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        cache = tmp_path / "cache"
+        made = [cache, *(p for p in cache.rglob("*") if p.is_dir())]
+        assert {p.name: oct(p.stat().st_mode & 0o777) for p in made} == {
+            name: "0o700" for name in ("cache", "fsreplica", "s3")
+        }
+        files = [p for p in cache.rglob("*") if p.is_file()]
+        assert files
+        assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o600"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -225,3 +226,22 @@ class TestPrefetch:
             dest.put("a/f", opened)
         listing = dest.list()
         assert [info.key for info in listing] == ["a/f"]
+
+
+class TestCacheFiles:
+    """The cache's -wal and -shm, made by SQLite while it is open, are 0600 too."""
+
+    def test_wal_and_shm_are_private_under_umask_000(self, tmp_path: Path) -> None:
+        old = os.umask(0)
+        try:
+            cache = MetadataCache(tmp_path / "new" / "c.sqlite")
+            try:
+                cache.put(ObjectInfo("a", 3, 10, 0o644, "h"), '"e1"')
+                cache.flush()
+                names = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "new").iterdir()}
+            finally:
+                cache.close()
+        finally:
+            os.umask(old)
+        assert names == {"c.sqlite": 0o600, "c.sqlite-wal": 0o600, "c.sqlite-shm": 0o600}
+        assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700

@@ -9,6 +9,10 @@ using the same destination) only costs HEADs again, never an error.
 The file is read whole on first use into a dict, and changes are written back in batches: a
 query and an insert per object cost more CPU than the PUT request itself (measured: 0.35 s of
 the 5 s a 10,000-file sync took). An entry the file lost is only a HEAD at the next run.
+
+It lists every key, size and hash of the bucket: the file is 0600 (SQLite gives its -wal and
+-shm the database's mode) and the directories made for it are 0700, whatever the umask, as the
+state files are.
 """
 
 from __future__ import annotations
@@ -43,6 +47,33 @@ def default_path(identity: str) -> Path:
     return Path(base) / "fsreplica" / "s3" / f"{name}.sqlite"
 
 
+def _private_dirs(path: str) -> None:
+    """Create the directory `path` and its missing parents, each 0700 whatever the umask."""
+    missing = []
+    while path and not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for each in reversed(missing):
+        try:
+            os.mkdir(each, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(each, 0o700)  # a umask such as 0277 takes bits from mkdir's mode
+
+
+def _private_file(path: str, *, create: bool) -> None:
+    """Make the file `path` 0600 (creating it, if `create`), never through a symlink."""
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Swallow SQLite errors: a busy or broken cache must never fail a transfer."""
@@ -66,17 +97,22 @@ class MetadataCache:
         self._db: sqlite3.Connection | None = None
         if path is None:
             return
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
         target = os.fspath(path)
         try:
-            self._db = self._open(target)
-        except sqlite3.DatabaseError:
-            # A corrupt cache is worth nothing: start again.
-            Path(target).unlink(missing_ok=True)
-            self._db = self._open(target)
+            _private_dirs(os.path.dirname(os.path.abspath(target)))
+            try:
+                self._db = self._open(target)
+            except sqlite3.DatabaseError:
+                # A corrupt cache is worth nothing: start again.
+                Path(target).unlink(missing_ok=True)
+                self._db = self._open(target)
+        except OSError:
+            self._db = None  # cannot be made (private): keep the cache in memory only
 
     @staticmethod
     def _open(target: str) -> sqlite3.Connection:
+        for suffix in ("", "-wal", "-shm"):  # -wal and -shm only if an older version left them
+            _private_file(target + suffix, create=not suffix)
         db = sqlite3.connect(
             target, check_same_thread=False, isolation_level="DEFERRED", timeout=0.05
         )
