@@ -136,3 +136,82 @@ class TestSparseFiles:
             assert f.read(6) == b"middle"
         check = fsreplica("verify", src, dst)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _links(root: Path) -> dict[str, str]:
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            if path.is_symlink():
+                out[str(path.relative_to(root))] = os.readlink(path)
+    return out
+
+
+class TestSymlinks:
+    """Symlinks: one count line by default; with --links, copied as symlinks, never followed."""
+
+    @staticmethod
+    def _source(tmp_path: Path) -> Path:
+        src = tmp_path / "src"
+        (src / "d").mkdir(parents=True)
+        (src / "a.txt").write_text("a")
+        (src / "d" / "b.txt").write_text("b")
+        (src / "rel").symlink_to("a.txt")
+        (src / "abs").symlink_to(tmp_path / "outside" / "victim")
+        (src / "d" / "dangling").symlink_to("../nowhere/x")
+        (src / "dirlink").symlink_to("d")
+        return src
+
+    def test_skipped_symlinks_are_one_count_line(self, tmp_path: Path) -> None:
+        src, dst = self._source(tmp_path), tmp_path / "dst"
+        for _ in range(2):
+            result = fsreplica("sync", src, dst, "--state", tmp_path / "s.db")
+            assert result.returncode == 0, result.stderr
+            lines = [line for line in result.stderr.splitlines() if "symlink" in line]
+            assert lines == [
+                "fsreplica: WARNING: 4 symlinks skipped; --links to copy them as symlinks"
+            ]
+        assert _links(dst) == {}
+
+    def test_links_copies_symlinks_as_symlinks(self, tmp_path: Path) -> None:
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "victim").write_text("do not touch")
+        src, dst = self._source(tmp_path), tmp_path / "dst"
+        dst.mkdir()
+        (dst / "a.txt").symlink_to(outside / "victim")  # a planted link where SRC has a file
+        state = tmp_path / "s.db"
+        result = fsreplica("sync", "--links", src, dst, "--state", state)
+        assert result.returncode == 0, result.stderr
+        assert "symlinks skipped" not in result.stderr
+        assert _links(dst) == _links(src)
+        assert tree(dst) == tree(src)
+        assert (dst / "dirlink").is_symlink()  # never a directory written through
+        assert (outside / "victim").read_text() == "do not touch"
+        # Retarget one, remove one, turn one into a file and a file into a link.
+        (src / "rel").unlink()
+        (src / "rel").symlink_to("d/b.txt")
+        (src / "d" / "dangling").unlink()
+        (src / "abs").unlink()
+        (src / "abs").write_text("now a file")
+        (src / "d" / "b.txt").unlink()
+        (src / "d" / "b.txt").symlink_to("../a.txt")
+        result = fsreplica("sync", "--links", src, dst, "--state", state)
+        assert result.returncode == 0, result.stderr
+        assert _links(dst) == _links(src)
+        assert tree(dst) == tree(src)
+        assert (outside / "victim").read_text() == "do not touch"
+        again = fsreplica("sync", "--links", src, dst, "--state", state)
+        assert "0 copied" in again.stderr
+
+    def test_replicate_links(self, tmp_path: Path) -> None:
+        src, dst = self._source(tmp_path), tmp_path / "dst"
+        daemon = Daemon(tmp_path, src, dst, "--links")
+        try:
+            daemon.wait_ready()
+            assert _links(dst) == _links(src)
+            assert tree(dst) == tree(src)
+            assert daemon.terminate() == 0
+        finally:
+            daemon.close()

@@ -62,6 +62,13 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
         help="allow a reconcile to delete up to N files (-1: no limit); by default deletions "
         "are refused when SRC is empty or more than half of DEST would go",
     )
+    parser.add_argument(
+        "-l",
+        "--links",
+        action="store_true",
+        help="copy symlinks as symlinks (their target text, never followed) to a local DEST; "
+        "by default they are skipped",
+    )
     add_s3(parser)
 
 
@@ -133,6 +140,7 @@ def make_replicator(args: argparse.Namespace, **extra: Any) -> Replicator | None
             default_excludes=not args.no_default_excludes,
             delete=not args.no_delete,
             max_delete=args.max_delete,
+            links=args.links,
             **extra,
         )
     except (ValueError, FsreplicaError) as exc:

@@ -94,6 +94,7 @@ class Applier:
         destination: Where to replicate.
         state: The state database.
         delete: Propagate deletions.
+        links: Copy symlinks as symlinks (the destination has "put_link").
         logger: Where to log.
     """
 
@@ -104,6 +105,7 @@ class Applier:
         state: State,
         *,
         delete: bool,
+        links: bool = False,
         logger: logging.Logger,
     ) -> None:
         self.root = root
@@ -111,6 +113,7 @@ class Applier:
         self.state = state
         self.journal = Journal(state)
         self.delete = delete
+        self.links = links
         self.log = logger
         self.report = SyncReport()
         self._lock = threading.Lock()
@@ -202,6 +205,8 @@ class Applier:
         try:
             if st is not None and stat.S_ISREG(st.st_mode):
                 self._present(work, task, path, st)
+            elif st is not None and self.links and stat.S_ISLNK(st.st_mode):
+                self._link(work, task, path, st)
             else:
                 self._absent(work, task)
         except SourceChangedError as exc:
@@ -320,6 +325,23 @@ class Applier:
             self.report.files_copied += 1
             self.report.bytes_copied += info.size
         self.log.info("put %s (%d bytes)", key, info.size)
+
+    def _link(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
+        """Copy the symlink at `path` as a symlink: its target text, never what it points to."""
+        try:
+            target = os.readlink(path)
+        except FileNotFoundError:
+            self._absent(work, task)
+            return
+        except OSError as exc:
+            if exc.errno in _TRANSIENT:
+                raise
+            self._failed(task, "read", _reason(exc))
+            return
+        self.dest.put_link(task.key, target, mtime_ns=st.st_mtime_ns)  # type: ignore[attr-defined]
+        work.done.append((task, None, None))  # a link has no state record: its text is compared
+        self._count("files_copied")
+        self.log.info("link %s -> %s", task.key, target)
 
     def _kept(
         self, work: _Batch, task: Task, path: str, st: os.stat_result, rec: FileRecord | None

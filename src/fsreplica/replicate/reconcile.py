@@ -32,18 +32,23 @@ class SourceTree:
 
     Attributes:
         files: Regular files by key.
+        links: Symlinks by key, with their target text (only when walked with `links`).
         skipped: (key, kind) of entries that are not regular files or directories.
         unreadable: (key, cause) of directories that could not be listed; keys below them are
             never deleted from the destination.
     """
 
     files: dict[str, os.stat_result] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
 
 
-def walk_source(root: str, rules: IgnoreRules) -> SourceTree:
+def walk_source(root: str, rules: IgnoreRules, *, links: bool = False) -> SourceTree:
     """Walk `root` with os.scandir, never following symlinks, skipping ignored names.
+
+    With `links`, symlinks are collected with their target text (never resolved) instead of
+    being skipped.
 
     Raises:
         ReconcileError: `root` is missing or not a readable directory.
@@ -86,6 +91,13 @@ def walk_source(root: str, rules: IgnoreRules) -> SourceTree:
                 files[key] = st
             elif stat.S_ISDIR(st.st_mode):
                 stack.append(key)  # replaced by a directory since it was listed
+            elif links and stat.S_ISLNK(st.st_mode):
+                try:
+                    tree.links[key] = os.readlink(os.path.join(root, key))
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    tree.unreadable.append((key, (exc.strerror or str(exc)).lower()))
             else:
                 tree.skipped.append((key, _kind(st.st_mode)))
     return tree
@@ -130,6 +142,7 @@ def make_plan(
     rules: IgnoreRules,
     delete: bool,
     max_delete: int | None,
+    dest_links: dict[str, str] | None = None,
 ) -> Plan:
     """Compare the three sides and decide what to do.
 
@@ -141,6 +154,8 @@ def make_plan(
         delete: Delete keys found only at the destination.
         max_delete: Deletions allowed; None for the default guard (refuse when the source is
             empty or when more than half of the destination would go).
+        dest_links: The destination's symlinks and their targets, when symlinks are copied
+            (`tree.links`): a link that differs is put again, one gone from the source deleted.
     """
     plan = Plan(
         skipped=tree.skipped,
@@ -182,10 +197,19 @@ def make_plan(
         else:
             tasks.append(Task(key, mode=FORCE))
     plan.unchanged = unchanged
+    dest_links = dest_links or {}
+    links = tree.links
+    for key, target in links.items():
+        if dest_links.get(key) != target:
+            tasks.append(Task(key, mode=FORCE))
+        else:
+            plan.unchanged += 1
+    plan.source_count += len(links)
+    plan.dest_count += len(dest_links)
     blocked = tuple(f"{key}/" for key, _ in tree.unreadable)
     extra = [
         key
-        for key in listing.keys() - files.keys()
+        for key in (listing.keys() | dest_links.keys()) - files.keys() - links.keys()
         if not rules.key(key) and not key.startswith(blocked)
     ]
     plan.forget = sorted(records.keys() - files.keys() - listing.keys())
@@ -234,9 +258,21 @@ def check_overlap(source: str, destination: Destination | str) -> None:
 
 
 def log_plan(plan: Plan, root: str, log: logging.Logger) -> None:
-    """Log skipped entries, unreadable directories and refusals, one line each."""
+    """Log skipped entries, unreadable directories and refusals, one line each.
+
+    Symlinks are one count line (they are skipped by choice, see --links), each at DEBUG.
+    """
+    links = 0
     for key, kind in plan.skipped:
+        if kind == "symlink":
+            links += 1
+            log.debug("skip %s: symlink", os.path.join(root, key))
+            continue
         log.warning("skip %s: not a regular file (%s)", os.path.join(root, key), kind)
+    if links:
+        log.warning(
+            "%d symlink%s skipped; --links to copy them as symlinks", links, "s"[: links != 1]
+        )
     for key, cause in plan.unreadable:
         log.warning("scan %s: %s", os.path.join(root, key), cause)
     if plan.refused:

@@ -67,6 +67,8 @@ class Replicator:
         max_delete: Deletions a reconcile may do; None for the default guard (refuse when the
             source is empty or more than half of the destination would go); -1 for no limit.
         scan_interval: Seconds between full reconciles in `run()`.
+        links: Copy symlinks as symlinks (never followed), at each reconcile; needs a
+            destination with the "put_link" capability.
         logger: Where to log; default `logging.getLogger("fsreplica")`.
 
     Raises:
@@ -96,6 +98,7 @@ class Replicator:
         delete: bool = True,
         max_delete: int | None = None,
         scan_interval: float = DEFAULT_SCAN_INTERVAL,
+        links: bool = False,
         logger: logging.Logger | None = None,
     ) -> None:
         self.source = os.path.abspath(os.fspath(source))
@@ -112,7 +115,13 @@ class Replicator:
         self.max_delete = max_delete
         self.debounce = debounce
         self.scan_interval = scan_interval
+        self.links = links
         try:
+            if links and "put_link" not in self.destination.capabilities:
+                raise ValueError(
+                    f"--links: only for local destinations ({self.destination.url} cannot "
+                    "store symlinks)"
+                )
             check_overlap(self.source, self.destination)
             if isinstance(state, State):
                 self.state, self._owns_state = state, False
@@ -124,7 +133,7 @@ class Replicator:
             raise
         self.journal = Journal(self.state)
         self.applier = Applier(
-            self.source, self.destination, self.state, delete=delete, logger=self.log
+            self.source, self.destination, self.state, delete=delete, links=links, logger=self.log
         )
         self.engine = Engine(
             self.applier,
@@ -162,6 +171,11 @@ class Replicator:
 
     def _make_plan(self) -> Plan:
         tree, listing, records = self._walk_both()
+        dest_links = None
+        if self.links:
+            dest_links = {k: i.link for k, i in listing.items() if i.link is not None}
+            for key in dest_links:
+                del listing[key]
         return make_plan(
             tree,
             listing,
@@ -169,6 +183,7 @@ class Replicator:
             rules=self.rules,
             delete=self.delete,
             max_delete=self.max_delete,
+            dest_links=dest_links,
         )
 
     def _walk_both(self) -> tuple[SourceTree, dict[str, ObjectInfo], dict[str, FileRecord]]:
@@ -180,9 +195,13 @@ class Replicator:
         back and forth on every system call).
         """
         dest = self.destination
-        quick = "quick_list" in dest.capabilities
-        entries = dest.quick_list() if quick else dest.list()  # type: ignore[attr-defined]
-        tree = walk_source(self.source, self.rules)
+        if self.links:
+            entries = dest.quick_list(links=True)  # type: ignore[attr-defined]
+        elif "quick_list" in dest.capabilities:
+            entries = dest.quick_list()  # type: ignore[attr-defined]
+        else:
+            entries = dest.list()
+        tree = walk_source(self.source, self.rules, links=self.links)
         listing = {info.key: info for info in entries}
         return tree, listing, self.state.all_files()
 

@@ -282,3 +282,20 @@ class TestCachePrivacy:
         files = [p for p in cache.rglob("*") if p.is_file()]
         assert files
         assert {oct(p.stat().st_mode & 0o777) for p in files} == {"0o600"}
+
+
+class TestLinksRefused:
+    """S3 has no symlinks: --links is refused with one line."""
+
+    def test_links_to_s3_exit_2(self, tmp_path: Path, moto_bucket: tuple[str, str]) -> None:
+        endpoint, bucket = moto_bucket
+        src = tmp_path / "src"
+        tree(src, {"a.txt": b"a"})
+        env = s3_env(tmp_path, endpoint, motoserver.ACCESS_KEY, motoserver.SECRET_KEY)
+        state = ["--state", str(tmp_path / "state.db")]
+        done = run(["sync", "--links", str(src), f"s3://{bucket}/l", *state], env)
+        assert (done.returncode, done.stderr.strip()) == (
+            2,
+            f"fsreplica: --links: only for local destinations (s3://{bucket}/l cannot store "
+            "symlinks)",
+        )
