@@ -28,6 +28,7 @@ TEMP_GRACE = 600.0
 """Seconds a lockable temporary file must have been idle before a sweep removes it."""
 
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
 _PROBE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -48,6 +49,12 @@ def create_locked(name: str, dir_fd: int) -> int:
     fd = os.open(name, _CREATE_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            os.close(fd)
+            raise
+        # A filesystem without flock: the sweep cannot take the lock either, so it never
+        # removes anything there (safe; leftovers stay hidden until removed by hand).
     except BaseException:
         os.close(fd)
         raise

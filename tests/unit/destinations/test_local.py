@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 import subprocess
 import sys
 import tracemalloc
@@ -275,3 +276,26 @@ class TestOpenDestination:
                 open_destination("nope://x")
         finally:
             _SCHEMES.pop("nope")
+
+
+class TestHoles:
+    """A file with holes is copied byte for byte, its holes kept."""
+
+    @pytest.mark.parametrize("seed", range(8))
+    def test_random_layouts(self, tmp_path: Path, seed: int) -> None:
+        rng = random.Random(seed)
+        block = 4096
+        size = rng.randrange(1, 64) * 256 * 1024 + rng.randrange(block)
+        path = tmp_path / "sparse"
+        with open(path, "wb") as f:
+            for _ in range(rng.randrange(1, 6)):
+                offset = rng.randrange(size)
+                f.seek(offset)
+                f.write(os.urandom(min(rng.randrange(1, 3 * 1024 * 1024), size - offset)))
+            f.truncate(size)
+        with LocalDestination(tmp_path / "dest") as dest:
+            put(dest, "k", path)
+            assert dest.stat("k").sha256 is not None
+        copy = tmp_path / "dest" / "k"
+        assert copy.read_bytes() == path.read_bytes()
+        assert copy.stat().st_blocks <= path.stat().st_blocks + 2 * block // 512
