@@ -97,6 +97,26 @@ class TestDirectoryModes:
         assert _mode(dst) == 0o711
         assert _mode(dst / "private" / "secret.txt") == 0o644
 
+    def test_existing_and_changed_directory_modes_are_repaired(self, tmp_path: Path) -> None:
+        src, dst, state = tmp_path / "src", tmp_path / "dst", tmp_path / "s.db"
+        (src / "private").mkdir(parents=True)
+        (src / "later").mkdir()
+        (src / "private" / "secret.txt").write_text("secret")
+        (src / "later" / "f.txt").write_text("f")
+        assert fsreplica("sync", src, dst, "--state", state).returncode == 0
+        # As a version that created every directory 0755 left them, and a chmod in SRC since.
+        os.chmod(src / "private", 0o700)
+        os.chmod(dst / "private", 0o755)
+        os.chmod(src / "later", 0o750)
+        dry = fsreplica("sync", "--dry-run", src, dst, "--state", state)
+        assert dry.returncode == 0, dry.stderr
+        assert fsreplica("verify", src, dst).returncode == 0
+        assert _mode(dst / "private") == 0o755  # a dry run and verify change nothing
+        result = fsreplica("sync", src, dst, "--state", state)
+        assert result.returncode == 0, result.stderr
+        assert _mode(dst / "private") == 0o700
+        assert _mode(dst / "later") == 0o750
+
     def test_read_only_source_directory_stays_writable_for_its_owner(self, tmp_path: Path) -> None:
         src, dst = tmp_path / "src", tmp_path / "dst"
         (src / "ro").mkdir(parents=True)

@@ -251,8 +251,12 @@ class SupportsSweep(Protocol):
     this process or of another one.
     """
 
-    def sweep(self) -> int:
-        """Remove leftovers of interrupted puts that are provably abandoned; return how many."""
+    def sweep(self, *, source: str | None = None) -> int:
+        """Remove leftovers of interrupted puts that are provably abandoned; return how many.
+
+        Args:
+            source: The source root, for a destination that also mirrors directory modes.
+        """
         ...
 
 

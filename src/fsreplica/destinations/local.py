@@ -153,6 +153,7 @@ class LocalDestination:
             raise _error("open", self.root, exc) from exc
         self._lock = threading.Lock()
         self._temps: set[str] = set()  # keys of temporary files listings found, for `sweep`
+        self._dir_modes: dict[str, int] = {}  # directory -> mode, as quick_list saw them
         self._buffers = threading.local()  # one copy buffer per worker thread
         self._tmp_prefix = f"{TEMP_PREFIX}{os.urandom(4).hex()}-"
         self._tmp_count = itertools.count()
@@ -484,6 +485,10 @@ class LocalDestination:
                     continue  # replaced by a symlink since it was listed
                 raise _error("list", self._where(rel) if rel else self.root, exc) from exc
             try:
+                if not hashes:
+                    mode = os.fstat(fd).st_mode & 0o7777
+                    with self._lock:
+                        self._dir_modes[rel] = mode
                 yield from self._scan_dir(fd, rel, prefix, stack.append, hashes=hashes, links=links)
             finally:
                 os.close(fd)
@@ -552,17 +557,22 @@ class LocalDestination:
             else:
                 yield ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
 
-    def sweep(self) -> int:
-        """Remove the temporary files listings found that are provably abandoned.
+    def sweep(self, *, source: str | None = None) -> int:
+        """Tidy up after a listing: remove abandoned temporary files, fix directory modes.
 
-        Abandoned: no writer holds its lock and it was idle for `temp_grace` seconds (see
-        `_local_temp`); a copy in flight, of this process or any other, is never removed.
+        A temporary file is removed when it is provably abandoned: no writer holds its lock and
+        it was idle for `temp_grace` seconds (see `_local_temp`); a copy in flight, of this
+        process or any other, is never removed. With `source`, each directory `quick_list` saw
+        whose mode differs from its counterpart's under `source` (plus the owner's rwx) is
+        given that mode: a chmod in the source, or a directory created 0755 by an older
+        version, is repaired.
 
         Returns:
-            How many were removed.
+            How many temporary files were removed.
         """
         with self._lock:
             found, self._temps = self._temps, set()
+            dirs, self._dir_modes = self._dir_modes, {}
         removed = 0
         for key in sorted(found):
             parts = key.split("/")
@@ -574,7 +584,25 @@ class LocalDestination:
                 removed += remove_if_abandoned(parts[-1], fds[-1], grace=self.temp_grace)
             finally:
                 self._close_fds(fds)
+        if source is not None:
+            self._fix_dir_modes(source, dirs)
         return removed
+
+    def _fix_dir_modes(self, source: str, dirs: dict[str, int]) -> None:
+        for rel, mode in dirs.items():
+            want = _dir_mode(os.path.join(source, rel) if rel else source)
+            if want is None or want == mode:
+                continue
+            try:
+                fd = self._open_dir(rel)
+            except OSError:
+                continue
+            try:
+                os.fchmod(fd, want)
+            except OSError:
+                pass  # not ours to change: left as it is
+            finally:
+                os.close(fd)
 
     def put_link(self, key: str, target: str, *, mtime_ns: int | None = None) -> ObjectInfo:
         """Make `key` a symlink whose text is `target`, atomically replacing what is there.

@@ -228,7 +228,7 @@ class Replicator:
             plan = self.plan()
         if "sweep" in self.destination.capabilities:
             # Not in plan(): a dry run changes nothing. Never a copy in flight (see sweep).
-            self.destination.sweep()  # type: ignore[attr-defined]
+            self.destination.sweep(source=self.source)  # type: ignore[attr-defined]
         log_plan(plan, self.source, self.log)
         if plan.forget:
             with self.state.transaction() as db:
