@@ -80,3 +80,28 @@ class DestinationError(FsreplicaError):
 
     def __str__(self) -> str:
         return f"{self.op} {self.url}: {self.reason}"
+
+
+class InternalError(FsreplicaError):
+    """A thread of fsreplica stopped on an unexpected exception (a bug, or a broken system).
+
+    What the thread did has stopped: the replicator ends (`Replicator.run` and `sync_all` raise
+    this) rather than run on without it. Changes not yet done stay in the journal for the next
+    start. The original exception is the `__cause__`, with its traceback.
+
+    Attributes:
+        thread: The name of the thread that stopped ("fsreplica-transfer-0", "fsreplica-log",
+            "fsreplica-inotify", ...).
+        error: The exception it stopped on.
+    """
+
+    def __init__(self, thread: str, error: BaseException) -> None:
+        self.thread = thread
+        self.error = error
+        super().__init__(thread, error)
+        self.__cause__ = error
+
+    def __str__(self) -> str:
+        text = str(self.error)
+        cause = f"{type(self.error).__name__}: {text}" if text else type(self.error).__name__
+        return f"internal error in {self.thread}: {cause}"

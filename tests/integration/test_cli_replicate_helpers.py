@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 DEADLINE = 15.0
@@ -50,26 +50,35 @@ def tree(root: Path) -> dict[str, bytes]:
 
 
 class Daemon:
-    """`fsreplica replicate` as a child process, with its stderr in a file."""
+    """`fsreplica replicate` as a child process, with its stderr in a file.
 
-    def __init__(self, tmp_path: Path, src: Path, dst: Path, *extra: str) -> None:
+    Args:
+        tmp_path: Where the log and the state go.
+        src: SRC.
+        dst: DEST, a path or a URL.
+        *extra: More arguments.
+        command: The program before the subcommand (default `python -m fsreplica`): behind a
+            wrapper such as setpriv, or `python -c CODE` that sets up a fault, then runs the CLI.
+        env: The child's environment (default this one's).
+    """
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        src: Path,
+        dst: Path | str,
+        *extra: str,
+        command: Sequence[str] = (sys.executable, "-m", "fsreplica"),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.log = tmp_path / f"replicate-{time.monotonic_ns()}.log"
         self.state = tmp_path / "state.db"
         with open(self.log, "w") as err:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "fsreplica",
-                    "replicate",
-                    str(src),
-                    str(dst),
-                    "--state",
-                    str(self.state),
-                    *extra,
-                ],
+                [*command, "replicate", str(src), str(dst), "--state", str(self.state), *extra],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
+                env=env,
             )
 
     def output(self) -> str:

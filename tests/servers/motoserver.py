@@ -7,8 +7,10 @@ started again on the same port), not for speed figures.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import uuid
+from collections.abc import Iterator
 
 import boto3
 import obstore
@@ -59,6 +61,30 @@ def stop() -> None:
         server, _server = _server, None
     if server is not None:
         server.stop()
+
+
+@contextlib.contextmanager
+def outage() -> Iterator[None]:
+    """Stop the shared server for the block, then start it again on the same port.
+
+    While stopped, the port is closed: a client gets "connection refused" at once, as from a
+    server that is down. Its buckets and objects live in this process and are kept.
+    """
+    global _server
+    endpoint()
+    with _lock:
+        server = _server
+        assert server is not None
+        host, port = server.get_host_and_port()
+        server.stop()
+        assert server._server is not None
+        server._server.server_close()  # stop() leaves the socket listening: refuse, not hang
+    try:
+        yield
+    finally:
+        with _lock:
+            _server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+            _server.start()
 
 
 def client(endpoint_url: str, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):

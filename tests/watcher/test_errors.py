@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 import fsreplica
+from fsreplica.errors import InternalError
+from fsreplica.pipeline import Debouncer
 
 from .conftest import sysctl, write
 
@@ -148,6 +150,32 @@ class TestLostRoots:
             write(two / "f", "x")
             event = next(iter(watcher.events()))
             assert event.key == "f"
+
+
+class TestThreadFailure:
+    """A backend whose thread fails says so in the stream, instead of going quiet."""
+
+    def test_raised_from_events_as_an_internal_error(
+        self, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        config = fsreplica.WatcherConfig(backend=backend, poll_interval=0.05)  # type: ignore[arg-type]
+        with fsreplica.Watcher(config) as watcher:
+            watcher.watch(tmp_path)
+
+            def fault(self: Debouncer[object], now: float) -> list[object]:
+                raise RuntimeError("injected fault")
+
+            monkeypatch.setattr(Debouncer, "pop_due", fault)
+            write(tmp_path / "wake", "x")  # the owner thread's next turn meets the fault
+            with pytest.raises(InternalError) as info:
+                for _ in watcher.events():
+                    pass
+        assert info.value.thread == f"fsreplica-{backend}"
+        assert (
+            str(info.value)
+            == f"internal error in fsreplica-{backend}: RuntimeError: injected fault"
+        )
+        assert isinstance(info.value.__cause__, RuntimeError)
 
 
 class TestErrorTypes:

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 
 from fsreplica import __version__
-from fsreplica.cli._common import EXIT_USAGE, configure_logging
+from fsreplica.cli._common import EXIT_USAGE, configure_logging, internal_error
+from fsreplica.errors import InternalError
 
 # subcommand name -> module under fsreplica.cli; each module has `add_parser` and `run`.
 COMMANDS: dict[str, str] = {
@@ -54,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(f"fsreplica.cli.{COMMANDS[args.command]}")
     try:
         code: int = module.run(args)
+    except InternalError as exc:
+        code = internal_error(exc, verbose=args.verbose > 0)
     except KeyboardInterrupt:
         code = 130
     except BrokenPipeError:

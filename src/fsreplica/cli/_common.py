@@ -9,14 +9,18 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from fsreplica.errors import InternalError
 from fsreplica.filters import DEFAULT_IGNORE
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_SOFTWARE = 70
+"""A thread stopped on an unexpected exception (a bug): BSD sysexits' EX_SOFTWARE."""
 
 
 def add_filters(parser: argparse.ArgumentParser) -> None:
@@ -76,6 +80,14 @@ def configure_logging(*, verbosity: int, fmt: str) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+
+
+def internal_error(exc: InternalError, *, verbose: bool) -> int:
+    """Say in one line which thread failed and why (the traceback too when verbose)."""
+    print(f"fsreplica: {exc}", file=sys.stderr, flush=True)
+    if verbose:
+        traceback.print_exception(exc.error, file=sys.stderr)
+    return EXIT_SOFTWARE
 
 
 def on_termination(callback: Callable[[], None]) -> None:

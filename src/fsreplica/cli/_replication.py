@@ -113,8 +113,16 @@ def fail(message: object) -> None:
     print(f"fsreplica: {message}", file=sys.stderr, flush=True)
 
 
-def make_replicator(args: argparse.Namespace, **extra: Any) -> Replicator | None:
-    """Build a Replicator from the options, or print why not and return None."""
+def make_replicator(
+    args: argparse.Namespace, *, s3_options: dict[str, Any] | None = None, **extra: Any
+) -> Replicator | None:
+    """Build a Replicator from the options, or print why not and return None.
+
+    Args:
+        args: The parsed command line.
+        s3_options: More keyword options for an s3:// destination.
+        **extra: More keyword options for the Replicator.
+    """
     if not os.path.isdir(args.source):
         fail(f"{args.source}: not a directory")
         return None
@@ -125,7 +133,10 @@ def make_replicator(args: argparse.Namespace, **extra: Any) -> Replicator | None
         if "://" not in args.destination or args.destination.startswith("file://"):
             # Before opening, which creates the directory: never inside the source.
             check_overlap(os.path.abspath(args.source), args.destination.removeprefix("file://"))
-        destination = open_destination(args.destination, **destination_options(args))
+        options = destination_options(args)
+        if s3_options and args.destination.lower().startswith("s3://"):
+            options.update(s3_options)
+        destination = open_destination(args.destination, **options)
     except (ImportError, ValueError, FsreplicaError) as exc:
         fail(exc)
         return None

@@ -9,13 +9,37 @@ from typing import Any
 from fsreplica.cli._common import EXIT_OK, EXIT_USAGE, add_common_options
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.cli._replication import add_replication, fail, make_replicator
-from fsreplica.errors import FsreplicaError
+from fsreplica.errors import FsreplicaError, InternalError
 from fsreplica.replicate import DEFAULT_SCAN_INTERVAL, SyncReport
+
+EPILOG = """\
+exit status:
+  0   stopped by SIGINT or SIGTERM, in-flight copies finished
+  2   bad options, or SRC, DEST or the state file cannot be used
+  70  internal error: a thread of fsreplica stopped on an unexpected exception (a bug); one
+      line names the thread and the cause (-v adds the traceback); unfinished changes stay
+      journaled and are replayed at the next start
+
+A destination that is unreachable, full or read-only is not an exit: the changes wait and are
+retried until it clears; one line says when that starts and one when it is over.
+"""
+
+
+# The S3 client retries a request for 20 s by default, so that a one-shot sync, which gives a
+# change up after a few attempts, rides out a short outage. A replicator never gives up and
+# probes a destination that is down itself: its requests fail sooner, so that an outage is
+# seen (and logged) within seconds, not after 20 s of silence.
+S3_RETRY_TIMEOUT = 4.0
 
 
 def add_parser(sub: Any, name: str) -> None:
     """Register the subcommand."""
-    parser = sub.add_parser(name, help="mirror SRC to DEST in real time until interrupted")
+    parser = sub.add_parser(
+        name,
+        help="mirror SRC to DEST in real time until interrupted",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_replication(parser)
     parser.add_argument(
         "--scan-interval",
@@ -32,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
     if args.scan_interval <= 0:
         fail("--scan-interval must be positive")
         return EXIT_USAGE
-    replicator = make_replicator(args, scan_interval=args.scan_interval)
+    replicator = make_replicator(
+        args,
+        s3_options={"retry_timeout": S3_RETRY_TIMEOUT},
+        scan_interval=args.scan_interval,
+    )
     if replicator is None:
         return EXIT_USAGE
 
@@ -49,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         _on_termination(replicator.stop)
         try:
             replicator.run(on_ready=ready)
+        except InternalError:
+            raise  # exit status 70, in main()
         except FsreplicaError as exc:
             fail(exc)
             return EXIT_USAGE

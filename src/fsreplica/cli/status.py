@@ -45,6 +45,9 @@ def _show(path: Path) -> bool:
         summary = state.get_meta("last_summary")
         if summary:
             out.write(f"last sync: {_when(state.get_meta('last_sync'))}: {summary}\n")
+        refused = state.get_meta("deletes_refused")
+        if refused:
+            out.write(f"deletes refused: {refused} (until a reconcile allows them)\n")
         pending = journal.pending(limit=SHOW_PENDING)
         out.write(f"pending: {journal.count()}\n")
         for entry in pending:

@@ -54,11 +54,13 @@ XATTR_SHA256 = "user.fsreplica.sha256"
 READ_CHUNK = 1024 * 1024
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# Conditions that pass (space freed, descriptors or memory released): retried with backoff.
+# Conditions that pass (space freed, remounted read-write, descriptors or memory released):
+# retried with backoff.
 _RETRYABLE = frozenset(
     {
         errno.ENOSPC,
         errno.EDQUOT,
+        errno.EROFS,
         errno.EAGAIN,
         errno.EBUSY,
         errno.EINTR,

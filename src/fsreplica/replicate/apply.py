@@ -7,6 +7,8 @@ import logging
 import os
 import stat
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fsreplica.destinations import (
@@ -19,6 +21,7 @@ from fsreplica.destinations import (
 )
 from fsreplica.errors import DestinationError
 from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, Retry, Task
+from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.state import FileRecord, State
 
@@ -96,6 +99,12 @@ class Applier:
         delete: Propagate deletions.
         links: Copy symlinks as symlinks (the destination has "put_link").
         logger: Where to log.
+        health: Told of every transient failure and success of the destination.
+
+    Attributes:
+        parked: Called with each task parked as failed (real time: to check it again later).
+        follow: Called with the other names of a hard-linked file a change was copied for
+            (real time: the watcher reports only the name written through).
     """
 
     def __init__(
@@ -107,6 +116,7 @@ class Applier:
         delete: bool,
         links: bool = False,
         logger: logging.Logger,
+        health: DestinationHealth | None = None,
     ) -> None:
         self.root = root
         self.dest = destination
@@ -115,6 +125,9 @@ class Applier:
         self.delete = delete
         self.links = links
         self.log = logger
+        self.health = health or DestinationHealth(destination.url, logger=logger)
+        self.parked: Callable[[Task], None] | None = None
+        self.follow: Callable[[list[str]], None] | None = None
         self.report = SyncReport()
         self._lock = threading.Lock()
         # The mass-delete guard for deletes seen live (None: not replicating in real time).
@@ -165,7 +178,21 @@ class Applier:
                     self.state.record_many(db, records)
                 if seqs:
                     self.journal.ack(db, seqs)
+        if work.hard_linked and self.follow is not None:
+            self._follow_hard_links(work.hard_linked, {task.key for task in tasks})
         return outcomes
+
+    def _follow_hard_links(self, linked: list[tuple[str, int]], skip: set[str]) -> None:
+        """Queue the other recorded names of the hard-linked files just copied."""
+        assert self.follow is not None
+        others = [
+            key
+            for copied, inode in linked
+            for key in self.state.keys_with_inode(inode)
+            if key != copied and key not in skip
+        ]
+        if others:
+            self.follow(others)
 
     def _publish(self, work: _Batch, tasks: list[Task], outcomes: list[Retry | None]) -> None:
         items = work.staged
@@ -178,14 +205,18 @@ class Applier:
             task = item.task
             if isinstance(result, DestinationError):
                 if result.retryable:
+                    self.health.failed(result, since=work.started)
                     outcomes[index[id(task)]] = Retry(result)
                 else:
                     self._failed(task, result.op, str(result))
                 continue
             work.done.append((task, _record(task.key, item.stat, item.sha256, result), None))
+            work.copied(task, item.stat)
             copied += 1
             size += result.size
             self.log.info("put %s (%d bytes)", task.key, result.size)
+        if copied:
+            self.health.succeeded()
         with self._lock:
             self.report.files_copied += copied
             self.report.bytes_copied += size
@@ -215,6 +246,7 @@ class Applier:
             return Retry(exc)
         except DestinationError as exc:
             if exc.retryable:
+                self.health.failed(exc, since=work.started)
                 return Retry(exc)
             self._failed(task, exc.op, str(exc))
         return None
@@ -231,13 +263,18 @@ class Applier:
             self.report.failed.append((task.key, reason))
         if new:
             self.log.warning("%s %s: %s", op, os.path.join(self.root, task.key), reason)
+        if self.parked is not None:
+            self.parked(task)
 
     def watch_deletes(self, dest_count: int) -> None:
-        """Guard live deletes from now on, as a reconcile that found `dest_count` objects would.
+        """Guard live deletes from now on, for a destination of `dest_count` files.
 
         Called after each reconcile of real-time replication: deletes seen by the watcher count
         against the same limits until the next one (`rm -rf` of the source, an unmounted source
-        whose files vanish one by one, must not empty the destination).
+        whose files vanish one by one, must not empty the destination). What counts is how much
+        of the destination would be gone: live deletes less the new files put for live changes
+        since the reconcile, so steady churn (files created and deleted, the tree's size
+        constant) is never refused.
         """
         with self._lock:
             self._live_baseline = dest_count
@@ -252,16 +289,19 @@ class Applier:
             if baseline is None:
                 return None
             limit = self.max_delete
+            gone = self._live_deleted - self._live_added + 1  # net, with this one
             if limit is not None:
-                if limit >= 0 and self._live_deleted >= limit:
-                    return f"more than --max-delete {limit} deletes since the last reconcile"
+                if 0 <= limit < gone:
+                    return (
+                        f"more than --max-delete {limit} files would be gone from the "
+                        "destination since the last reconcile"
+                    )
             elif _empty_or_gone(self.root):
                 return "source is empty or gone (unmounted?); pass --max-delete to allow"
-            elif (self._live_deleted + 1) * 2 > baseline + self._live_added:
+            elif gone * 2 > baseline:
                 return (
-                    "deletes since the last reconcile would exceed half of the "
-                    f"{baseline + self._live_added} files at the destination; pass --max-delete "
-                    "to allow"
+                    "deletes since the last reconcile would remove more than half of the "
+                    f"{baseline} files at the destination; pass --max-delete to allow"
                 )
             self._live_deleted += 1
             return None
@@ -275,7 +315,12 @@ class Applier:
             first = not self._refusal_logged
             self._refusal_logged = True
         if first:  # one line, not one per file of a removed tree
-            self.log.error("delete refused in %s: %s", self.root, reason)
+            self.log.error(
+                "delete refused in %s: %s; kept at the destination until a reconcile allows it",
+                self.root,
+                reason,
+            )
+            self.state.set_meta(deletes_refused=reason)  # shown by `status` until a reconcile
 
     def _absent(self, work: _Batch, task: Task) -> None:
         had = task.key in work.records or task.mode == DELETE
@@ -284,6 +329,7 @@ class Applier:
             return
         if self.delete:
             self.dest.delete(task.key)
+            self.health.succeeded()
             if had:
                 self._count("deleted")
                 self.log.info("delete %s", task.key)
@@ -292,15 +338,15 @@ class Applier:
     def _present(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
         key = task.key
         rec = work.records.get(key)
-        if rec is None and self._live_baseline is not None:
-            with self._lock:
-                self._live_added += 1
         if task.mode not in (FORCE, ADOPT) and rec is not None and rec.same_stat(st):
             work.done.append((task, rec, None))
             self._count("unchanged")
             return
         if task.moved_from is not None and self._rename(work, task, st):
             return
+        if rec is None and task.seqs and self._live_baseline is not None:
+            with self._lock:
+                self._live_added += 1  # a live change grew the destination (not the reconcile's)
         try:
             if self._kept(work, task, path, st, rec):
                 return
@@ -310,7 +356,9 @@ class Applier:
                     work.staged.append(_Staged(task, staged, source.stat, source.sha256))
                     return
                 info = self.dest.put(key, source)
+                self.health.succeeded()
                 work.done.append((task, _record(key, source.stat, source.sha256, info), None))
+                work.copied(task, source.stat)
         except (FileNotFoundError, NotADirectoryError, NotRegularFileError):
             self._absent(work, task)
             return
@@ -339,6 +387,7 @@ class Applier:
             self._failed(task, "read", _reason(exc))
             return
         self.dest.put_link(task.key, target, mtime_ns=st.st_mtime_ns)  # type: ignore[attr-defined]
+        self.health.succeeded()
         work.done.append((task, None, None))  # a link has no state record: its text is compared
         self._count("files_copied")
         self.log.info("link %s -> %s", task.key, target)
@@ -377,6 +426,7 @@ class Applier:
                 task.key, mtime_ns=st.st_mtime_ns, mode=mode
             )
             dest_mtime = info.mtime_ns
+            self.health.succeeded()
         work.done.append((task, _record(task.key, st, sha256, None, dest_mtime), None))
         self._count("metadata_updated")
         return True
@@ -425,6 +475,7 @@ class Applier:
             info = self.dest.rename(old, task.key)  # type: ignore[attr-defined]
         except FileNotFoundError:
             return False
+        self.health.succeeded()
         work.done.append((task, _record(task.key, st, orec.sha256, info), old))
         self._count("renamed")
         self.log.info("rename %s -> %s", old, task.key)
@@ -447,6 +498,13 @@ class _Batch:
     records: dict[str, FileRecord]
     done: list[tuple[Task, FileRecord | None, str | None]] = field(default_factory=list)
     staged: list[_Staged] = field(default_factory=list)
+    hard_linked: list[tuple[str, int]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def copied(self, task: Task, st: os.stat_result) -> None:
+        """Note a copy; a live change of a hard-linked file is one of all its names."""
+        if st.st_nlink > 1 and task.seqs:
+            self.hard_linked.append((task.key, st.st_ino))
 
 
 def _record(

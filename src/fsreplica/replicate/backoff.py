@@ -74,6 +74,10 @@ class DelayQueue(Generic[T]):
             out.append(heapq.heappop(self._heap)[2])
         return out
 
+    def pop_first(self, count: int = 1) -> list[T]:
+        """Remove and return the `count` earliest items, whether due or not, earliest first."""
+        return [heapq.heappop(self._heap)[2] for _ in range(min(count, len(self._heap)))]
+
     def next_due(self) -> float | None:
         """Return when the earliest item is due, or None when empty."""
         return self._heap[0][0] if self._heap else None

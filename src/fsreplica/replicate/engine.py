@@ -9,13 +9,14 @@ so an earlier change can never overtake a later one. A rename holds both of its 
 from __future__ import annotations
 
 import collections
-import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fsreplica.destinations import ObjectInfo
+from fsreplica.errors import InternalError
 from fsreplica.replicate.backoff import Backoff, DelayQueue
 
 DEFAULT_TRANSFERS = 4
@@ -46,6 +47,8 @@ class Task:
         mode: SYNC, FORCE, ADOPT or DELETE.
         dest_info: What the destination held (for ADOPT).
         attempt: Failed attempts so far.
+        parked: How many times this key was parked as failed and checked again since its last
+            change (the backoff of those checks).
     """
 
     key: str
@@ -54,6 +57,7 @@ class Task:
     mode: str = SYNC
     dest_info: ObjectInfo | None = None
     attempt: int = 0
+    parked: int = 0
 
     def merge(self, later: Task) -> Task:
         """Coalesce this waiting task with a later one of the same key."""
@@ -65,6 +69,7 @@ class Task:
             mode,
             later.dest_info or self.dest_info,
             min(self.attempt, later.attempt),
+            min(self.parked, later.parked),
         )
 
 
@@ -78,14 +83,24 @@ class Retry:
 Apply = Callable[[Task], "Retry | None"]
 ApplyBatch = Callable[[list[Task]], "list[Retry | None]"]
 GiveUp = Callable[[Task, BaseException], None]
+OnFailure = Callable[[InternalError], None]
 
 
 class Engine:
     """Runs tasks on a pool of threads.
 
+    A worker that meets an exception (from `apply`, `apply_batch` or `give_up`, which must not
+    raise) does not run on without it: the engine stops, `failure` names the thread and the
+    cause, `wait_idle` returns and `on_failure` is called. The tasks it held stay undone (their
+    journal entries are replayed at the next start).
+
+    While the destination is down (see `outage`), a task waiting for a retry is tried at least
+    every `probe_interval` seconds, whatever its backoff, so that the destination's return is
+    seen within that time; when it is back, every waiting task runs at once.
+
     Args:
         apply: Does one task; returns None when done or `Retry(error)` to try again later.
-            Must not raise (an exception is logged and the task dropped).
+            Must not raise.
         give_up: Called when a task exhausted its attempts.
         apply_batch: Does several tasks of distinct keys at once (so that their writes are
             flushed and recorded together); one outcome per task, in order. When given, a
@@ -96,7 +111,9 @@ class Engine:
         transfers: Worker threads.
         backoff: Retry delays.
         clock: Monotonic clock, in seconds.
-        logger: Where unexpected errors are logged.
+        on_failure: Called (in the failing worker) when a worker stopped on an exception.
+        probe_interval: Longest time between two tries of waiting tasks while the destination
+            is down; None for no probing (each task keeps to its backoff).
     """
 
     def __init__(
@@ -109,7 +126,8 @@ class Engine:
         transfers: int = DEFAULT_TRANSFERS,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
-        logger: logging.Logger | None = None,
+        on_failure: OnFailure | None = None,
+        probe_interval: float | None = None,
     ) -> None:
         if transfers < 1:
             raise ValueError(f"transfers must be >= 1, got {transfers}")
@@ -120,7 +138,6 @@ class Engine:
         self._transfers = transfers
         self.backoff = backoff or Backoff()
         self._clock = clock
-        self._log = logger or logging.getLogger("fsreplica")
         # Workers wait on `_cond`, callers of `wait_idle` on `_idle`, over one lock: a finished
         # task wakes a worker only when it re-queued a key, and the waiters only when all is
         # done. Waking every thread after every task cost a context switch and a GIL hand-off
@@ -132,9 +149,17 @@ class Engine:
         self._ready: collections.deque[str] = collections.deque()
         self._busy: set[str] = set()
         self._delayed: DelayQueue[Task] = DelayQueue()
+        # Parked keys checked again later: not work in progress (never counted by `idle`).
+        self._rechecks: DelayQueue[Task] = DelayQueue()
+        self._recheck_keys: set[str] = set()
+        self._on_failure = on_failure
+        self.probe_interval = probe_interval
+        self._down = False
+        self._last_try = 0.0  # when a waiting task was last taken for a retry
         self._threads: list[threading.Thread] = []
         self._stopping = False
         self.started = False
+        self.failure: InternalError | None = None
 
     def start(self) -> None:
         """Start the workers; idempotent."""
@@ -169,6 +194,13 @@ class Engine:
         while True:
             now = self._clock()
             came_due = self._delayed.pop_due(now)
+            if not came_due and self._probe_at() <= now:
+                came_due = self._delayed.pop_first()  # the destination is down: try it again
+            if came_due:
+                self._last_try = now
+            for task in self._rechecks.pop_due(now):
+                self._recheck_keys.discard(task.key)
+                came_due.append(task)
             for task in came_due:
                 self._submit_locked(task)
             if len(came_due) > 1:
@@ -188,8 +220,18 @@ class Engine:
                     else:
                         self._busy.add(moved)
                 return task
-            due = self._delayed.next_due()
-            self._cond.wait(None if due is None else max(0.0, due - now))
+            dues = [
+                due
+                for due in (self._delayed.next_due(), self._rechecks.next_due(), self._probe_at())
+                if due is not None and due != math.inf
+            ]
+            self._cond.wait(max(0.0, min(dues) - now) if dues else None)
+
+    def _probe_at(self) -> float:
+        """When a waiting task is next tried early (the destination is down); called locked."""
+        if not self._down or self.probe_interval is None or not self._delayed:
+            return math.inf
+        return self._last_try + self.probe_interval
 
     def _more(self, first: Task) -> list[Task]:
         """Take more ready tasks to run with `first`; called with the lock held."""
@@ -225,22 +267,34 @@ class Engine:
             self._idle.notify_all()
 
     def _work(self) -> None:
-        while True:
-            with self._cond:
-                first = self._next()
-                if first is None:
-                    return
-                tasks = self._more(first)
-            try:
+        try:
+            while True:
+                with self._cond:
+                    first = self._next()
+                    if first is None:
+                        return
+                    tasks = self._more(first)
                 if self._apply_batch is not None and first.moved_from is None:
                     outcomes = self._apply_batch(tasks)
                 else:
                     outcomes = [self._apply(first)]
-            except Exception:
-                self._log.exception("replicate %s: unexpected error", first.key)
-                outcomes = [None] * len(tasks)
-            for task, outcome in zip(tasks, outcomes, strict=True):
-                self._finish(task, outcome)
+                for task, outcome in zip(tasks, outcomes, strict=True):
+                    self._finish(task, outcome)
+        except BaseException as exc:  # handed to the owner, never swallowed
+            self._died(exc)
+
+    def _died(self, exc: BaseException) -> None:
+        """Stop the engine on a worker's unexpected exception and report it."""
+        failure = InternalError(threading.current_thread().name, exc)
+        with self._cond:
+            first = self.failure is None
+            if first:
+                self.failure = failure
+            self._stopping = True
+            self._cond.notify_all()
+            self._idle.notify_all()
+        if first and self._on_failure is not None:
+            self._on_failure(failure)
 
     def _finish(self, task: Task, outcome: Retry | None) -> None:
         held = [task.key] if task.moved_from is None else [task.key, task.moved_from]
@@ -264,6 +318,29 @@ class Engine:
             finally:
                 with self._cond:
                     self._release(task, held)
+
+    def recheck(self, task: Task, delay: float) -> None:
+        """Run `task` after `delay` seconds, unless a check of its key is already scheduled.
+
+        For keys parked as failed, whose cause may pass without an event (a chmod): such a
+        check is not work in progress, so `idle`, `wait_idle` and `backlog` leave it out.
+        """
+        with self._cond:
+            if task.key in self._recheck_keys:
+                return
+            self._recheck_keys.add(task.key)
+            self._rechecks.push(self._clock() + delay, task)
+            self._cond.notify()
+
+    def outage(self, down: bool) -> None:
+        """Say whether the destination is down; when it is back, every waiting task runs now."""
+        with self._cond:
+            self._down = down
+            self._last_try = self._clock()
+            back = [] if down else self._delayed.pop_first(len(self._delayed))
+            for task in back:
+                self._submit_locked(task)
+            self._cond.notify(max(1, len(back)))
 
     @property
     def idle(self) -> bool:

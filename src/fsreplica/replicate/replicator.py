@@ -13,11 +13,13 @@ from types import TracebackType
 
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
 from fsreplica.destinations import Destination, ObjectInfo, check_key, open_destination
-from fsreplica.errors import WatcherError
+from fsreplica.errors import InternalError, WatcherError
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.apply import Applier, SyncReport
+from fsreplica.replicate.backoff import Backoff
 from fsreplica.replicate.engine import DEFAULT_MAX_BATCH, DEFAULT_TRANSFERS, Engine, Task
+from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.reconcile import (
     Plan,
@@ -33,6 +35,12 @@ from fsreplica.watch import Watcher
 
 DEFAULT_SCAN_INTERVAL = 3600.0
 """Seconds between full reconciles while replicating in real time."""
+PROBE_INTERVAL = 2.0
+"""Seconds between tries of a destination that is down, while replicating in real time."""
+RECHECK_FIRST = 2.0
+"""Seconds before a file parked as failed is first tried again, while replicating in real time."""
+RECHECK_MAX = 60.0
+"""Longest time between two tries of a parked file (and never longer than the scan interval)."""
 
 
 def _max_batch(transfers: int) -> int:
@@ -74,6 +82,9 @@ class Replicator:
     Raises:
         ReconcileError: The source is inside the destination or the other way round.
         StateError: The state file cannot be opened or is in use.
+
+    A destination that fails for a reason that may pass (unreachable, full, read-only) is logged
+    once when that starts, with the number of changes waiting, and once when it is over.
 
     Example:
         >>> import fsreplica, tempfile, pathlib
@@ -132,8 +143,15 @@ class Replicator:
             self._close_destination()
             raise
         self.journal = Journal(self.state)
+        self.health = DestinationHealth(self.destination.url, logger=self.log)
         self.applier = Applier(
-            self.source, self.destination, self.state, delete=delete, links=links, logger=self.log
+            self.source,
+            self.destination,
+            self.state,
+            delete=delete,
+            links=links,
+            logger=self.log,
+            health=self.health,
         )
         self.engine = Engine(
             self.applier,
@@ -141,11 +159,14 @@ class Replicator:
             apply_batch=self.applier.batch,
             max_batch=_max_batch(transfers),
             transfers=transfers,
-            logger=self.log,
+            on_failure=self._fail,
         )
+        self.health.waiting = self.engine.backlog
+        self.health.on_change = self.engine.outage
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._watcher: Watcher | None = None
+        self._failure: InternalError | None = None
         self._closed = False
         self.state.set_meta(source=self.source, destination=self.destination.url)
 
@@ -246,9 +267,12 @@ class Replicator:
             self.engine.submit(task)
         for task in plan.tasks:
             self.engine.submit(task)
-        self.state.set_meta(last_reconcile=time.time())
+        # A refusal stands until a reconcile settles it; `status` shows it meanwhile.
+        self.state.set_meta(last_reconcile=time.time(), deletes_refused=plan.refused or "")
         if self._watcher is not None:
-            self.applier.watch_deletes(plan.dest_count)
+            # What DEST holds once this reconcile's work is done (the source's files, or more
+            # when its deletes were refused): the live guard's reference.
+            self.applier.watch_deletes(max(plan.dest_count, plan.source_count))
         return plan
 
     def replay(self) -> int:
@@ -270,11 +294,13 @@ class Replicator:
 
         Raises:
             ReconcileError: The source is missing or unreadable; nothing is deleted.
+            InternalError: A worker thread stopped on an unexpected exception.
         """
         self.applier.report = SyncReport()
         self.replay()
         self.reconcile(plan)
         self.engine.wait_idle()
+        self._raise_failure()
         report = self.applier.report
         self.state.set_meta(last_sync=time.time(), last_summary=report.summary())
         return dataclasses.replace(report)
@@ -293,6 +319,7 @@ class Replicator:
         self.engine.start()
         self.engine.submit(Task(key))
         self.engine.wait_idle()
+        self._raise_failure()
         return dataclasses.replace(self.applier.report)
 
     # -- real time ---------------------------------------------------------------------------
@@ -306,9 +333,14 @@ class Replicator:
         Raises:
             WatcherError: The source cannot be watched.
             ReconcileError: The first reconcile cannot run (the source is missing).
+            InternalError: A thread (a worker, the event reader, the watcher's) stopped on an
+                unexpected exception; replication stopped with it (what was not done stays
+                journaled for the next start).
         """
         watcher = Watcher(WatcherConfig(debounce_delay=self.debounce, ignore=self.ignore))
-        reader = threading.Thread(target=self._read_events, args=(watcher,), name="fsreplica-log")
+        reader = threading.Thread(
+            target=self._guarded, args=(self._read_events, watcher), name="fsreplica-log"
+        )
         try:
             with self._lock:
                 if self._stop.is_set():
@@ -320,7 +352,10 @@ class Replicator:
             # keeps a change that failed for a transient reason (the destination is down) in the
             # journal and retries it, the backoff capped, until it goes through or we stop.
             self.engine.backoff = dataclasses.replace(self.engine.backoff, max_attempts=None)
+            self.engine.probe_interval = PROBE_INTERVAL
             self.applier.max_delete = self.max_delete
+            self.applier.parked = self._recheck_later
+            self.applier.follow = self._follow
             self.engine.start()
             reader.start()
             self.applier.report = SyncReport()
@@ -328,6 +363,7 @@ class Replicator:
             self.reconcile()
             if on_ready is not None:
                 self.engine.wait_idle()
+                self._raise_failure()
                 on_ready(dataclasses.replace(self.applier.report))
             while not self._stop.wait(self.scan_interval):
                 self._periodic(watcher)
@@ -336,6 +372,40 @@ class Replicator:
             if reader.is_alive():
                 reader.join()
             self.engine.stop()
+        self._raise_failure()
+
+    def _guarded(self, body: Callable[[Watcher], None], watcher: Watcher) -> None:
+        """Run a thread's `body`; an exception it ends on stops the replicator (never a zombie)."""
+        try:
+            body(watcher)
+        except InternalError as exc:  # another thread's (the watcher's), raised in its stream
+            self._fail(exc)
+        except BaseException as exc:  # handed to run(), never swallowed
+            self._fail(InternalError(threading.current_thread().name, exc))
+
+    def _fail(self, error: InternalError) -> None:
+        """Stop replicating because a thread failed; `run()` raises `error`. Any thread."""
+        with self._lock:
+            if self._failure is None:
+                self._failure = error
+        self.stop()
+
+    def _raise_failure(self) -> None:
+        failure = self._failure or self.engine.failure
+        if failure is not None:
+            raise failure
+
+    def _recheck_later(self, task: Task) -> None:
+        """Try a key parked as failed again later: its cause may pass without an event."""
+        cap = min(RECHECK_MAX, self.scan_interval)
+        backoff = Backoff(base=min(RECHECK_FIRST, cap), cap=cap, max_attempts=None)
+        parked = task.parked + 1
+        self.engine.recheck(Task(task.key, parked=parked), backoff.delay(parked))
+
+    def _follow(self, keys: list[str]) -> None:
+        """Check the other names of a hard-linked file that changed through one of them."""
+        for key in keys:
+            self.engine.submit(Task(key))
 
     def _periodic(self, watcher: Watcher) -> None:
         try:

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 TEXT,
     dest_mtime_ns INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_inode ON files (inode);
 CREATE TABLE IF NOT EXISTS journal (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL,
@@ -242,6 +243,12 @@ class State:
             rows = self.db.execute("SELECT * FROM files").fetchall()
         make = FileRecord._make  # a tuple per row: ten thousand records in a few ms
         return {row[0]: make(row) for row in rows}
+
+    def keys_with_inode(self, inode: int) -> list[str]:
+        """Return the keys recorded with source inode `inode` (the names of a hard link)."""
+        with self.lock:
+            rows = self.db.execute("SELECT key FROM files WHERE inode = ?", (inode,)).fetchall()
+        return [str(row[0]) for row in rows]
 
     def count_files(self) -> int:
         """Return how many keys are recorded."""

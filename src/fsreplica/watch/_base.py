@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from fsreplica.errors import WatcherError
+from fsreplica.errors import InternalError, WatcherError
 from fsreplica.events import FileSystemEvent
 from fsreplica.watch.stats import WatcherStats
 
-Item = FileSystemEvent | WatcherError
-"""What a backend puts in the channel: an event, or an error raised in the consumer's stream."""
+Item = FileSystemEvent | WatcherError | InternalError
+"""What a backend puts in the channel: an event, or an error raised in the consumer's stream
+(an InternalError when the backend's thread stopped on an unexpected exception)."""
 
 
 class Backend(Protocol):

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from fsreplica.errors import WatcherError
+from fsreplica.errors import InternalError, WatcherError
 from fsreplica.events import FileSystemEvent, Operation
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item
@@ -44,7 +44,7 @@ class Output:
         """Queue an event for the consumer."""
         self._out.append(FileSystemEvent(root, key, op, wall, moved_from))
 
-    def report(self, error: WatcherError, *, log: bool = True) -> None:
+    def report(self, error: WatcherError | InternalError, *, log: bool = True) -> None:
         """Queue an error for the consumer's stream (and log it)."""
         if log:
             self._log.error("%s", error)

@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import WatcherError, WatcherStopped
+from fsreplica.errors import InternalError, WatcherError, WatcherStopped
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
@@ -155,8 +155,8 @@ class InotifyBackend(OverflowRecovery):
         try:
             self._loop()
         except Exception as exc:  # a bug must not leave consumers blocked forever
-            self._log.exception("watcher thread failed")
-            self._channel.put(WatcherError("watch", ",".join(self._roots) or "-", exc))
+            # Raised in the consumer's stream, with the traceback as its cause.
+            self._channel.put(InternalError(self._thread.name, exc))
         finally:
             self._shutdown()
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import WatcherError
+from fsreplica.errors import InternalError, WatcherError
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
@@ -122,8 +122,8 @@ class PollingBackend:
         try:
             self._loop()
         except Exception as exc:  # a bug must not leave consumers blocked forever
-            self._log.exception("polling thread failed")
-            self._out.report(WatcherError("watch", ",".join(self._trees) or "-", exc), log=False)
+            # Raised in the consumer's stream, with the traceback as its cause.
+            self._out.report(InternalError(self._thread.name, exc), log=False)
         finally:
             self._shutdown()
 

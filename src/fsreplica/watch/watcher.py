@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import WatcherError, WatcherStopped
+from fsreplica.errors import InternalError, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import CLOSED, Channel
@@ -239,6 +239,11 @@ class Watcher:
         A watched root that is deleted or moved away, or a directory that cannot be watched, is
         raised here as a `WatcherError` in its place in the stream. Other roots keep working:
         call `events()` again to go on reading.
+
+        Raises:
+            WatcherError: A root or directory cannot be watched (see above).
+            InternalError: A backend's thread stopped on an unexpected exception: the roots it
+                watched are no longer watched (stop the watcher; this is a bug to report).
         """
         channel = self._channel
         while True:
@@ -250,7 +255,7 @@ class Watcher:
             items = iter(batch)
             try:
                 for item in items:
-                    if isinstance(item, WatcherError):
+                    if isinstance(item, WatcherError | InternalError):
                         raise item
                     yield item
             finally:
@@ -269,7 +274,7 @@ class Watcher:
                 continue
             if item is CLOSED:
                 return
-            if isinstance(item, WatcherError):
+            if isinstance(item, WatcherError | InternalError):
                 raise item
             yield item  # type: ignore[misc]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fsreplica.errors import DestinationError
+from fsreplica.errors import DestinationError, InternalError
 from fsreplica.replicate.backoff import Backoff
 from fsreplica.replicate.engine import FORCE, SYNC, Engine, Retry, Task
 
@@ -210,6 +210,113 @@ class TestRetries:
         engine.submit(Task("nudge"))
         assert engine.wait_idle(DEADLINE)
         assert [t.seqs for t in recorder.calls if t.key == "k"] == [[1], [2], [1]]
+
+
+def count(recorder: Recorder, key: str) -> int:
+    with recorder.lock:
+        return [t.key for t in recorder.calls].count(key)
+
+
+def wait_count(recorder: Recorder, key: str, n: int) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while count(recorder, key) < n:
+        assert time.monotonic() < deadline, f"{count(recorder, key)} calls of {key}, not {n}"
+        time.sleep(0.005)
+
+
+class TestOutage:
+    """While the destination is down, waiting tasks are probed; when it is back, all run."""
+
+    def test_a_waiting_task_is_probed_every_probe_interval_while_down(
+        self, engine: Engine, recorder: Recorder, clock: FakeClock
+    ) -> None:
+        engine.backoff = Backoff(base=100.0, cap=100.0, max_attempts=None, random=lambda: 1.0)
+        engine.probe_interval = 2.0
+        recorder.failures["k"] = 3
+        engine.outage(True)
+        engine.submit(Task("k", [1]))
+        wait_count(recorder, "k", 1)
+        clock.now = 1.0
+        engine.submit(Task("nudge"))
+        assert not engine.wait_idle(0.1)
+        assert count(recorder, "k") == 1  # its backoff (100 s) and the probe (2 s) both ahead
+        clock.now = 2.0
+        engine.submit(Task("nudge2"))
+        wait_count(recorder, "k", 2)  # probed long before its backoff ends
+
+    def test_no_probing_while_up(
+        self, engine: Engine, recorder: Recorder, clock: FakeClock
+    ) -> None:
+        engine.backoff = Backoff(base=100.0, cap=100.0, max_attempts=None, random=lambda: 1.0)
+        engine.probe_interval = 2.0
+        recorder.failures["k"] = 3
+        engine.submit(Task("k", [1]))
+        wait_count(recorder, "k", 1)
+        clock.now = 50.0
+        engine.submit(Task("nudge"))
+        assert not engine.wait_idle(0.1)
+        assert count(recorder, "k") == 1
+
+    def test_every_waiting_task_runs_when_the_destination_is_back(
+        self, engine: Engine, recorder: Recorder
+    ) -> None:
+        engine.backoff = Backoff(base=100.0, cap=100.0, max_attempts=None, random=lambda: 1.0)
+        for key in ("a", "b", "c"):
+            recorder.failures[key] = 1
+            engine.submit(Task(key, [1]))
+        for key in ("a", "b", "c"):
+            wait_count(recorder, key, 1)
+        engine.outage(True)
+        engine.outage(False)  # the clock has not moved: only the news can run them
+        assert engine.wait_idle(DEADLINE)
+        assert [count(recorder, key) for key in ("a", "b", "c")] == [2, 2, 2]
+
+
+class TestRecheck:
+    """Parked keys are checked again later, without counting as work."""
+
+    def test_a_recheck_runs_when_due_and_is_not_work_in_progress(
+        self, engine: Engine, recorder: Recorder, clock: FakeClock
+    ) -> None:
+        engine.recheck(Task("parked", parked=1), 5.0)
+        engine.recheck(Task("parked", parked=1), 1.0)  # one check per key is enough
+        assert engine.idle
+        assert engine.backlog() == 0
+        assert engine.wait_idle(0)
+        clock.now = 5.0
+        engine.submit(Task("nudge"))
+        wait_count(recorder, "parked", 1)
+        assert engine.wait_idle(DEADLINE)
+        clock.now = 100.0
+        engine.submit(Task("nudge2"))
+        assert engine.wait_idle(DEADLINE)
+        assert count(recorder, "parked") == 1
+
+
+class TestFailure:
+    """A worker that meets an exception stops the engine instead of running on without it."""
+
+    def test_the_exception_stops_the_engine_and_is_reported(self, clock: FakeClock) -> None:
+        reported: list[InternalError] = []
+
+        def apply(task: Task) -> Retry | None:
+            raise RuntimeError(f"bug with {task.key}")
+
+        engine = Engine(
+            apply, give_up=lambda t, e: None, transfers=2, clock=clock, on_failure=reported.append
+        )
+        engine.start()
+        try:
+            engine.submit(Task("k"))
+            assert engine.wait_idle(DEADLINE)  # returns: it does not wait on a dead worker
+            failure = engine.failure
+            assert failure is not None
+            assert reported == [failure]
+            assert failure.thread.startswith("fsreplica-transfer-")
+            assert str(failure).endswith("RuntimeError: bug with k")
+            assert isinstance(failure.__cause__, RuntimeError)
+        finally:
+            engine.stop()
 
 
 def test_stop_is_idempotent(recorder: Recorder) -> None:

@@ -14,8 +14,9 @@ import pytest
 
 import fsreplica
 from fsreplica.destinations.memory import MemoryDestination
-from fsreplica.errors import DestinationError
+from fsreplica.errors import DestinationError, InternalError
 from fsreplica.replicate import ReconcileError, Replicator, State
+from fsreplica.replicate.apply import Applier
 from fsreplica.replicate.engine import Retry, Task
 from fsreplica.replicate.verify import verify
 
@@ -229,6 +230,41 @@ class TestErrors:
             assert rep.state.failures() == []
             assert rep.applier.batch([Task("a.txt")]) == [None]
         assert list(dest.keys()) == ["a.txt"]
+
+
+class TestOutage:
+    """A destination that fails for a while is reported once when it starts and once when over."""
+
+    def test_one_line_when_it_starts_and_one_when_it_ends(
+        self, src: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        dest = MemoryDestination()
+        error = DestinationError("put", "memory://", "connection refused", retryable=True)
+        dest.fail("put", error, times=6)
+        with Replicator(src, dest, state=tmp_path / "s.db", transfers=1) as rep:
+            report = rep.sync_all()
+        assert report.ok
+        lines = [r.getMessage() for r in caplog.records if "destination" in r.getMessage()]
+        assert len(lines) == 2, lines
+        assert lines[0].startswith("destination memory:// unavailable: connection refused; ")
+        assert "changes waiting" in lines[0]
+        assert lines[1].startswith("destination memory:// available again after ")
+
+
+class TestThreadFailure:
+    """A worker that fails ends sync_all with an InternalError instead of a hang."""
+
+    def test_sync_all_raises(
+        self, src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def fault(self: Applier, tasks: list[Task]) -> list[Retry | None]:
+            raise RuntimeError("injected fault")
+
+        monkeypatch.setattr(Applier, "batch", fault)
+        with make(src, tmp_path) as rep, pytest.raises(InternalError) as info:
+            rep.sync_all()
+        assert info.value.thread.startswith("fsreplica-transfer-")
+        assert str(info.value).endswith("RuntimeError: injected fault")
 
 
 def _with_no_free_descriptors(fn: Callable[[], T]) -> T:
