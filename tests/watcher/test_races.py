@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import fsreplica
+from fsreplica.errors import InternalError
 from fsreplica.watch.inotify import InotifyBackend
 
 from .conftest import WAIT, sysctl, write
@@ -57,7 +58,9 @@ class TestInternalFailure:
         try:
             watcher.watch(tmp_path / "a")
             write(tmp_path / "a" / "f", "x")
-            with pytest.raises(fsreplica.WatcherError, match="simulated bug"):
+            with pytest.raises(
+                InternalError, match="fsreplica-inotify: RuntimeError: simulated bug"
+            ):
                 for _ in watcher.events():
                     pass
             with pytest.raises(fsreplica.WatcherStopped):
