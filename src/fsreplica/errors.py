@@ -1,9 +1,15 @@
-"""The exceptions fsreplica raises; all derive from FsreplicaError."""
+"""The exceptions fsreplica raises; all derive from FsreplicaError.
+
+Each is shown as one line: a path (a file name may hold a newline or bytes that are not UTF-8)
+and a reason go through `fsreplica._names.shown`.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import ClassVar
+
+from fsreplica._names import shown
 
 
 class FsreplicaError(Exception):
@@ -27,7 +33,7 @@ class PathError(FsreplicaError):
         super().__init__(path, reason)
 
     def __str__(self) -> str:
-        return f"{self.op} {self.path}: {self.reason}"
+        return f"{self.op} {shown(self.path)}: {shown(self.reason)}"
 
 
 class WatcherError(FsreplicaError):
@@ -51,7 +57,7 @@ class WatcherError(FsreplicaError):
             reason = err.strerror
         else:
             reason = str(err)
-        return f"{self.op} {self.path}: {reason}"
+        return f"{self.op} {shown(self.path)}: {shown(reason)}"
 
 
 class WatcherStopped(WatcherError):
@@ -79,7 +85,7 @@ class DestinationError(FsreplicaError):
         super().__init__(op, url, reason)
 
     def __str__(self) -> str:
-        return f"{self.op} {self.url}: {self.reason}"
+        return f"{self.op} {shown(self.url)}: {shown(self.reason)}"
 
 
 class InternalError(FsreplicaError):

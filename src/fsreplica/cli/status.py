@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fsreplica._names import shown
 from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
 from fsreplica.cli._replication import add_pair, add_state, fail
 from fsreplica.errors import FsreplicaError
@@ -38,8 +39,8 @@ def _show(path: Path) -> bool:
         journal = Journal(state)
         out = sys.stdout
         out.write(f"state: {path}\n")
-        out.write(f"source: {state.get_meta('source')}\n")
-        out.write(f"destination: {state.get_meta('destination')}\n")
+        out.write(f"source: {shown(state.get_meta('source') or '')}\n")
+        out.write(f"destination: {shown(state.get_meta('destination') or '')}\n")
         out.write(f"files replicated: {state.count_files()}\n")
         out.write(f"last reconcile: {_when(state.get_meta('last_reconcile'))}\n")
         summary = state.get_meta("last_summary")
@@ -51,13 +52,13 @@ def _show(path: Path) -> bool:
         pending = journal.pending(limit=SHOW_PENDING)
         out.write(f"pending: {journal.count()}\n")
         for entry in pending:
-            moved = f" (from {entry.moved_from})" if entry.moved_from else ""
-            out.write(f"  {entry.op} {entry.key}{moved}\n")
+            moved = f" (from {shown(entry.moved_from)})" if entry.moved_from else ""
+            out.write(f"  {entry.op} {shown(entry.key)}{moved}\n")
         failures = state.failures()
         out.write(f"failed: {len(failures)}\n")
         for failure in failures:
             out.write(
-                f"  {failure.key}: {failure.op}: {failure.reason} "
+                f"  {shown(failure.key)}: {failure.op}: {shown(failure.reason)} "
                 f"({failure.attempts}x, last {_when(str(failure.last_seen))})\n"
             )
         return bool(failures)

@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Any
 
+from fsreplica._names import shown
 from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.cli._progress import Progress
@@ -28,9 +29,9 @@ def add_parser(sub: Any, name: str) -> None:
 def _print_plan(plan: Plan) -> None:
     out = sys.stdout
     for task in plan.tasks:
-        out.write(f"{'check' if task.mode == 'adopt' else 'put'}: {task.key}\n")
+        out.write(f"{'check' if task.mode == 'adopt' else 'put'}: {shown(task.key)}\n")
     for key in plan.deletes:
-        out.write(f"delete: {key}\n")
+        out.write(f"delete: {shown(key)}\n")
     if plan.refused:
         out.write(f"refuse: {plan.refused}\n")
     out.write(
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         with Progress.for_plan(lambda: replicator.applier.report, plan):
             report = replicator.sync_all(plan)
     for key, cause in report.failed:
-        fail(f"{args.source.rstrip('/')}/{key}: {cause}")
+        fail(f"{shown(args.source.rstrip('/') + '/' + key)}: {shown(cause)}")
     if report.refused and not replicator.log.isEnabledFor(logging.ERROR):
         # The reconcile logged the refusal at ERROR as it made it; repeat it here only when
         # -qq silenced that line, so the reason shows exactly once at every verbosity.

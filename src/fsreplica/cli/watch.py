@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from fsreplica._names import shown
 from fsreplica.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                             }
                         )
                     else:
-                        line = f"{event.operation}: {event.path}"
+                        line = f"{event.operation}: {shown(event.path)}"
                     out.write(line + "\n")
                     out.flush()
                 break

@@ -11,7 +11,10 @@ with one flush (group commit). `sweep` removes what interrupted puts left behind
 stores symlinks as symlinks.
 
 Keys are validated by every destination with `check_key` (shared here so all destinations refuse
-the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL.
+the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL, and nothing
+`os.fsencode` cannot turn back into a file name. A key is a name as `os.fsdecode` gives it, so bytes
+that are not UTF-8 are lone surrogates; a destination that cannot store such a name as it is maps it
+to a form it can store and back (S3: `fsreplica._names.to_key`), so `list` gives the same key.
 
 A destination is used from several worker threads at once, but never for the same key at the same
 time (the replication engine serialises per key). Its methods must therefore be thread-safe for
@@ -25,6 +28,7 @@ secrets.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -58,10 +62,16 @@ def check_key(key: str, *, op: str = "put") -> list[str]:
         op: The operation, for the error message.
 
     Raises:
-        InvalidKeyError: Empty, absolute, with an empty, '.' or '..' component, or a NUL byte.
+        InvalidKeyError: Empty, absolute, with an empty, '.' or '..' component, a NUL byte, or
+            a surrogate that no file name decodes to.
     """
     if not key or key[0] == "/" or "\0" in key:
         raise InvalidKeyError(op, key)
+    if not key.isascii():
+        try:
+            os.fsencode(key)
+        except UnicodeEncodeError:
+            raise InvalidKeyError(op, key) from None
     parts = key.split("/")
     for part in parts:
         if part in ("", ".", ".."):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from fsreplica._names import shown
 from fsreplica.destinations import (
     Destination,
     NotRegularFileError,
@@ -150,15 +151,23 @@ class Applier:
 
         With a destination that can stage, the copies are written first, published together
         (one flush for the batch) and recorded in one transaction with their journal acks.
+        An unexpected exception while doing one task is that task's failure (recorded, logged,
+        counted): it never drops the other tasks of the batch.
         """
         work = _Batch(
             stage="stage" in self.dest.capabilities,
             records=self.state.get_many([task.key for task in tasks]),
         )
         try:
-            outcomes = [self._one(work, task) for task in tasks]
+            outcomes = [self._guarded(work, task) for task in tasks]
             if work.staged:
-                self._publish(work, tasks, outcomes)
+                try:
+                    self._publish(work, tasks, outcomes)
+                except Exception as exc:
+                    for item in work.staged:
+                        self.dest.discard(item.staged)  # type: ignore[attr-defined]
+                        self._unexpected(item.task, exc)
+                    work.staged = []
         except BaseException:
             for item in work.staged:
                 self.dest.discard(item.staged)  # type: ignore[attr-defined]
@@ -214,12 +223,29 @@ class Applier:
             work.copied(task, item.stat)
             copied += 1
             size += result.size
-            self.log.info("put %s (%d bytes)", task.key, result.size)
+            self.log.info("put %s (%d bytes)", shown(task.key), result.size)
         if copied:
             self.health.succeeded()
         with self._lock:
             self.report.files_copied += copied
             self.report.bytes_copied += size
+
+    def _guarded(self, work: _Batch, task: Task) -> Retry | None:
+        """Do one task of a batch; an exception nobody expected becomes its failure."""
+        staged = len(work.staged)
+        try:
+            return self._one(work, task)
+        except Exception as exc:
+            for item in work.staged[staged:]:  # staged before it failed: never published
+                self.dest.discard(item.staged)  # type: ignore[attr-defined]
+            del work.staged[staged:]
+            self._unexpected(task, exc)
+            return None
+
+    def _unexpected(self, task: Task, exc: Exception) -> None:
+        # A bug, or a case no one thought of: one line for people, the traceback for -v.
+        self.log.debug("replicate %s: unexpected error", shown(task.key), exc_info=exc)
+        self._failed(task, "replicate", f"unexpected error: {type(exc).__name__}: {exc}")
 
     def _one(self, work: _Batch, task: Task) -> Retry | None:
         key = task.key
@@ -262,7 +288,9 @@ class Applier:
         with self._lock:
             self.report.failed.append((task.key, reason))
         if new:
-            self.log.warning("%s %s: %s", op, os.path.join(self.root, task.key), reason)
+            self.log.warning(
+                "%s %s: %s", op, shown(os.path.join(self.root, task.key)), shown(reason)
+            )
         if self.parked is not None:
             self.parked(task)
 
@@ -332,7 +360,7 @@ class Applier:
             self.health.succeeded()
             if had:
                 self._count("deleted")
-                self.log.info("delete %s", task.key)
+                self.log.info("delete %s", shown(task.key))
         work.done.append((task, None, None))
 
     def _present(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
@@ -372,7 +400,7 @@ class Applier:
         with self._lock:
             self.report.files_copied += 1
             self.report.bytes_copied += info.size
-        self.log.info("put %s (%d bytes)", key, info.size)
+        self.log.info("put %s (%d bytes)", shown(key), info.size)
 
     def _link(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
         """Copy the symlink at `path` as a symlink: its target text, never what it points to."""
@@ -478,7 +506,7 @@ class Applier:
         self.health.succeeded()
         work.done.append((task, _record(task.key, st, orec.sha256, info), old))
         self._count("renamed")
-        self.log.info("rename %s -> %s", old, task.key)
+        self.log.info("rename %s -> %s", shown(old), shown(task.key))
         return True
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fsreplica.replicate.state import State
+from fsreplica.replicate.state import State, from_sql, sql_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,12 @@ class Journal:
         with self.state.lock:
             cur = self.state.db.execute(
                 "INSERT INTO journal (key, op, moved_from, time) VALUES (?, ?, ?, ?)",
-                (key, op, moved_from, when or time.time()),
+                (
+                    sql_key(key),
+                    op,
+                    None if moved_from is None else sql_key(moved_from),
+                    when or time.time(),
+                ),
             )
             seq = cur.lastrowid
         assert seq is not None
@@ -78,7 +83,10 @@ class Journal:
                 "SELECT seq, key, op, moved_from, time FROM journal ORDER BY seq LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [Entry(*row) for row in rows]
+        return [
+            Entry(seq, from_sql(key), op, None if moved is None else from_sql(moved), when)
+            for seq, key, op, moved, when in rows
+        ]
 
     def count(self) -> int:
         """Return how many entries are unacknowledged."""

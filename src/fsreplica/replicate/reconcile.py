@@ -12,6 +12,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from fsreplica._names import shown
 from fsreplica.destinations import Destination, ObjectInfo
 from fsreplica.destinations._source import _kind
 from fsreplica.errors import PathError
@@ -266,14 +267,14 @@ def log_plan(plan: Plan, root: str, log: logging.Logger) -> None:
     for key, kind in plan.skipped:
         if kind == "symlink":
             links += 1
-            log.debug("skip %s: symlink", os.path.join(root, key))
+            log.debug("skip %s: symlink", shown(os.path.join(root, key)))
             continue
-        log.warning("skip %s: not a regular file (%s)", os.path.join(root, key), kind)
+        log.warning("skip %s: not a regular file (%s)", shown(os.path.join(root, key)), kind)
     if links:
         log.warning(
             "%d symlink%s skipped; --links to copy them as symlinks", links, "s"[: links != 1]
         )
     for key, cause in plan.unreadable:
-        log.warning("scan %s: %s", os.path.join(root, key), cause)
+        log.warning("scan %s: %s", shown(os.path.join(root, key)), cause)
     if plan.refused:
         log.error("refusing to delete: %s", plan.refused)

@@ -6,6 +6,12 @@ row updates, far shorter than the copies around them.
 
 With `synchronous=NORMAL` a committed transaction survives the process being killed (SIGKILL);
 after a power loss the last few may be lost, which the reconcile at start-up repairs.
+
+Keys are file names, and a file name need not be UTF-8 (see `fsreplica._names`). A key that is
+valid UTF-8 is stored as TEXT; any other (one holding surrogates, as `os.fsdecode` makes them) as a
+BLOB of its UTF-8 with the surrogates passed through. Every key is bound with `sql_key` and read
+with `from_sql`, so each key has exactly one stored form and a state file written before BLOB keys
+existed reads the same. Values stored in `meta` (the source path) are stored the same way.
 """
 
 from __future__ import annotations
@@ -56,6 +62,36 @@ CREATE TABLE IF NOT EXISTS failures (
     last_seen REAL NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+def sql_key(key: str) -> str | bytes:
+    """Return how `key` is stored: itself when it is valid UTF-8, else a BLOB that keeps it."""
+    if key.isascii():
+        return key
+    try:
+        key.encode()
+    except UnicodeEncodeError:
+        return key.encode("utf-8", "surrogatepass")
+    return key
+
+
+def from_sql(value: str | bytes) -> str:
+    """Return the key stored as `value` by `sql_key`."""
+    if isinstance(value, str):
+        return value
+    return value.decode("utf-8", "surrogatepass")
+
+
+def _sql_record(rec: FileRecord) -> tuple[object, ...]:
+    key = sql_key(rec.key)
+    return rec if key is rec.key else (key, *rec[1:])
+
+
+def _record_of(row: tuple[object, ...]) -> FileRecord:
+    key = row[0]
+    if isinstance(key, bytes):
+        row = (from_sql(key), *row[1:])
+    return FileRecord._make(row)
 
 
 class StateError(PathError):
@@ -129,7 +165,8 @@ def default_state_path(source: str, destination: str) -> Path:
         destination = os.path.abspath(destination)
     import hashlib  # noqa: PLC0415 - only without --state; OpenSSL takes ms to load
 
-    digest = hashlib.sha256(f"{source}\0{destination}".encode()).hexdigest()[:20]
+    pair = f"{source}\0{destination}".encode("utf-8", "surrogateescape")  # paths are bytes
+    digest = hashlib.sha256(pair).hexdigest()[:20]
     return Path(base) / "fsreplica" / f"{digest}.db"
 
 
@@ -209,14 +246,16 @@ class State:
         """Return a stored setting or figure, or None."""
         with self.lock:
             row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        return None if row is None else str(row[0])
+        if row is None:
+            return None
+        return from_sql(row[0]) if isinstance(row[0], (str, bytes)) else str(row[0])
 
     def set_meta(self, **values: str | float | int) -> None:
         """Store settings or figures by name."""
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [(name, str(value)) for name, value in values.items()],
+                [(name, sql_key(str(value))) for name, value in values.items()],
             )
 
     # -- files -------------------------------------------------------------------------------
@@ -224,8 +263,8 @@ class State:
     def get(self, key: str) -> FileRecord | None:
         """Return the record of `key`, or None."""
         with self.lock:
-            row = self.db.execute("SELECT * FROM files WHERE key = ?", (key,)).fetchone()
-        return None if row is None else FileRecord(*row)
+            row = self.db.execute("SELECT * FROM files WHERE key = ?", (sql_key(key),)).fetchone()
+        return None if row is None else _record_of(row)
 
     def get_many(self, keys: list[str]) -> dict[str, FileRecord]:
         """Return the records of `keys` that exist, by key, in one query."""
@@ -234,15 +273,20 @@ class State:
             return {} if rec is None else {rec.key: rec}
         query = f"SELECT * FROM files WHERE key IN ({','.join('?' * len(keys))})"  # noqa: S608
         with self.lock:
-            rows = self.db.execute(query, keys).fetchall()
-        return {row[0]: FileRecord(*row) for row in rows}
+            rows = self.db.execute(query, [sql_key(key) for key in keys]).fetchall()
+        records = map(_record_of, rows)
+        return {rec.key: rec for rec in records}
 
     def all_files(self) -> dict[str, FileRecord]:
         """Return every record by key."""
         with self.lock:
             rows = self.db.execute("SELECT * FROM files").fetchall()
         make = FileRecord._make  # a tuple per row: ten thousand records in a few ms
-        return {row[0]: make(row) for row in rows}
+        records = {row[0]: make(row) for row in rows}
+        if any(key.__class__ is not str for key in records):
+            # BLOB keys (names that are not UTF-8) are rare: only then a second pass
+            records = {rec.key: rec for rec in map(_record_of, rows)}
+        return records
 
     def keys_with_inode(self, inode: int) -> list[str]:
         """Return the keys recorded with source inode `inode` (the names of a hard link)."""
@@ -260,7 +304,7 @@ class State:
         db.execute(
             "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                rec.key,
+                sql_key(rec.key),
                 rec.size,
                 rec.mtime_ns,
                 rec.ctime_ns,
@@ -270,50 +314,57 @@ class State:
                 rec.dest_mtime_ns,
             ),
         )
-        db.execute("DELETE FROM failures WHERE key = ?", (rec.key,))
+        db.execute("DELETE FROM failures WHERE key = ?", (sql_key(rec.key),))
 
     def record_many(self, db: sqlite3.Connection, records: Sequence[FileRecord]) -> None:
         """Store `records` (inside a transaction) and clear any failure of their keys.
 
         Two statements for a whole batch: two per file cost more than the rest of the commit.
         """
-        db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", records)
-        db.executemany("DELETE FROM failures WHERE key = ?", [(rec.key,) for rec in records])
+        rows = [_sql_record(rec) for rec in records]
+        db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("DELETE FROM failures WHERE key = ?", [row[:1] for row in rows])
 
     def forget_many(self, db: sqlite3.Connection, keys: Sequence[str]) -> None:
         """Drop the records and failures of `keys` (inside a transaction)."""
-        params = [(key,) for key in keys]
+        params = [(sql_key(key),) for key in keys]
         db.executemany("DELETE FROM files WHERE key = ?", params)
         db.executemany("DELETE FROM failures WHERE key = ?", params)
 
     def forget(self, db: sqlite3.Connection, key: str) -> None:
         """Drop the record and any failure of `key` (inside a transaction)."""
-        db.execute("DELETE FROM files WHERE key = ?", (key,))
-        db.execute("DELETE FROM failures WHERE key = ?", (key,))
+        param = (sql_key(key),)
+        db.execute("DELETE FROM files WHERE key = ?", param)
+        db.execute("DELETE FROM failures WHERE key = ?", param)
 
     # -- failures ----------------------------------------------------------------------------
 
     def fail(self, db: sqlite3.Connection, key: str, op: str, reason: str) -> bool:
         """Record a failure of `key` (inside a transaction); True when it is new or changed."""
         now = time.time()
-        row = db.execute("SELECT reason FROM failures WHERE key = ?", (key,)).fetchone()
+        stored = sql_key(key)
+        reason_stored = sql_key(reason)  # may quote a name
+        row = db.execute("SELECT reason FROM failures WHERE key = ?", (stored,)).fetchone()
         if row is None:
             db.execute(
-                "INSERT INTO failures VALUES (?, ?, ?, 1, ?, ?)", (key, op, reason, now, now)
+                "INSERT INTO failures VALUES (?, ?, ?, 1, ?, ?)",
+                (stored, op, reason_stored, now, now),
             )
             return True
         db.execute(
             "UPDATE failures SET op = ?, reason = ?, attempts = attempts + 1, last_seen = ? "
             "WHERE key = ?",
-            (op, reason, now, key),
+            (op, reason_stored, now, stored),
         )
-        return bool(row[0] != reason)
+        return bool(row[0] != reason_stored)
 
     def failures(self) -> list[Failure]:
         """Return every recorded failure, oldest first."""
         with self.lock:
             rows = self.db.execute("SELECT * FROM failures ORDER BY first_seen, key").fetchall()
-        return [Failure(*row) for row in rows]
+        return [
+            Failure(from_sql(key), op, from_sql(reason), *rest) for key, op, reason, *rest in rows
+        ]
 
     def close(self) -> None:
         """Checkpoint and close; idempotent."""

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from fsreplica._names import shown
 from fsreplica.destinations import Destination, ObjectInfo, SourceFile
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.reconcile import walk_source
@@ -29,7 +30,8 @@ class Difference:
     detail: str = ""
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.key}" + (f" ({self.detail})" if self.detail else "")
+        detail = f" ({shown(self.detail)})" if self.detail else ""
+        return f"{self.kind}: {shown(self.key)}{detail}"
 
 
 def _sha256_chunks(chunks: Iterator[bytes]) -> str:

@@ -1,0 +1,194 @@
+"""Names that are bytes, not text: `sync`, `replicate`, `verify` and `status` to a local DEST.
+
+On POSIX a file name is any bytes but '/' and NUL. Every such name reaches a local DEST byte for
+byte, and a name that something cannot handle fails alone, never its neighbours.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_cli_replicate_helpers import Daemon, fsreplica, wait_for
+
+BAD = b"bad\xff.txt"
+
+
+def byte_tree(root: Path) -> dict[bytes, bytes]:
+    """Regular files under `root` by their relative path as bytes (every name, hidden too)."""
+    out = {}
+    base = os.fsencode(root)
+    for dirpath, _, filenames in os.walk(base):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                with open(path, "rb") as f:
+                    out[os.path.relpath(path, base)] = f.read()
+    return out
+
+
+def write(root: Path, files: dict[bytes, bytes]) -> None:
+    base = os.fsencode(root)
+    for rel, data in files.items():
+        path = os.path.join(base, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+
+
+def u8_tree(root: Path) -> dict[bytes, bytes]:
+    """The issue's reproduction: f1.txt ... f8.txt and bad<0xff>.txt."""
+    files = {f"f{i}.txt".encode(): f"{i}\n".encode() for i in range(1, 9)}
+    files[BAD] = b"x"
+    write(root, files)
+    return files
+
+
+# Names as the file system allows them: any bytes but '/' and NUL, not '.' or '..'; the bytes
+# that trouble text (invalid UTF-8, controls, the S3 escape character's bytes) drawn often.
+_TRICKY = [0x0A, 0x0D, 0x09, 0x01, 0x1B, 0x7F, 0x80, 0x9B, 0xBE, 0xBF, 0xC3, 0xE2, 0xEF, 0xFF]
+_BYTE = st.one_of(st.sampled_from(_TRICKY), st.integers(1, 255)).filter(lambda b: b != 0x2F)
+_TEXT = st.text(min_size=1, max_size=6).map(lambda s: s.encode("utf-8", "surrogatepass"))
+NAMES = (
+    st.one_of(st.lists(_BYTE, min_size=1, max_size=10).map(bytes), _TEXT)
+    .filter(lambda n: b"/" not in n and b"\0" not in n and n not in (b".", b".."))
+    .filter(lambda n: not n.startswith(b".fsreplica-"))  # a local DEST's temporary files
+)
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> dict[bytes, bytes]:
+    """A few files with arbitrary names, at the top and in a directory with one too."""
+    directory = draw(NAMES)
+    names = draw(st.lists(NAMES, min_size=1, max_size=4, unique=True))
+    files = {name: name[::-1] for name in names if name != directory}
+    files.update({directory + b"/" + name: name for name in names[:2]})
+    return files
+
+
+NO_EXCLUDES = "--no-default-excludes"
+
+
+class TestSync:
+    """The issue's reproduction, and arbitrary names, through `sync` and `verify`."""
+
+    def test_a_name_that_is_not_utf8_is_copied_with_its_neighbours(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "u8", tmp_path / "u8-dst"
+        files = u8_tree(src)
+        state = ["--state", tmp_path / "state.db"]
+        done = fsreplica("sync", src, dst, *state)
+        assert (done.returncode, "Traceback" in done.stderr) == (0, False), done.stderr
+        assert "9 copied" in done.stderr
+        assert byte_tree(dst) == files
+        assert os.fsencode(dst / os.fsdecode(BAD)) in [
+            os.path.join(os.fsencode(dst), name) for name in os.listdir(os.fsencode(dst))
+        ]
+        done = fsreplica("verify", src, dst)
+        assert done.returncode == 0, done.stdout + done.stderr
+        done = fsreplica("sync", src, dst, *state)
+        assert done.returncode == 0, done.stderr
+        assert "0 copied" in done.stderr
+        assert "9 unchanged" in done.stderr
+        status = fsreplica("status", *state)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "files replicated: 9" in status.stdout
+
+    def test_names_are_shown_on_one_line(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        write(src, {b"new\nline\xff.txt": b"x", b"ok.txt": b"y"})
+        os.mkfifo(os.path.join(os.fsencode(src), b"fi\nfo"))
+        done = fsreplica("sync", src, dst, "--state", tmp_path / "state.db", "-v")
+        assert done.returncode == 0, done.stderr
+        lines = done.stderr.splitlines()
+        assert "fsreplica: INFO: put new\\nline\\xff.txt (1 bytes)" in lines
+        assert f"fsreplica: WARNING: skip {src}/fi\\nfo: not a regular file (fifo)" in lines
+        (dst / os.fsdecode(b"new\nline\xff.txt")).write_bytes(b"z")
+        done = fsreplica("verify", src, dst)
+        assert done.returncode == 1
+        assert done.stdout.splitlines() == ["content: new\\nline\\xff.txt"]
+
+    def test_a_non_utf8_source_directory(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / os.fsdecode(b"src\xfe\n"), tmp_path / "dst"
+        files = u8_tree(src)
+        done = fsreplica("sync", src, dst)
+        assert done.returncode == 0, done.stderr
+        assert byte_tree(dst) == files
+        status = fsreplica("status", src, dst)
+        assert status.returncode == 0, status.stderr
+        assert f"source: {tmp_path}/src\\xfe\\n" in status.stdout.splitlines()
+
+    def test_arbitrary_byte_names(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        state = ["--state", tmp_path / "state.db"]
+        count = itertools.count()
+
+        @settings(
+            max_examples=8,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(files=trees())
+        def example(files: dict[bytes, bytes]) -> None:
+            sub = f"ex{next(count)}"
+            write(src / sub, files)
+            done = fsreplica("sync", src, dst, *state, NO_EXCLUDES)
+            assert done.returncode == 0, done.stderr
+            assert byte_tree(dst / sub) == files
+
+        example()
+        done = fsreplica("verify", src, dst, NO_EXCLUDES)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+class TestReplicate:
+    """A name that is not UTF-8, created while replicating, and every file after it."""
+
+    def test_later_files_are_replicated_after_a_bad_name(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        src.mkdir()
+        daemon = Daemon(tmp_path, src, dst)
+        try:
+            daemon.wait_ready()
+            write(src, {BAD: b"x"})
+            wait_for(lambda: byte_tree(dst) == {BAD: b"x"}, "the bad name at DEST")
+            write(src, {b"later.txt": b"later"})
+            wait_for(lambda: b"later.txt" in byte_tree(dst), "a later file at DEST")
+            status = fsreplica("status", "--state", daemon.state)
+            assert "failed: 0" in status.stdout, status.stdout
+            assert daemon.proc.poll() is None, daemon.output()
+            daemon.terminate()
+            assert "Traceback" not in daemon.output()
+        finally:
+            daemon.close()
+
+    def test_arbitrary_byte_names(self, tmp_path: Path) -> None:
+        src, dst = tmp_path / "src", tmp_path / "dst"
+        src.mkdir()
+        count = itertools.count()
+        daemon = Daemon(tmp_path, src, dst, NO_EXCLUDES)
+        try:
+            daemon.wait_ready()
+
+            @settings(
+                max_examples=10,
+                deadline=None,
+                database=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            )
+            @given(files=trees())
+            def example(files: dict[bytes, bytes]) -> None:
+                sub = f"ex{next(count)}"
+                write(src / sub, files)
+                wait_for(lambda: byte_tree(dst / sub) == files, f"{files} at DEST")
+
+            example()
+            assert daemon.proc.poll() is None, daemon.output()
+            daemon.terminate()
+        finally:
+            daemon.close()
+        done = fsreplica("verify", src, dst, NO_EXCLUDES)
+        assert done.returncode == 0, done.stdout + done.stderr
