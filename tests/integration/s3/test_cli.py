@@ -223,8 +223,11 @@ class TestReplicate:
 class Replicating:
     """`fsreplica replicate` in a child process, stopped (SIGTERM, then SIGKILL) at exit."""
 
-    def __init__(self, src: Path, url: str, env: dict[str, str], tmp_path: Path) -> None:
-        args = [*FSREPLICA, "replicate", str(src), url, "--state", str(tmp_path / "state.db")]
+    def __init__(
+        self, src: Path, url: str, env: dict[str, str], tmp_path: Path, *extra: str
+    ) -> None:
+        state = str(tmp_path / "state.db")
+        args = [*FSREPLICA, "replicate", str(src), url, "--state", state, *extra]
         self.proc = subprocess.Popen(
             args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

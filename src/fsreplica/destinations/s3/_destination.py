@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -12,6 +13,7 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, PreconditionError
 from obstore.store import S3Store
 
+from fsreplica._names import from_key, to_key
 from fsreplica.destinations._base import ObjectInfo, check_key
 from fsreplica.destinations._source import SourceChangedError
 from fsreplica.destinations.s3 import _listing, _meta, _preflight, _upload
@@ -235,20 +237,21 @@ class S3Destination:
             DestinationError: The upload failed.
         """
         check_key(key, op="put")
+        skey = to_key(key)
         try:
             if source.size <= self.multipart_threshold:
                 body = _upload.read_whole(source)
                 attributes = _meta.attributes_for(source)
-                etag = self._put_small(key, body, attributes, source)
+                etag = self._put_small(skey, body, attributes, source)
                 size = len(body)
             else:
                 _upload.hash_file(source)
                 attributes = _meta.attributes_for(source)
                 if self.conditional:
-                    self._refuse_if_newer(key, source)
+                    self._refuse_if_newer(skey, source)
                 size = _upload.upload_multipart(
                     self._store,
-                    key,
+                    skey,
                     source,
                     attributes=attributes,
                     part_size=self.part_size,
@@ -258,9 +261,9 @@ class S3Destination:
         except (SourceChangedError, DestinationError):
             raise
         except Exception as exc:
-            raise self._error("put", key, exc) from exc
+            raise self._error("put", skey, exc) from exc
         info = ObjectInfo(key, size, source.mtime_ns, source.mode, source.sha256)
-        self._remember(key, etag, info)
+        self._remember(skey, etag, info)
         return info
 
     def _put_small(
@@ -304,13 +307,14 @@ class S3Destination:
     def delete(self, key: str) -> None:
         """Remove `key`; a missing key is fine."""
         check_key(key, op="delete")
-        self._cache.forget(key)
+        skey = to_key(key)
+        self._cache.forget(skey)
         try:
-            obstore.delete(self._store, key)
+            obstore.delete(self._store, skey)
         except Exception as exc:
             if is_missing(exc):
                 return
-            raise self._error("delete", key, exc) from exc
+            raise self._error("delete", skey, exc) from exc
 
     def stat(self, key: str) -> ObjectInfo:
         """Return the stored info of `key` (one HEAD request).
@@ -320,16 +324,17 @@ class S3Destination:
             DestinationError: The request failed.
         """
         check_key(key, op="stat")
-        current = self._head(key)
+        skey = to_key(key)
+        current = self._head(skey)
         if current is None:
             raise FileNotFoundError(key)
         meta, attributes = current
         info = _meta.info_from(key, meta["size"], meta["last_modified"], attributes)
-        self._remember(key, meta["e_tag"], info)
+        self._remember(skey, meta["e_tag"], info)
         return info
 
     def _head(self, key: str) -> tuple[ObjectMeta, Mapping[str, str]] | None:
-        """HEAD `key`: (meta, user metadata), or None when it does not exist."""
+        """HEAD the stored key `key`: (meta, user metadata), or None when it does not exist."""
         try:
             result = obstore.get(self._store, key, options={"head": True})
         except Exception as exc:
@@ -346,7 +351,8 @@ class S3Destination:
         for); an object this process has not seen with the same ETag and size costs a HEAD as
         well (S3 lists no user metadata), `list_concurrency` at a time.
         """
-        return self._list(_listing.Prefetch(_listing.pages(self._store, prefix)), prefix)
+        stored = to_key(prefix)  # a prefix of a name is a prefix of its key (a prefix code)
+        return self._list(_listing.Prefetch(_listing.pages(self._store, stored)), stored)
 
     def _list(self, pages: _listing.Prefetch[_listing.Page], prefix: str) -> Iterator[ObjectInfo]:
         try:
@@ -362,14 +368,16 @@ class S3Destination:
 
     def list_stored(self, prefix: str = "") -> Iterator[tuple[str, int, str | None]]:
         """Yield (key, size, etag) of every object under `prefix`: LIST requests only."""
+        stored = to_key(prefix)
         try:
-            for page in _listing.pages(self._store, prefix):
+            for page in _listing.pages(self._store, stored):
                 for meta in page:
-                    yield meta["path"], meta["size"], meta["e_tag"]
+                    yield from_key(meta["path"]), meta["size"], meta["e_tag"]
         except Exception as exc:
-            raise self._error("list", prefix, exc) from exc
+            raise self._error("list", stored, exc) from exc
 
     def _infos(self, page: Sequence[ObjectMeta]) -> Iterator[ObjectInfo]:
+        """The infos of a LIST page, named by the names the stored keys stand for."""
         unknown: dict[str, ObjectMeta] = {}
         for meta in page:
             key, modified = meta["path"], meta["last_modified"].isoformat()
@@ -377,7 +385,7 @@ class S3Destination:
             if cached is None:
                 unknown[key] = meta
             else:
-                yield cached
+                yield _named(cached, from_key(key))
         if not unknown:
             return
         keys = tuple(unknown)
@@ -393,7 +401,7 @@ class S3Destination:
             self._cache.put(
                 info, head["e_tag"], modified if head["e_tag"] == unknown[key]["e_tag"] else None
             )
-            yield info
+            yield _named(info, from_key(key))
 
     # -- optional capabilities ---------------------------------------------------------------
 
@@ -401,21 +409,22 @@ class S3Destination:
         """Copy `src_key` to `dst_key` inside the bucket (server-side, metadata kept)."""
         check_key(src_key, op="copy")
         check_key(dst_key, op="copy")
-        return self._copy(src_key, dst_key, op="copy")
+        return self._copy(to_key(src_key), to_key(dst_key), op="copy")
 
     def _copy(self, src_key: str, dst_key: str, *, op: str) -> ObjectInfo:
+        """Copy between stored keys; the info is named by the name `dst_key` stands for."""
         try:
             obstore.copy(self._store, src_key, dst_key)
         except Exception as exc:
             if is_missing(exc):
-                raise FileNotFoundError(src_key) from None
+                raise FileNotFoundError(from_key(src_key)) from None
             raise self._error(op, src_key, exc) from exc
         # S3's CopyObject answers no metadata; one HEAD gives the copy's ETag and info.
         current = self._head(dst_key)
         if current is None:
             raise DestinationError(op, self._where(dst_key), "copy vanished", retryable=True)
         meta, attributes = current
-        info = _meta.info_from(dst_key, meta["size"], meta["last_modified"], attributes)
+        info = _meta.info_from(from_key(dst_key), meta["size"], meta["last_modified"], attributes)
         self._remember(dst_key, meta["e_tag"], info)
         return info
 
@@ -423,7 +432,7 @@ class S3Destination:
         """Move `src_key` to `dst_key`: a server-side copy, then a delete of the source."""
         check_key(src_key, op="rename")
         check_key(dst_key, op="rename")
-        info = self._copy(src_key, dst_key, op="rename")
+        info = self._copy(to_key(src_key), to_key(dst_key), op="rename")
         self.delete(src_key)
         return info
 
@@ -435,7 +444,8 @@ class S3Destination:
             DestinationError: The update failed (objects over 5 GiB cannot be updated in place).
         """
         check_key(key, op="set_metadata")
-        current = self._head(key)
+        skey = to_key(key)
+        current = self._head(skey)
         if current is None:
             raise FileNotFoundError(key)
         meta, attributes = current
@@ -445,26 +455,27 @@ class S3Destination:
             updated[_meta.MODE] = format(0o100000 | mode, "o")
         updated.pop("content-type", None)
         try:
-            etag = self.control.replace_metadata(key, updated, if_match=meta["e_tag"])
+            etag = self.control.replace_metadata(skey, updated, if_match=meta["e_tag"])
         except Exception as exc:
             if is_missing(exc):
                 raise FileNotFoundError(key) from None
-            raise self._error("set_metadata", key, exc) from exc
+            raise self._error("set_metadata", skey, exc) from exc
         info = _meta.info_from(key, meta["size"], meta["last_modified"], updated)
-        self._remember(key, etag, info)
+        self._remember(skey, etag, info)
         return info
 
     def read(self, key: str) -> Iterator[bytes]:
         """Yield the content of `key` in chunks of about 1 MiB."""
         check_key(key, op="read")
+        skey = to_key(key)
         try:
-            result = obstore.get(self._store, key)
+            result = obstore.get(self._store, skey)
             for chunk in result.stream(min_chunk_size=1024 * 1024):
                 yield bytes(chunk)
         except Exception as exc:
             if is_missing(exc):
                 raise FileNotFoundError(key) from None
-            raise self._error("read", key, exc) from exc
+            raise self._error("read", skey, exc) from exc
 
     # -- setup and teardown --------------------------------------------------------------------
 
@@ -513,6 +524,9 @@ class S3Destination:
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    # Below, `key` is a stored key (`to_key` of a name): messages name the object as stored, and
+    # the metadata cache mirrors the bucket.
+
     def _where(self, key: str) -> str:
         return f"s3://{self.location.bucket}/{self.location.prefix}{key}"
 
@@ -520,4 +534,9 @@ class S3Destination:
         return destination_error(op, self._where(key), exc)
 
     def _remember(self, key: str, etag: str | None, info: ObjectInfo) -> None:
-        self._cache.put(info, etag)
+        self._cache.put(_named(info, key), etag)
+
+
+def _named(info: ObjectInfo, key: str) -> ObjectInfo:
+    """`info` under `key` (a stored key or the name it stands for)."""
+    return info if info.key == key else dataclasses.replace(info, key=key)
