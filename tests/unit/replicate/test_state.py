@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 
+from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.state import FileRecord, State
 
 
@@ -26,3 +29,53 @@ class TestRecords:
             assert state.get_many(["k4"]) == {"k4": record("k4", 4)}
             assert state.get_many(["missing"]) == {}
             assert state.all_files()["k2"] == state.get("k2") == record("k2", 2)
+
+
+class TestNamesThatAreNotText:
+    """Keys that are not valid UTF-8 (surrogate-escaped bytes) round-trip; TEXT keys are kept."""
+
+    BAD = os.fsdecode(b"dir\n/bad\xff.txt")
+
+    def test_records_failures_and_journal(self, tmp_path: Path) -> None:
+        with State(tmp_path / "s.db") as state:
+            journal = Journal(state)
+            with state.transaction() as db:
+                state.record(db, record(self.BAD))
+                state.record_many(db, [record("plain"), record(self.BAD + "2")])
+                state.fail(db, self.BAD + "3", "put", f"put /dst/{self.BAD}3: denied")
+            assert state.get(self.BAD) == record(self.BAD)
+            assert state.get_many([self.BAD, "plain"]) == {
+                self.BAD: record(self.BAD),
+                "plain": record("plain"),
+            }
+            assert set(state.all_files()) == {self.BAD, self.BAD + "2", "plain"}
+            [failure] = state.failures()
+            assert (failure.key, failure.reason) == (
+                self.BAD + "3",
+                f"put /dst/{self.BAD}3: denied",
+            )
+            seq = journal.append(self.BAD, "put", moved_from=self.BAD + "old")
+            [entry] = journal.pending()
+            assert (entry.seq, entry.key, entry.moved_from) == (seq, self.BAD, self.BAD + "old")
+            with state.transaction() as db:
+                state.forget(db, self.BAD)
+                state.forget_many(db, [self.BAD + "2", self.BAD + "3"])
+            assert set(state.all_files()) == {"plain"}
+            assert state.failures() == []
+            state.set_meta(source=self.BAD)
+            assert state.get_meta("source") == self.BAD
+
+    def test_a_state_file_with_text_keys_reads_the_same(self, tmp_path: Path) -> None:
+        path = tmp_path / "s.db"
+        with State(path) as state, state.transaction() as db:
+            state.record(db, record("é/plain.txt"))
+        db = sqlite3.connect(path)
+        try:
+            assert db.execute("SELECT typeof(key) FROM files").fetchall() == [("text",)]
+        finally:
+            db.close()
+        with State(path) as state:
+            assert state.get("é/plain.txt") == record("é/plain.txt")
+            with state.transaction() as db:
+                state.record(db, record("é/plain.txt", 2))
+            assert list(state.all_files().values()) == [record("é/plain.txt", 2)]

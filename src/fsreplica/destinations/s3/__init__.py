@@ -16,7 +16,9 @@ Credentials come from the standard AWS chain (resolved by botocore). Call `prefl
 replicating: it turns a missing bucket, wrong credentials or an unreachable endpoint into one
 line (`s3://bucket: access denied (check AWS_ACCESS_KEY_ID)`).
 
-Keys are the POSIX relative paths under the prefix. Each object carries `mtime` and `mode`
+Keys are the POSIX relative paths under the prefix; a name that is not UTF-8 or holds a control
+character is stored under the reversible encoding of `fsreplica._names.to_key` (rclone's
+InvalidUtf8 quoting) and listed under its name again. Each object carries `mtime` and `mode`
 (rclone's encoding), `sha256` and the source ctime as user metadata, so `stat` is one HEAD.
 S3 lists no metadata: `list` pays a HEAD for each object this process has not put or seen with
 the same ETag, and `list_stored` gives (key, size, etag) from LIST requests alone.
