@@ -100,6 +100,34 @@ class TestBasics:
         assert keys(destination, "space") == ["space name/ünïcode ✓.txt"]
         assert keys(destination, "nothing/") == []
 
+    def test_names_that_are_bytes(
+        self, destination: Destination, source_file: SourceWriter
+    ) -> None:
+        # Keys are names as os.fsdecode gives them: any bytes but '/' and NUL.
+        names = [
+            os.fsdecode(b"bad\xff.txt"),
+            os.fsdecode(b"d\xc3/new\nline\x01\x7f"),
+            "quote\u201bFF",
+            "\u201b\u201b",
+            "\ufffe\uffff",
+            "back\\slash",
+        ]
+        for index, key in enumerate(names):
+            put(destination, key, source_file(f"f{index}", os.fsencode(key)))
+        assert keys(destination) == sorted(names)
+        assert keys(destination, os.fsdecode(b"d\xc3/")) == [names[1]]
+        for key in names:
+            assert destination.stat(key).size == len(os.fsencode(key))
+            if "read" in destination.capabilities:
+                assert content(destination, key) == os.fsencode(key)
+        if "rename" in destination.capabilities:
+            destination.rename(names[0], names[0] + "\n")  # type: ignore[attr-defined]
+            names[0] += "\n"
+            assert keys(destination) == sorted(names)
+        for key in names:
+            destination.delete(key)
+        assert keys(destination) == []
+
     def test_stat_missing(self, destination: Destination) -> None:
         with pytest.raises(FileNotFoundError):
             destination.stat("missing")
@@ -132,7 +160,7 @@ class TestBasics:
         assert keys(destination) == ["a"]
 
     @pytest.mark.parametrize(
-        "key", ["", "/abs", "../up", "a/../../b", "a//b", "./a", "a/.", "a/", "nul\0"]
+        "key", ["", "/abs", "../up", "a/../../b", "a//b", "./a", "a/.", "a/", "nul\0", "\ud800"]
     )
     def test_invalid_keys_refused(
         self, destination: Destination, source_file: SourceWriter, key: str
