@@ -42,7 +42,8 @@ QUOTE = "\u201b"
 # that are not UTF-8), the XML non-characters U+FFFE/U+FFFF, and the quote itself.
 _TO_KEY = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff\u201b]")
 _FROM_KEY = re.compile(f"{QUOTE}{QUOTE}|(?:{QUOTE}[0-9A-F]{{2}})+")
-_SHOWN_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_CONTROL_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_SHOWN_ESCAPES = {"\\": "\\\\", **_CONTROL_ESCAPES}
 
 
 def _escape_for_key(match: re.Match[str]) -> str:
@@ -96,16 +97,26 @@ def shown(name: str) -> str:
     """
     if name.isprintable() and "\\" not in name:
         return name
-    out = []
-    for char in name:
-        if char in _SHOWN_ESCAPES:
-            out.append(_SHOWN_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif _is_escaped_byte(char) or char < "\x80":
-            out.append(f"\\x{ord(char) & 0xFF:02x}")
-        elif char <= "\uffff":
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    return "".join(out)
+    return "".join(_SHOWN_ESCAPES.get(char) or _escaped(char) for char in name)
+
+
+def one_line(text: str) -> str:
+    """Return `text` (a whole message) with what does not print escaped as `shown` does.
+
+    Backslashes are kept as they are: names in the message went through `shown` already; this
+    only makes sure that a name that did not (a path in a library's message) cannot break the
+    line.
+    """
+    if text.isprintable():
+        return text
+    return "".join(_CONTROL_ESCAPES.get(char) or _escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if char.isprintable():
+        return char
+    if _is_escaped_byte(char) or char < "\x80":
+        return f"\\x{ord(char) & 0xFF:02x}"
+    if char <= "\uffff":
+        return f"\\u{ord(char):04x}"
+    return f"\\U{ord(char):08x}"

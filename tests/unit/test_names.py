@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsreplica._names import QUOTE, from_key, shown, to_key
+from fsreplica._names import QUOTE, from_key, one_line, shown, to_key
+from fsreplica.cli._common import configure_logging
 
 NAMES = st.binary(min_size=1, max_size=24).map(os.fsdecode)
 
@@ -70,3 +72,21 @@ class TestShown:
     def test_one_line_and_distinct(self, a: str, b: str) -> None:
         assert shown(a).isprintable()
         assert (shown(a) == shown(b)) == (a == b)
+
+
+class TestLogLines:
+    """The CLI's log lines stay one line, whatever a message holds."""
+
+    def test_one_line_keeps_backslashes(self) -> None:
+        assert one_line("put a\\nb: 5 bytes") == "put a\\nb: 5 bytes"
+        assert one_line(os.fsdecode(b"watch /a\nb\xff: gone")) == "watch /a\\nb\\xff: gone"
+
+    def test_text_log_format(self, capsys: pytest.CaptureFixture[str]) -> None:
+        logger = logging.getLogger("fsreplica")
+        saved = logger.handlers[:], logger.level, logger.propagate
+        configure_logging(verbosity=0, fmt="text")
+        try:
+            logger.warning("watch %s: gone", "/src/a\nb")
+        finally:
+            logger.handlers[:], logger.level, logger.propagate = saved
+        assert capsys.readouterr().err == "fsreplica: WARNING: watch /src/a\\nb: gone\n"

@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from fsreplica._names import one_line
 from fsreplica.errors import InternalError
 from fsreplica.filters import DEFAULT_IGNORE
 
@@ -66,6 +67,16 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+class _TextFormatter(logging.Formatter):
+    """`fsreplica: LEVEL: message`, the message on one line whatever names it holds."""
+
+    def __init__(self) -> None:
+        super().__init__("fsreplica: %(levelname)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return one_line(super().formatMessage(record))
+
+
 def configure_logging(*, verbosity: int, fmt: str) -> None:
     """Send fsreplica's logs to stderr at a level chosen by -v/-q."""
     level = {-2: logging.CRITICAL, -1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
@@ -75,7 +86,7 @@ def configure_logging(*, verbosity: int, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("fsreplica: %(levelname)s: %(message)s"))
+        handler.setFormatter(_TextFormatter())
     logger = logging.getLogger("fsreplica")
     logger.handlers[:] = [handler]
     logger.setLevel(level)
