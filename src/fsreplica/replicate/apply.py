@@ -164,6 +164,7 @@ class Applier:
                 try:
                     self._publish(work, tasks, outcomes)
                 except Exception as exc:
+                    # The destination raised instead of answering per file: none was published.
                     for item in work.staged:
                         self.dest.discard(item.staged)  # type: ignore[attr-defined]
                         self._unexpected(item.task, exc)
@@ -232,13 +233,14 @@ class Applier:
 
     def _guarded(self, work: _Batch, task: Task) -> Retry | None:
         """Do one task of a batch; an exception nobody expected becomes its failure."""
-        staged = len(work.staged)
+        staged, done = len(work.staged), len(work.done)
         try:
             return self._one(work, task)
         except Exception as exc:
             for item in work.staged[staged:]:  # staged before it failed: never published
                 self.dest.discard(item.staged)  # type: ignore[attr-defined]
             del work.staged[staged:]
+            del work.done[done:]
             self._unexpected(task, exc)
             return None
 
