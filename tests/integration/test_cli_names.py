@@ -58,10 +58,11 @@ class TestSync:
     def test_a_non_utf8_source_directory(self, tmp_path: Path) -> None:
         src, dst = tmp_path / os.fsdecode(b"src\xfe\n"), tmp_path / "dst"
         files = u8_tree(src)
-        done = fsreplica("sync", src, dst)
+        env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / os.fsdecode(b"state?#%\xff"))}
+        done = fsreplica("sync", src, dst, env=env)
         assert done.returncode == 0, done.stderr
         assert byte_tree(dst) == files
-        status = fsreplica("status", src, dst)
+        status = fsreplica("status", src, dst, env=env)
         assert status.returncode == 0, status.stderr
         assert f"source: {tmp_path}/src\\xfe\\n" in status.stdout.splitlines()
 

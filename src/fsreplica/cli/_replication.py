@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from fsreplica._names import one_line
 from fsreplica.cli._common import add_filters
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
 from fsreplica.destinations import open_destination
@@ -109,8 +110,8 @@ def destination_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def fail(message: object) -> None:
-    """Print an error line on stderr."""
-    print(f"fsreplica: {message}", file=sys.stderr, flush=True)
+    """Print an error line on stderr (one line, whatever names it holds)."""
+    print(f"fsreplica: {one_line(str(message))}", file=sys.stderr, flush=True)
 
 
 def make_replicator(

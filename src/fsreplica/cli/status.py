@@ -38,7 +38,7 @@ def _show(path: Path) -> bool:
     with State(path, readonly=True) as state:
         journal = Journal(state)
         out = sys.stdout
-        out.write(f"state: {path}\n")
+        out.write(f"state: {shown(str(path))}\n")
         out.write(f"source: {shown(state.get_meta('source') or '')}\n")
         out.write(f"destination: {shown(state.get_meta('destination') or '')}\n")
         out.write(f"files replicated: {state.count_files()}\n")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from fsreplica.errors import PathError
 
@@ -192,7 +192,8 @@ class State:
             if readonly:
                 if not os.path.exists(self.path):
                     raise StateError(self.path, "no such state file")
-                uri = "file:" + self.path + "?mode=ro"
+                # A URI: '?', '#', '%' and bytes that are not UTF-8 in the path are quoted.
+                uri = "file:" + quote(os.fsencode(self.path)) + "?mode=ro"
                 self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
