@@ -51,10 +51,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 class Collector:
-    """Consumes a watcher's events in a thread; tests wait for conditions on what arrived."""
+    """Consumes a watcher's events in a thread; tests wait for conditions on what arrived.
+
+    With `read_content` set, it also mirrors the files as a replicator would: each put reads the
+    file as it is when the event is consumed (into `contents`), each delete forgets it.
+    """
 
     def __init__(self, watcher: fsreplica.Watcher) -> None:
         self.watcher = watcher
+        self.read_content = False
+        self.contents: dict[str, bytes] = {}
         self.events: list[fsreplica.FileSystemEvent] = []
         self.errors: list[fsreplica.WatcherError] = []
         self._cond = threading.Condition()
@@ -70,6 +76,8 @@ class Collector:
                 try:
                     for event in self.watcher.events():
                         self.running.wait()
+                        if self.read_content:
+                            self._mirror(event)
                         with self._cond:
                             self.events.append(event)
                             self._cond.notify_all()
@@ -82,6 +90,17 @@ class Collector:
             self.done.set()
             with self._cond:
                 self._cond.notify_all()
+
+    def _mirror(self, event: fsreplica.FileSystemEvent) -> None:
+        try:
+            data = Path(event.path).read_bytes() if event.operation == "put" else None
+        except OSError:
+            data = None
+        with self._cond:
+            if data is None:
+                self.contents.pop(event.key, None)
+            else:
+                self.contents[event.key] = data
 
     def wait(self, predicate: Callable[[], bool], timeout: float = WAIT) -> bool:
         """Wait until `predicate()` holds (checked on every arrival); False on timeout."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
+
+from fsreplica.watch._overflow import OVERFLOW_SLACK_NS
 
 from .conftest import sysctl, write
 
@@ -92,3 +95,37 @@ class TestKernelOverflow:
         write(tmp_path / "fresh" / "deep" / "after", "x")
         events.wait_key("fresh/deep/after")
         assert os.path.exists(tmp_path / "fresh" / "deep" / "after")
+
+    def test_edits_of_known_files_lost_while_stalled_are_found(
+        self, tmp_path: Path, make_watcher
+    ) -> None:
+        """Appends and same-size rewrites of existing files, lost while the consumer stalls."""
+        files = [tmp_path / f"f{i:03d}" for i in range(300)]
+        for path in files:
+            write(path, f"a-{path.name}")
+        with sysctl(MAX_QUEUED_EVENTS, 64):
+            # A tiny pending limit makes the reader stop at once, so the kernel queue overflows.
+            watcher, events = make_watcher(
+                tmp_path, debounce_delay=0, event_buffer=4, max_pending=8
+            )
+        events.read_content = True
+        events.running.clear()
+        for i, path in enumerate(files):
+            if i % 2:
+                with open(path, "a") as f:
+                    f.write(" appended")
+            else:
+                write(path, f"b-{path.name}")  # the same size, other bytes
+        # The stall outlasts the rescan's margin for the kernel's clock, as a consumer that is
+        # stopped (SIGSTOP) or busy for a few seconds does: what it can tell apart is time.
+        time.sleep(OVERFLOW_SLACK_NS / 1e9 + 0.5)
+        events.running.set()
+        expected = {path.name: path.read_bytes() for path in files}
+
+        def stale() -> list[str]:
+            return sorted(k for k, data in expected.items() if events.contents.get(k) != data)
+
+        assert events.wait(lambda: not stale(), timeout=20), (
+            f"{len(stale())} files stale, e.g. {stale()[:5]}; {events.summary()}"
+        )
+        assert watcher.stats.overflows >= 1

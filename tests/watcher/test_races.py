@@ -48,7 +48,7 @@ class TestInternalFailure:
     """A bug in the watcher thread ends the stream with an error instead of hanging it."""
 
     def test_failure_is_reported_and_the_stream_ends(self, tmp_path: Path, monkeypatch) -> None:
-        def broken(self: InotifyBackend, buf: bytes) -> None:
+        def broken(self: InotifyBackend, buf: bytes, drained_ns: int) -> None:
             raise RuntimeError("simulated bug")
 
         monkeypatch.setattr(InotifyBackend, "_handle", broken)

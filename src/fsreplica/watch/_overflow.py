@@ -1,10 +1,15 @@
 """Recovery from a kernel event queue overflow: rescan, and emit what changed since it was empty.
 
 When inotify's queue overflows (`IN_Q_OVERFLOW`) events are lost, so the tree is compared with the
-disk: names that appeared or vanished, directories replaced, and files whose inode changed after
-the last moment the queue was known to be empty (or the last rescan started), with a margin for
-the kernel's coarse inode clock. A mixin of `InotifyBackend`, whose state it uses (typed by
-`_Host` below); kept apart because the rescan is its own idea and the backend's largest method.
+disk: names that appeared or vanished, directories replaced, and files whose ctime or mtime is at
+or after the last moment the queue was provably drained before the overflow (or the last rescan
+started), with a margin for the kernel's coarse inode clock. That moment is the last read that
+emptied the queue before the read that brought the overflow in: the latter comes after the lost
+changes (a stalled or paused reader), so it must not be used. When in doubt a file is reported: a
+spurious put of an unchanged file costs a stat at the consumer, a lost change costs the data.
+
+A mixin of `InotifyBackend`, whose state it uses (typed by `_Host` below); kept apart because the
+rescan is its own idea and the backend's largest method.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from fsreplica.watch import _inotify_sys as sys_
 from fsreplica.watch._tree import DirNode, Root
 from fsreplica.watch.stats import WatcherStats
 
-# Inode times come from the kernel's coarse clock, up to a tick (<= 10 ms) behind: a change is
-# looked for from a little before the last moment the queue was known to be empty.
-_OVERFLOW_SLACK_NS = 50_000_000
+# Inode times come from the kernel's coarse clock, up to a tick (<= 10 ms) behind, and a write
+# stamps them when it starts while its event is queued when it ends (a large write to a slow disk
+# takes a while): a change is looked for from well before the last moment the queue was empty.
+OVERFLOW_SLACK_NS = 1_000_000_000
 # File systems that keep whole seconds (FAT: two) need a wider margin; a ctime that is a whole
 # second says so (on a nanosecond file system that is a one-in-a-billion chance, and costs only a
 # spare put).
@@ -38,7 +44,6 @@ class _Host(Protocol):
     _rules: IgnoreRules
     _roots: dict[str, Root]
     _moves: dict[int, tuple[DirNode, str, bool]]
-    _drained_ns: int
     _synced_ns: int
 
     def _rescan_root(self, root: Root, watermark: int) -> None: ...
@@ -62,12 +67,17 @@ class _Host(Protocol):
 class OverflowRecovery:
     """The overflow rescan of `InotifyBackend` (a mixin)."""
 
-    def _overflow(self: _Host) -> None:
-        """The kernel dropped events: compare the disk with what we knew and emit the changes."""
+    def _overflow(self: _Host, drained_ns: int) -> None:
+        """The kernel dropped events: compare the disk with what we knew and emit the changes.
+
+        Args:
+            drained_ns: When the queue was last known to be empty before the buffer holding the
+                overflow was read.
+        """
         self.stats.overflows += 1
         # Changes before the queue was last seen empty, or before the last rescan started,
         # are known; anything later may have been lost.
-        watermark = max(self._drained_ns, self._synced_ns)
+        watermark = max(drained_ns, self._synced_ns)
         rescan_started = time.time_ns()
         self._log.warning(
             "kernel event queue overflowed (fs.inotify.max_queued_events=%s); rescanning",
@@ -127,7 +137,7 @@ class OverflowRecovery:
                     elif entry.is_file(follow_symlinks=False):
                         seen_files.add(name)
                         if not node.has_file(name) or _changed_since(
-                            entry.stat(follow_symlinks=False).st_ctime_ns, watermark
+                            _last_change(entry.stat(follow_symlinks=False)), watermark
                         ):
                             self.stats.rescan_changes += 1
                             self._complete((node, name), now, wall, regular=True)
@@ -141,7 +151,13 @@ class OverflowRecovery:
                     self._drop_subtree(child, wall)
 
 
-def _changed_since(ctime_ns: int, watermark_ns: int) -> bool:
-    """Return True if an inode changed at `ctime_ns` may have changed after `watermark_ns`."""
-    slack = _COARSE_SLACK_NS if ctime_ns % _SECOND_NS == 0 else _OVERFLOW_SLACK_NS
-    return ctime_ns >= watermark_ns - slack
+def _last_change(st: os.stat_result) -> int:
+    """The latest of a file's ctime and mtime, in nanoseconds."""
+    # The mtime is later than the ctime only when set by hand (into the future); in doubt, report.
+    return max(st.st_ctime_ns, st.st_mtime_ns)
+
+
+def _changed_since(changed_ns: int, watermark_ns: int) -> bool:
+    """Return True if a change stamped `changed_ns` may have come at or after `watermark_ns`."""
+    slack = _COARSE_SLACK_NS if changed_ns % _SECOND_NS == 0 else OVERFLOW_SLACK_NS
+    return changed_ns >= watermark_ns - slack

@@ -96,7 +96,9 @@ class InotifyBackend(OverflowRecovery):
         self._roots: dict[str, Root] = {}
         self._emitted = 0
         self._moves: dict[int, tuple[DirNode, str, bool]] = {}
-        self._bufs: deque[bytes] = deque()
+        # Buffers read ahead of handling, each with the moment the queue was last known to be
+        # drained before it was read: what an overflow inside it may have lost came after that.
+        self._bufs: deque[tuple[bytes, int]] = deque()
         self._buffered = 0
         self._created: list[FileKey] = []
         self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
@@ -209,7 +211,7 @@ class InotifyBackend(OverflowRecovery):
     def _shutdown(self) -> None:
         try:
             while self._bufs:  # events already read are delivered too
-                self._handle(self._bufs.popleft())
+                self._handle(*self._bufs.popleft())
         except Exception:  # still release and close everything below
             self._log.exception("handling events read before stopping failed")
         self._stopping = True
@@ -232,9 +234,9 @@ class InotifyBackend(OverflowRecovery):
         for _ in range(_BUFFERS_PER_TURN):
             if not bufs:
                 break
-            buf = bufs.popleft()
+            buf, drained_ns = bufs.popleft()
             self._buffered -= len(buf)
-            self._handle(buf)
+            self._handle(buf, drained_ns)
             # Empty the kernel queue between buffers: handling one takes milliseconds, time in
             # which a fast writer could fill the kernel's 16,384 slots and force a rescan.
             self._drain_kernel()
@@ -243,7 +245,13 @@ class InotifyBackend(OverflowRecovery):
         self._check_created()
 
     def _drain_kernel(self) -> None:
-        """Move what the kernel has queued into our own buffer, up to _USER_QUEUE_BYTES."""
+        """Move what the kernel has queued into our own buffer, up to _USER_QUEUE_BYTES.
+
+        Each buffer keeps the moment the queue was last drained before it was read. An overflow
+        inside the buffer lost changes made after that moment, never before; a read that empties
+        the queue later (even the very read that brings the overflow in, after a long stall or a
+        pause for back-pressure) says nothing about them.
+        """
         if not self._reading:
             return
         fd = self._fd
@@ -255,7 +263,7 @@ class InotifyBackend(OverflowRecovery):
             except BlockingIOError:
                 buf = b""
             if buf:
-                bufs.append(buf)
+                bufs.append((buf, self._drained_ns))
                 self._buffered += len(buf)
             if len(buf) < _SHORT_READ:
                 # The kernel handed over all it had: everything that happened before `before`
@@ -263,8 +271,11 @@ class InotifyBackend(OverflowRecovery):
                 self._drained_ns = before
                 return
 
-    def _handle(self, buf: bytes) -> None:
-        """Apply one buffer of kernel events in order."""
+    def _handle(self, buf: bytes, drained_ns: int) -> None:
+        """Apply one buffer of kernel events in order.
+
+        `drained_ns` is when the kernel queue was last known to be empty before `buf` was read.
+        """
         now = time.monotonic()
         self._wall = wall = time.time()
         nodes = self._nodes
@@ -319,7 +330,7 @@ class InotifyBackend(OverflowRecovery):
             self._file_run(run_wd, run_raw, run_mask, now, wall)
         self.stats.events_read += count
         if overflow:
-            self._overflow()
+            self._overflow(drained_ns)
 
     def _file_run(self, wd: int, raw: bytes, mask: int, now: float, wall: float) -> None:
         """Created and/or written, possibly closed: dirty until closed (or quiet)."""
