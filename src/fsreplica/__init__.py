@@ -9,7 +9,13 @@ from fsreplica.config import (
     DEFAULT_WRITE_QUIET,
     WatcherConfig,
 )
-from fsreplica.errors import DestinationError, FsreplicaError, WatcherError, WatcherStopped
+from fsreplica.errors import (
+    DestinationError,
+    FsreplicaError,
+    RootLost,
+    WatcherError,
+    WatcherStopped,
+)
 from fsreplica.events import FileSystemEvent, Operation
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.watch import Watcher, WatcherStats
@@ -56,6 +62,7 @@ __all__ = [
     "ObjectInfo",
     "Operation",
     "Replicator",
+    "RootLost",
     "SyncReport",
     "Watcher",
     "WatcherConfig",

@@ -60,6 +60,14 @@ class WatcherError(FsreplicaError):
         return f"{self.op} {shown(self.path)}: {shown(reason)}"
 
 
+class RootLost(WatcherError):
+    """A watched root was deleted, moved away, replaced or unmounted: it is no longer watched.
+
+    Not logged by the watcher: the consumer decides whether that ends its work or whether it
+    waits for the root to return (and calls `Watcher.watch()` again).
+    """
+
+
 class WatcherStopped(WatcherError):
     """The watcher was stopped; it can no longer watch anything."""
 

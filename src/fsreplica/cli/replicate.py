@@ -9,20 +9,27 @@ from typing import Any
 from fsreplica.cli._common import EXIT_OK, EXIT_USAGE, add_common_options
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.cli._replication import add_replication, fail, make_replicator
-from fsreplica.errors import FsreplicaError, InternalError
+from fsreplica.errors import FsreplicaError, InternalError, RootLost
 from fsreplica.replicate import DEFAULT_SCAN_INTERVAL, SyncReport
 
 EPILOG = """\
 exit status:
   0   stopped by SIGINT or SIGTERM, in-flight copies finished
   2   bad options, or SRC, DEST or the state file cannot be used
+  3   SRC was deleted, moved away, replaced or unmounted while replicating (one line names
+      it and the cause); with --wait-for-source it is waited for instead
   70  internal error: a thread of fsreplica stopped on an unexpected exception (a bug); one
       line names the thread and the cause (-v adds the traceback); unfinished changes stay
       journaled and are replayed at the next start
 
 A destination that is unreachable, full or read-only is not an exit: the changes wait and are
-retried until it clears; one line says when that starts and one when it is over.
+retried until it clears; one line says when that starts and one when it is over. Neither is a
+directory under SRC that cannot be read: it is logged once, listed by `status` as a failure of
+its path and tried again at each reconcile; everything else is replicated.
 """
+
+EXIT_SOURCE_LOST = 3
+"""SRC itself went away while replicating (and --wait-for-source was not given)."""
 
 
 # The S3 client retries a request for 20 s by default, so that a one-shot sync, which gives a
@@ -48,6 +55,12 @@ def add_parser(sub: Any, name: str) -> None:
         metavar="SECONDS",
         help=f"full reconcile period, as a safety net (default {DEFAULT_SCAN_INTERVAL:.0f})",
     )
+    parser.add_argument(
+        "--wait-for-source",
+        action="store_true",
+        help="when SRC is deleted or moved away, wait for it to come back, then reconcile and "
+        f"go on (default: exit {EXIT_SOURCE_LOST})",
+    )
     add_common_options(parser)
 
 
@@ -60,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         args,
         s3_options={"retry_timeout": S3_RETRY_TIMEOUT},
         scan_interval=args.scan_interval,
+        wait_for_source=args.wait_for_source,
     )
     if replicator is None:
         return EXIT_USAGE
@@ -79,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
             replicator.run(on_ready=ready)
         except InternalError:
             raise  # exit status 70, in main()
+        except RootLost as exc:
+            fail(exc)
+            return EXIT_SOURCE_LOST
         except FsreplicaError as exc:
             fail(exc)
             return EXIT_USAGE

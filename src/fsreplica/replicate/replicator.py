@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gc
 import logging
 import os
@@ -13,7 +14,7 @@ from types import TracebackType
 
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
 from fsreplica.destinations import Destination, ObjectInfo, check_key, open_destination
-from fsreplica.errors import InternalError, WatcherError
+from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.apply import Applier, SyncReport
@@ -32,6 +33,7 @@ from fsreplica.replicate.reconcile import (
 )
 from fsreplica.replicate.state import FileRecord, State, default_state_path
 from fsreplica.watch import Watcher
+from fsreplica.watch.appear import DirectoryWait
 
 DEFAULT_SCAN_INTERVAL = 3600.0
 """Seconds between full reconciles while replicating in real time."""
@@ -77,6 +79,9 @@ class Replicator:
         scan_interval: Seconds between full reconciles in `run()`.
         links: Copy symlinks as symlinks (never followed), at each reconcile; needs a
             destination with the "put_link" capability.
+        wait_for_source: When the source is deleted, moved away or unmounted during `run()`,
+            wait for it to return, then reconcile and go on; by default `run()` raises
+            `RootLost`.
         logger: Where to log; default `logging.getLogger("fsreplica")`.
 
     Raises:
@@ -110,6 +115,7 @@ class Replicator:
         max_delete: int | None = None,
         scan_interval: float = DEFAULT_SCAN_INTERVAL,
         links: bool = False,
+        wait_for_source: bool = False,
         logger: logging.Logger | None = None,
     ) -> None:
         self.source = os.path.abspath(os.fspath(source))
@@ -127,6 +133,7 @@ class Replicator:
         self.debounce = debounce
         self.scan_interval = scan_interval
         self.links = links
+        self.wait_for_source = wait_for_source
         try:
             if links and "put_link" not in self.destination.capabilities:
                 raise ValueError(
@@ -167,6 +174,9 @@ class Replicator:
         self._lock = threading.Lock()
         self._watcher: Watcher | None = None
         self._failure: InternalError | None = None
+        self._lost: RootLost | None = None  # why run() stopped on its own
+        self._waiting: DirectoryWait | None = None  # for the source to return
+        self._reconciling = threading.Lock()  # the periodic one, and one after the source returns
         self._closed = False
         self.state.set_meta(source=self.source, destination=self.destination.url)
 
@@ -250,11 +260,15 @@ class Replicator:
         if "sweep" in self.destination.capabilities:
             # Not in plan(): a dry run changes nothing. Never a copy in flight (see sweep).
             self.destination.sweep(source=self.source)  # type: ignore[attr-defined]
-        log_plan(plan, self.source, self.log)
         if plan.forget:
             with self.state.transaction() as db:
                 for key in plan.forget:
                     self.state.forget(db, key)
+        # Unreadable directories (and entries) are failures of their paths, listed by `status`
+        # and tried again at each reconcile. A replicator logs each once, when it starts.
+        fresh = self._record_unreadable(plan.unreadable)
+        shown = plan if self._watcher is None else dataclasses.replace(plan, unreadable=fresh)
+        log_plan(shown, self.source, self.log)
         with self.applier._lock:
             report = self.applier.report
             report.unchanged += plan.unchanged
@@ -274,6 +288,11 @@ class Replicator:
             # when its deletes were refused): the live guard's reference.
             self.applier.watch_deletes(max(plan.dest_count, plan.source_count))
         return plan
+
+    def _record_unreadable(self, unreadable: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Record what the walk could not read as failures, clear the rest; return the new."""
+        with self.state.transaction() as db:
+            return self.state.settle_unreadable(db, unreadable)
 
     def replay(self) -> int:
         """Queue the changes a previous run journaled but did not finish; return how many."""
@@ -336,6 +355,7 @@ class Replicator:
             InternalError: A thread (a worker, the event reader, the watcher's) stopped on an
                 unexpected exception; replication stopped with it (what was not done stays
                 journaled for the next start).
+            RootLost: The source was deleted, moved away or unmounted (unless `wait_for_source`).
         """
         watcher = Watcher(WatcherConfig(debounce_delay=self.debounce, ignore=self.ignore))
         reader = threading.Thread(
@@ -373,6 +393,8 @@ class Replicator:
                 reader.join()
             self.engine.stop()
         self._raise_failure()
+        if self._lost is not None:
+            raise self._lost
 
     def _guarded(self, body: Callable[[Watcher], None], watcher: Watcher) -> None:
         """Run a thread's `body`; an exception it ends on stops the replicator (never a zombie)."""
@@ -408,10 +430,14 @@ class Replicator:
             self.engine.submit(Task(key))
 
     def _periodic(self, watcher: Watcher) -> None:
+        if self._waiting is not None:
+            return  # for the source to return: it reconciles then
         try:
-            if watcher.stats.roots == 0:
-                watcher.watch(self.source)
-            self.reconcile()
+            with self._reconciling:
+                if watcher.stats.roots == 0:
+                    watcher.watch(self.source)
+                watcher.rewatch()  # directories that were unreadable, before they are walked
+                self.reconcile()
         except (ReconcileError, WatcherError) as exc:
             self.log.error("%s", exc)
 
@@ -422,8 +448,62 @@ class Replicator:
                 for event in events():
                     self._on_event(event)
                 return
+            except RootLost as exc:
+                self._source_lost(watcher, exc)
             except WatcherError as exc:
-                self.log.error("%s", exc)
+                self._watch_failed(exc)
+
+    def _watch_failed(self, exc: WatcherError) -> None:
+        """A directory cannot be watched: unreadable ones are failures of their paths."""
+        err = exc.err
+        if not (
+            isinstance(err, OSError)
+            and err.errno in (errno.EACCES, errno.EPERM)
+            and exc.path.startswith(self.source + os.sep)
+        ):
+            return  # the watcher has logged it
+        key = os.path.relpath(exc.path, self.source).replace(os.sep, "/")
+        cause = (err.strerror or str(err)).lower()
+        with self.state.transaction() as db:
+            new = self.state.fail(db, key, "watch", cause)
+        if new:  # once, whether the watch or the walk found it first; retried at each reconcile
+            self.log.warning("watch %s: %s", exc.path, cause)
+
+    def _source_lost(self, watcher: Watcher, exc: RootLost) -> None:
+        """The source went: stop (run() raises `exc`), or wait for it and go on."""
+        if not self.wait_for_source:
+            self._lost = exc
+            self.stop()
+            return
+        self.log.warning("%s; waiting for it to return", exc)
+        while True:
+            try:
+                with DirectoryWait(self.source) as waiting:
+                    with self._lock:
+                        if self._stop.is_set():
+                            return
+                        self._waiting = waiting
+                    try:
+                        back = waiting.wait()
+                    finally:
+                        with self._lock:
+                            self._waiting = None
+                if not back:
+                    return
+                with self._reconciling:
+                    watcher.watch(self.source)
+                    self.log.warning("%s is back: reconciling", self.source)
+                    self.reconcile()
+                return
+            except (ReconcileError, WatcherError) as why:
+                if isinstance(why, WatcherStopped) or self._stop.is_set():
+                    return
+                if not os.path.isdir(self.source):
+                    continue  # gone again before it could be watched: wait again
+                self.log.error("%s", why)
+                self._lost = exc
+                self.stop()
+                return
 
     def _on_event(self, event: FileSystemEvent) -> None:
         seq = self.journal.append(
@@ -436,6 +516,9 @@ class Replicator:
         with self._lock:
             self._stop.set()
             watcher = getattr(self, "_watcher", None)
+            waiting = getattr(self, "_waiting", None)
+            if waiting is not None:  # cancelled under the lock: never once it is closed
+                waiting.cancel()
         if watcher is not None:
             watcher.stop()
 

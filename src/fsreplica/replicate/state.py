@@ -359,6 +359,24 @@ class State:
         )
         return bool(row[0] != reason_stored)
 
+    def settle_unreadable(
+        self, db: sqlite3.Connection, unreadable: Sequence[tuple[str, str]]
+    ) -> list[tuple[str, str]]:
+        """Record what a source walk could not read (inside a transaction).
+
+        Args:
+            db: The connection of the transaction.
+            unreadable: (key, cause) of the directories and entries the walk could not read.
+
+        Returns:
+            Those whose failure is new or has another cause; failures of a scan or a watch of
+            keys that are readable again are cleared.
+        """
+        keys = {key for key, _ in unreadable}
+        rows = db.execute("SELECT key FROM failures WHERE op IN ('scan', 'watch')").fetchall()
+        db.executemany("DELETE FROM failures WHERE key = ?", [r for r in rows if r[0] not in keys])
+        return [(key, cause) for key, cause in unreadable if self.fail(db, key, "scan", cause)]
+
     def failures(self) -> list[Failure]:
         """Return every recorded failure, oldest first."""
         with self.lock:

@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import InternalError, WatcherError, WatcherStopped
+from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
@@ -101,6 +101,8 @@ class InotifyBackend(OverflowRecovery):
         self._bufs: deque[tuple[bytes, int]] = deque()
         self._buffered = 0
         self._created: list[FileKey] = []
+        # Directories that could not be watched for lack of permission, by path: (parent, name).
+        self._unwatched: dict[str, tuple[DirNode, str]] = {}
         self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._stopping = False
         self._delivered = threading.Event()
@@ -118,6 +120,10 @@ class InotifyBackend(OverflowRecovery):
     def watch(self, path: str) -> None:
         """Watch `path` recursively; return once its watches are in place."""
         self._call(lambda: self._add_root(path), path)
+
+    def rewatch(self) -> None:
+        """Try again to watch the directories that could not be read; see `Watcher.rewatch`."""
+        self._call(self._rewatch, "")
 
     def request_stop(self) -> None:
         """Stop watching and return once every pending event is in the channel.
@@ -509,6 +515,12 @@ class InotifyBackend(OverflowRecovery):
             return WatcherError("watch", path, "not a directory")
         return WatcherError("watch", path, exc)
 
+    def _rewatch(self) -> None:
+        unwatched, self._unwatched = self._unwatched, {}
+        for parent, name in unwatched.values():
+            if parent.alive and name not in parent.children and parent.intact():
+                self._add_dir(parent, name)
+
     def _add_dir(self, parent: DirNode, name: str) -> None:
         """A directory appeared under `parent` (created or moved in): watch it, then scan it."""
         stack: list[DirNode] = []
@@ -571,6 +583,12 @@ class InotifyBackend(OverflowRecovery):
             if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
                 return
             error = self._watch_error(path, exc)
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                # One unreadable directory must not stop the rest of the tree: the consumer
+                # hears of it (and logs it as it sees fit), and rewatch() tries it again.
+                self._unwatched[path] = (node, name)
+                self._report(error, log=False)
+                return
             if not emit:
                 raise error from exc
             self._report(error)
@@ -633,9 +651,8 @@ class InotifyBackend(OverflowRecovery):
                 sys_.rm_watch(self._fd, n.wd)
 
     def _lose_root(self, root: Root, reason: str) -> None:
-        self._log.error("watch %s: %s", root.path, reason)
         self._forget_root(root)
-        self._report(WatcherError("watch", root.path, reason), log=False)
+        self._report(RootLost("watch", root.path, reason), log=False)
 
     def _forget_root(self, root: Root) -> None:
         if root.node is not None:

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import InternalError, WatcherError
+from fsreplica.errors import InternalError, RootLost, WatcherError
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
@@ -205,11 +205,10 @@ class PollingBackend:
             if ino == tree.ino:
                 return True
             reason = "watched root was replaced"
-        self._log.error("watch %s: %s", tree.path, reason)
         del self._trees[tree.path]
         for key in list(self._deb_keys(tree)):
             self._deb.discard(key)
-        self._out.report(WatcherError("watch", tree.path, reason), log=False)
+        self._out.report(RootLost("watch", tree.path, reason), log=False)
         return False
 
     def _deb_keys(self, tree: _Tree) -> list[FileKey]:

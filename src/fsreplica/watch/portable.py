@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import InternalError, WatcherError
+from fsreplica.errors import InternalError, RootLost, WatcherError
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
@@ -243,7 +243,6 @@ class PortableBackend:
         self._count_watches()
 
     def _lose_root(self, known: Known, reason: str) -> None:
-        self._log.error("watch %s: %s", known.path, reason)
         known.alive = False
         self._roots.pop(known.path, None)
         if known.watch is not None:
@@ -253,7 +252,7 @@ class PortableBackend:
                 pass
         self.stats.roots = len(self._roots)
         self._count_watches()
-        self._out.report(WatcherError("watch", known.path, reason), log=False)
+        self._out.report(RootLost("watch", known.path, reason), log=False)
 
     # ----------------------------------------------------------------- translation
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import InternalError, WatcherError, WatcherStopped
+from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import CLOSED, Channel
@@ -84,8 +84,11 @@ class Watcher:
     def watch(self, path: str | os.PathLike[str]) -> None:
         """Watch `path` and everything below it; return once the watches are in place.
 
-        May be called again for other roots. Watching the same root twice does nothing. The
-        backend is chosen per root (see `WatcherConfig.backend`) and logged.
+        May be called again for other roots. Watching the same root twice does nothing; a root
+        that was lost (a `RootLost` came out of `events()`) can be watched again once it is back.
+        The backend is chosen per root (see `WatcherConfig.backend`) and logged. A directory
+        below the root that cannot be read (permission denied) does not stop the others: it is
+        reported as a `WatcherError` in the stream, and `rewatch()` tries it again.
 
         Raises:
             WatcherError: `op == "watch"` when the path is missing, not a directory, unreadable,
@@ -227,6 +230,25 @@ class Watcher:
         except OSError as exc:
             raise WatcherError("watch", root, exc) from exc
 
+    def rewatch(self) -> None:
+        """Try again to watch the directories that could not be read (permission denied).
+
+        Those that can now be watched are scanned and their files given as puts; those that
+        still cannot are reported in the stream again.
+        """
+        with self._lock:
+            backends = list(self._backends.values())
+        for backend in backends:
+            rewatch = getattr(backend, "rewatch", None)
+            if rewatch is not None:
+                rewatch()
+
+    def _forget(self, error: WatcherError | InternalError) -> None:
+        """A root was lost: forget it, so that `watch()` can watch it again once it is back."""
+        if isinstance(error, RootLost):
+            with self._lock:
+                self._roots.pop(error.path, None)
+
     @property
     def backends(self) -> dict[str, str]:
         """The backend watching each root, by root path ("inotify", "polling", "portable")."""
@@ -236,9 +258,9 @@ class Watcher:
     def events(self) -> Iterator[FileSystemEvent]:
         """Yield events as they come; blocks; ends once the watcher is stopped.
 
-        A watched root that is deleted or moved away, or a directory that cannot be watched, is
-        raised here as a `WatcherError` in its place in the stream. Other roots keep working:
-        call `events()` again to go on reading.
+        A watched root that is deleted or moved away (`RootLost`), or a directory that cannot be
+        watched, is raised here as a `WatcherError` in its place in the stream. Other roots keep
+        working: call `events()` again to go on reading.
 
         Raises:
             WatcherError: A root or directory cannot be watched (see above).
@@ -256,6 +278,7 @@ class Watcher:
             try:
                 for item in items:
                     if isinstance(item, WatcherError | InternalError):
+                        self._forget(item)
                         raise item
                     yield item
             finally:
@@ -275,6 +298,7 @@ class Watcher:
             if item is CLOSED:
                 return
             if isinstance(item, WatcherError | InternalError):
+                self._forget(item)
                 raise item
             yield item  # type: ignore[misc]
 
