@@ -372,7 +372,7 @@ class State:
             Those whose failure is new or has another cause; failures of a scan or a watch of
             keys that are readable again are cleared.
         """
-        keys = {key for key, _ in unreadable}
+        keys = {sql_key(key) for key, _ in unreadable}  # compared as stored (str or BLOB)
         rows = db.execute("SELECT key FROM failures WHERE op IN ('scan', 'watch')").fetchall()
         db.executemany("DELETE FROM failures WHERE key = ?", [r for r in rows if r[0] not in keys])
         return [(key, cause) for key, cause in unreadable if self.fail(db, key, "scan", cause)]
