@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from fsreplica.replicate.apply import SyncReport, _human
+from fsreplica.replicate.report import SyncReport, human
 
 if TYPE_CHECKING:
     from fsreplica.replicate.reconcile import Plan
@@ -111,7 +111,7 @@ class Progress:
             eta = f"{elapsed / done * max(self.total - done, 0):.0f} s"
         else:
             eta = "?"  # no task finished yet: nothing to extrapolate from
-        return f"{done}/{self.total} files, {_human(r.bytes_copied)}, {_human(rate)}/s, ETA {eta}"
+        return f"{done}/{self.total} files, {human(r.bytes_copied)}, {human(rate)}/s, ETA {eta}"
 
     def draw(self) -> None:
         """Replace the line on the terminal with the current status."""

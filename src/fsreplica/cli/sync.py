@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if replicator is None:
         return EXIT_USAGE
     with replicator:
-        _on_termination(replicator.engine.stop)
+        _on_termination(replicator.interrupt)
         try:
             plan = replicator.plan()
         except FsreplicaError as exc:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             _print_plan(plan)
             return EXIT_OK
-        with Progress.for_plan(lambda: replicator.applier.report, plan):
+        with Progress.for_plan(replicator.progress, plan):
             report = replicator.sync_all(plan)
     for key, cause in report.failed:
         fail(f"{shown(args.source.rstrip('/') + '/' + key)}: {shown(cause)}")

@@ -1,8 +1,8 @@
 """Replication: the engine, the three-way reconcile, the journal and the state database."""
 
-from fsreplica.replicate.apply import SyncReport
 from fsreplica.replicate.reconcile import ReconcileError
 from fsreplica.replicate.replicator import DEFAULT_SCAN_INTERVAL, Replicator
+from fsreplica.replicate.report import SyncReport
 from fsreplica.replicate.state import State, StateError, default_state_path
 
 __all__ = [

@@ -6,10 +6,7 @@ import errno
 import logging
 import os
 import stat
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from fsreplica._names import shown
 from fsreplica.destinations import (
@@ -18,70 +15,19 @@ from fsreplica.destinations import (
     ObjectInfo,
     SourceChangedError,
     SourceFile,
-    Staged,
 )
 from fsreplica.errors import DestinationError
+from fsreplica.replicate.batch import Batch, StagedCopy, make_record
 from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, Retry, Task
+from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
-from fsreplica.replicate.journal import Journal
+from fsreplica.replicate.outcomes import Outcomes
+from fsreplica.replicate.report import Report
 from fsreplica.replicate.state import FileRecord, State
 
 # Failures of the system rather than of the file (out of file descriptors or memory, interrupted):
 # retried with backoff, never recorded against the file.
 _TRANSIENT = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR})
-
-
-@dataclass
-class SyncReport:
-    """What a replication did.
-
-    Attributes:
-        files_copied: Files sent to the destination.
-        bytes_copied: Their bytes.
-        deleted: Keys removed from the destination.
-        renamed: Files renamed at the destination instead of being sent again.
-        metadata_updated: Files touched or chmod-ed whose content was unchanged (not re-sent).
-        unchanged: Files found already in place.
-        skipped: (key, why) of source entries that are not regular files.
-        failed: (key, cause) of files that could not be replicated.
-        refused: Why deletions were refused by a safety guard, if they were.
-    """
-
-    files_copied: int = 0
-    bytes_copied: int = 0
-    deleted: int = 0
-    renamed: int = 0
-    metadata_updated: int = 0
-    unchanged: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    refused: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed and no deletion was refused."""
-        return not self.failed and self.refused is None
-
-    def summary(self) -> str:
-        """One line for people."""
-        parts = [
-            f"{self.files_copied} copied ({_human(self.bytes_copied)})",
-            f"{self.deleted} deleted",
-            f"{self.renamed} renamed",
-            f"{self.unchanged + self.metadata_updated} unchanged",
-        ]
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} skipped")
-        parts.append(f"{len(self.failed)} failed")
-        return ", ".join(parts)
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} GiB"  # pragma: no cover
 
 
 def _reason(exc: BaseException) -> str:
@@ -93,19 +39,23 @@ def _reason(exc: BaseException) -> str:
 class Applier:
     """Applies tasks for one source root and destination; thread-safe for distinct keys.
 
+    It decides what each key needs from the disk as it is now, counts what it did in `report`,
+    asks `guard` before a live delete and hands every outcome to `outcomes` to persist.
+
     Args:
         root: The absolute source directory.
         destination: Where to replicate.
-        state: The state database.
+        state: The state database (read: the records of the keys).
+        outcomes: Where outcomes are persisted.
+        report: Where outcomes are counted.
+        guard: Asked before each delete (it counts deletes seen live once it watches).
         delete: Propagate deletions.
         links: Copy symlinks as symlinks (the destination has "put_link").
         logger: Where to log.
         health: Told of every transient failure and success of the destination.
-
-    Attributes:
-        parked: Called with each task parked as failed (real time: to check it again later).
-        follow: Called with the other names of a hard-linked file a change was copied for
-            (real time: the watcher reports only the name written through).
+        parked: Called with each task parked as failed (to check it again later, or not).
+        follow: Called with the other names of a hard-linked file a live change was copied for
+            (the watcher reports only the name written through).
     """
 
     def __init__(
@@ -114,33 +64,28 @@ class Applier:
         destination: Destination,
         state: State,
         *,
+        outcomes: Outcomes,
+        report: Report,
+        guard: DeleteGuard,
         delete: bool,
         links: bool = False,
         logger: logging.Logger,
         health: DestinationHealth | None = None,
+        parked: Callable[[Task], None] | None = None,
+        follow: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.root = root
         self.dest = destination
         self.state = state
-        self.journal = Journal(state)
+        self.outcomes = outcomes
+        self.report = report
+        self.guard = guard
         self.delete = delete
         self.links = links
         self.log = logger
         self.health = health or DestinationHealth(destination.url, logger=logger)
-        self.parked: Callable[[Task], None] | None = None
-        self.follow: Callable[[list[str]], None] | None = None
-        self.report = SyncReport()
-        self._lock = threading.Lock()
-        # The mass-delete guard for deletes seen live (None: not replicating in real time).
-        self.max_delete: int | None = None
-        self._live_baseline: int | None = None
-        self._live_deleted = 0
-        self._live_added = 0  # new keys put since the reconcile: the destination grew
-        self._refusal_logged = False
-
-    def _count(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            setattr(self.report, name, getattr(self.report, name) + n)
+        self.parked = parked
+        self.follow = follow
 
     def __call__(self, task: Task) -> Retry | None:
         """Apply `task`; return Retry when a transient failure should be retried."""
@@ -154,7 +99,7 @@ class Applier:
         An unexpected exception while doing one task is that task's failure (recorded, logged,
         counted): it never drops the other tasks of the batch.
         """
-        work = _Batch(
+        work = Batch(
             stage="stage" in self.dest.capabilities,
             records=self.state.get_many([task.key for task in tasks]),
         )
@@ -173,21 +118,7 @@ class Applier:
             for item in work.staged:
                 self.dest.discard(item.staged)  # type: ignore[attr-defined]
             raise
-        if work.done:
-            # Keys of one batch are distinct (a rename, which drops its old key, runs alone):
-            # the order of the statements does not matter, so each kind is one executemany.
-            done = work.done
-            gone = [old for _, _, old in done if old is not None]
-            gone += [task.key for task, rec, _ in done if rec is None]
-            records = [rec for _, rec, _ in done if rec is not None]
-            seqs = [seq for task, _, _ in done for seq in task.seqs]
-            with self.state.transaction() as db:
-                if gone:
-                    self.state.forget_many(db, gone)
-                if records:
-                    self.state.record_many(db, records)
-                if seqs:
-                    self.journal.ack(db, seqs)
+        self.outcomes.done(work.done)
         if work.hard_linked and self.follow is not None:
             self._follow_hard_links(work.hard_linked, {task.key for task in tasks})
         return outcomes
@@ -204,7 +135,7 @@ class Applier:
         if others:
             self.follow(others)
 
-    def _publish(self, work: _Batch, tasks: list[Task], outcomes: list[Retry | None]) -> None:
+    def _publish(self, work: Batch, tasks: list[Task], outcomes: list[Retry | None]) -> None:
         items = work.staged
         staged = [item.staged for item in items]
         results = self.dest.publish(staged)  # type: ignore[attr-defined]
@@ -220,18 +151,16 @@ class Applier:
                 else:
                     self._failed(task, result.op, str(result))
                 continue
-            work.done.append((task, _record(task.key, item.stat, item.sha256, result), None))
+            work.done.append((task, make_record(task.key, item.stat, item.sha256, result), None))
             work.copied(task, item.stat)
             copied += 1
             size += result.size
             self.log.info("put %s (%d bytes)", shown(task.key), result.size)
         if copied:
             self.health.succeeded()
-        with self._lock:
-            self.report.files_copied += copied
-            self.report.bytes_copied += size
+            self.report.copied(copied, size)
 
-    def _guarded(self, work: _Batch, task: Task) -> Retry | None:
+    def _guarded(self, work: Batch, task: Task) -> Retry | None:
         """Do one task of a batch; an exception nobody expected becomes its failure."""
         staged, done = len(work.staged), len(work.done)
         try:
@@ -249,7 +178,7 @@ class Applier:
         self.log.debug("replicate %s: unexpected error", shown(task.key), exc_info=exc)
         self._failed(task, "replicate", f"unexpected error: {type(exc).__name__}: {exc}")
 
-    def _one(self, work: _Batch, task: Task) -> Retry | None:
+    def _one(self, work: Batch, task: Task) -> Retry | None:
         key = task.key
         path = os.path.join(self.root, key)
         try:
@@ -284,11 +213,8 @@ class Applier:
         self._failed(task, "put", f"{_reason(error)} (gave up after {task.attempt} attempts)")
 
     def _failed(self, task: Task, op: str, reason: str) -> None:
-        with self.state.transaction() as db:
-            new = self.state.fail(db, task.key, op, reason)
-            self.journal.ack(db, task.seqs)
-        with self._lock:
-            self.report.failed.append((task.key, reason))
+        new = self.outcomes.failed(task, op, reason)
+        self.report.failed(task.key, reason)
         if new:
             self.log.warning(
                 "%s %s: %s", op, shown(os.path.join(self.root, task.key)), shown(reason)
@@ -296,98 +222,52 @@ class Applier:
         if self.parked is not None:
             self.parked(task)
 
-    def watch_deletes(self, dest_count: int) -> None:
-        """Guard live deletes from now on, for a destination of `dest_count` files.
-
-        Called after each reconcile of real-time replication: deletes seen by the watcher count
-        against the same limits until the next one (`rm -rf` of the source, an unmounted source
-        whose files vanish one by one, must not empty the destination). What counts is how much
-        of the destination would be gone: live deletes less the new files put for live changes
-        since the reconcile, so steady churn (files created and deleted, the tree's size
-        constant) is never refused.
-        """
-        with self._lock:
-            self._live_baseline = dest_count
-            self._live_deleted = 0
-            self._live_added = 0
-            self._refusal_logged = False
-
-    def _live_refusal(self) -> str | None:
-        """Count one more live delete, or say why it is refused."""
-        with self._lock:
-            baseline = self._live_baseline
-            if baseline is None:
-                return None
-            limit = self.max_delete
-            gone = self._live_deleted - self._live_added + 1  # net, with this one
-            if limit is not None:
-                if 0 <= limit < gone:
-                    return (
-                        f"more than --max-delete {limit} files would be gone from the "
-                        "destination since the last reconcile"
-                    )
-            elif _empty_or_gone(self.root):
-                return "source is empty or gone (unmounted?); pass --max-delete to allow"
-            elif gone * 2 > baseline:
-                return (
-                    "deletes since the last reconcile would remove more than half of the "
-                    f"{baseline} files at the destination; pass --max-delete to allow"
-                )
-            self._live_deleted += 1
-            return None
-
     def _refuse_delete(self, task: Task, reason: str) -> None:
-        with self.state.transaction() as db:
-            self.state.fail(db, task.key, "delete", f"refused: {reason}")
-            self.journal.ack(db, task.seqs)
-        with self._lock:
-            self.report.failed.append((task.key, f"delete refused: {reason}"))
-            first = not self._refusal_logged
-            self._refusal_logged = True
+        first = self.guard.first_refusal()
+        self.outcomes.refused(task, reason, first=first)
+        self.report.failed(task.key, f"delete refused: {reason}")
         if first:  # one line, not one per file of a removed tree
             self.log.error(
                 "delete refused in %s: %s; kept at the destination until a reconcile allows it",
                 self.root,
                 reason,
             )
-            self.state.set_meta(deletes_refused=reason)  # shown by `status` until a reconcile
 
-    def _absent(self, work: _Batch, task: Task) -> None:
+    def _absent(self, work: Batch, task: Task) -> None:
         had = task.key in work.records or task.mode == DELETE
-        if self.delete and had and (reason := self._live_refusal()) is not None:
+        if self.delete and had and (reason := self.guard.delete()) is not None:
             self._refuse_delete(task, reason)
             return
         if self.delete:
             self.dest.delete(task.key)
             self.health.succeeded()
             if had:
-                self._count("deleted")
+                self.report.deleted()
                 self.log.info("delete %s", shown(task.key))
         work.done.append((task, None, None))
 
-    def _present(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
+    def _present(self, work: Batch, task: Task, path: str, st: os.stat_result) -> None:
         key = task.key
         rec = work.records.get(key)
         if task.mode not in (FORCE, ADOPT) and rec is not None and rec.same_stat(st):
             work.done.append((task, rec, None))
-            self._count("unchanged")
+            self.report.unchanged()
             return
         if task.moved_from is not None and self._rename(work, task, st):
             return
-        if rec is None and task.seqs and self._live_baseline is not None:
-            with self._lock:
-                self._live_added += 1  # a live change grew the destination (not the reconcile's)
+        if rec is None and task.seqs:
+            self.guard.added()  # a live change grew the destination (not the reconcile's)
         try:
             if self._kept(work, task, path, st, rec):
                 return
             with SourceFile(path) as source:
                 if work.stage:
                     staged = self.dest.stage(key, source)  # type: ignore[attr-defined]
-                    work.staged.append(_Staged(task, staged, source.stat, source.sha256))
+                    work.staged.append(StagedCopy(task, staged, source.stat, source.sha256))
                     return
                 info = self.dest.put(key, source)
                 self.health.succeeded()
-                work.done.append((task, _record(key, source.stat, source.sha256, info), None))
+                work.done.append((task, make_record(key, source.stat, source.sha256, info), None))
                 work.copied(task, source.stat)
         except (FileNotFoundError, NotADirectoryError, NotRegularFileError):
             self._absent(work, task)
@@ -399,12 +279,10 @@ class Applier:
                 raise
             self._failed(task, "read", _reason(exc))
             return
-        with self._lock:
-            self.report.files_copied += 1
-            self.report.bytes_copied += info.size
+        self.report.copied(1, info.size)
         self.log.info("put %s (%d bytes)", shown(key), info.size)
 
-    def _link(self, work: _Batch, task: Task, path: str, st: os.stat_result) -> None:
+    def _link(self, work: Batch, task: Task, path: str, st: os.stat_result) -> None:
         """Copy the symlink at `path` as a symlink: its target text, never what it points to."""
         try:
             target = os.readlink(path)
@@ -419,11 +297,11 @@ class Applier:
         self.dest.put_link(task.key, target, mtime_ns=st.st_mtime_ns)  # type: ignore[attr-defined]
         self.health.succeeded()
         work.done.append((task, None, None))  # a link has no state record: its text is compared
-        self._count("files_copied")
+        self.report.copied()
         self.log.info("link %s -> %s", task.key, target)
 
     def _kept(
-        self, work: _Batch, task: Task, path: str, st: os.stat_result, rec: FileRecord | None
+        self, work: Batch, task: Task, path: str, st: os.stat_result, rec: FileRecord | None
     ) -> bool:
         """True when the destination already has this content (checked by hash)."""
         if task.mode == ADOPT and task.dest_info is not None:
@@ -440,7 +318,7 @@ class Applier:
             assert source.sha256 is not None
             return source.sha256, source.stat
 
-    def _same_content(self, work: _Batch, task: Task, path: str, rec: FileRecord) -> bool:
+    def _same_content(self, work: Batch, task: Task, path: str, rec: FileRecord) -> bool:
         """A touched or chmod-ed file: if its content is unchanged, update metadata only."""
         if rec.sha256 is None:
             return False
@@ -457,11 +335,11 @@ class Applier:
             )
             dest_mtime = info.mtime_ns
             self.health.succeeded()
-        work.done.append((task, _record(task.key, st, sha256, None, dest_mtime), None))
-        self._count("metadata_updated")
+        work.done.append((task, make_record(task.key, st, sha256, None, dest_mtime), None))
+        self.report.metadata_updated()
         return True
 
-    def _adopt(self, work: _Batch, task: Task, path: str, info: ObjectInfo) -> bool:
+    def _adopt(self, work: Batch, task: Task, path: str, info: ObjectInfo) -> bool:
         """An object with the same size and mtime is at the destination: keep it if identical."""
         if info.sha256 is None and "quick_list" in self.dest.capabilities:
             try:
@@ -473,11 +351,11 @@ class Applier:
             return False
         if st.st_size != info.size or st.st_mtime_ns != info.mtime_ns:
             return False
-        work.done.append((task, _record(task.key, st, sha256, info), None))
-        self._count("unchanged")
+        work.done.append((task, make_record(task.key, st, sha256, info), None))
+        self.report.unchanged()
         return True
 
-    def _rename(self, work: _Batch, task: Task, st: os.stat_result) -> bool:
+    def _rename(self, work: Batch, task: Task, st: os.stat_result) -> bool:
         """Rename at the destination when it still holds exactly the old file."""
         old = task.moved_from
         assert old is not None
@@ -506,64 +384,7 @@ class Applier:
         except FileNotFoundError:
             return False
         self.health.succeeded()
-        work.done.append((task, _record(task.key, st, orec.sha256, info), old))
-        self._count("renamed")
+        work.done.append((task, make_record(task.key, st, orec.sha256, info), old))
+        self.report.renamed()
         self.log.info("rename %s -> %s", shown(old), shown(task.key))
-        return True
-
-
-@dataclass(slots=True)
-class _Staged:
-    task: Task
-    staged: Staged
-    stat: os.stat_result
-    sha256: str | None
-
-
-@dataclass(slots=True)
-class _Batch:
-    """What one batch did, recorded in one transaction at its end."""
-
-    stage: bool
-    records: dict[str, FileRecord]
-    done: list[tuple[Task, FileRecord | None, str | None]] = field(default_factory=list)
-    staged: list[_Staged] = field(default_factory=list)
-    hard_linked: list[tuple[str, int]] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
-
-    def copied(self, task: Task, st: os.stat_result) -> None:
-        """Note a copy; a live change of a hard-linked file is one of all its names."""
-        if st.st_nlink > 1 and task.seqs:
-            self.hard_linked.append((task.key, st.st_ino))
-
-
-def _record(
-    key: str,
-    st: os.stat_result,
-    sha256: str | None,
-    info: ObjectInfo | None,
-    dest_mtime_ns: int | None = None,
-) -> FileRecord:
-    if info is not None:
-        dest_mtime_ns = info.mtime_ns
-        sha256 = sha256 or info.sha256
-    assert dest_mtime_ns is not None
-    return FileRecord(
-        key,
-        st.st_size,
-        st.st_mtime_ns,
-        st.st_ctime_ns,
-        st.st_ino,
-        st.st_mode & 0o7777,
-        sha256,
-        dest_mtime_ns,
-    )
-
-
-def _empty_or_gone(root: str) -> bool:
-    """Return True if the directory `root` is missing or has no entries at all."""
-    try:
-        with os.scandir(root) as entries:
-            return next(entries, None) is None
-    except OSError:
         return True

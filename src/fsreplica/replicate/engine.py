@@ -9,6 +9,7 @@ so an earlier change can never overtake a later one. A rename holds both of its 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import math
 import threading
 import time
@@ -160,6 +161,17 @@ class Engine:
         self._stopping = False
         self.started = False
         self.failure: InternalError | None = None
+
+    def keep_retrying(self, *, probe_interval: float) -> None:
+        """Never give a task up: retry it (the backoff capped) until it goes through or we stop.
+
+        Args:
+            probe_interval: Longest time between two tries of waiting tasks while the
+                destination is down.
+        """
+        with self._cond:
+            self.backoff = dataclasses.replace(self.backoff, max_attempts=None)
+            self.probe_interval = probe_interval
 
     def start(self) -> None:
         """Start the workers; idempotent."""

@@ -18,6 +18,7 @@ from fsreplica.destinations._source import _kind
 from fsreplica.errors import PathError
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, SYNC, Task
+from fsreplica.replicate.guard import refusal
 from fsreplica.replicate.state import FileRecord
 
 
@@ -215,28 +216,15 @@ def make_plan(
     ]
     plan.forget = sorted(records.keys() - files.keys() - listing.keys())
     if extra and delete:
-        plan.refused = _guard(len(extra), plan.source_count, plan.dest_count, max_delete)
+        plan.refused = refusal(
+            len(extra),
+            source_empty=plan.source_count == 0,
+            dest_count=plan.dest_count,
+            max_delete=max_delete,
+        )
         if plan.refused is None:
             plan.deletes = sorted(extra)
     return plan
-
-
-def _guard(deletes: int, source_count: int, dest_count: int, max_delete: int | None) -> str | None:
-    if max_delete is not None:
-        if max_delete < 0 or deletes <= max_delete:
-            return None
-        return f"would delete {deletes} files, more than --max-delete {max_delete}"
-    if source_count == 0:
-        return (
-            f"source is empty (unmounted?) while the destination holds {dest_count} files; "
-            "pass --max-delete to allow"
-        )
-    if deletes * 2 > dest_count:
-        return (
-            f"would delete {deletes} of {dest_count} files at the destination (more than half); "
-            "pass --max-delete to allow"
-        )
-    return None
 
 
 def check_overlap(source: str, destination: Destination | str) -> None:

@@ -17,11 +17,13 @@ from fsreplica.destinations import Destination, ObjectInfo, check_key, open_dest
 from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
-from fsreplica.replicate.apply import Applier, SyncReport
+from fsreplica.replicate.apply import Applier
 from fsreplica.replicate.backoff import Backoff
 from fsreplica.replicate.engine import DEFAULT_MAX_BATCH, DEFAULT_TRANSFERS, Engine, Task
+from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.journal import Journal
+from fsreplica.replicate.outcomes import Outcomes
 from fsreplica.replicate.reconcile import (
     Plan,
     ReconcileError,
@@ -31,6 +33,7 @@ from fsreplica.replicate.reconcile import (
     make_plan,
     walk_source,
 )
+from fsreplica.replicate.report import Report, SyncReport
 from fsreplica.replicate.state import FileRecord, State, default_state_path
 from fsreplica.watch import Watcher
 from fsreplica.watch.appear import DirectoryWait
@@ -150,15 +153,24 @@ class Replicator:
             self._close_destination()
             raise
         self.journal = Journal(self.state)
+        self.outcomes = Outcomes(self.state, self.journal)
+        self._report = Report()
+        self.guard = DeleteGuard(self.source, max_delete=max_delete)
         self.health = DestinationHealth(self.destination.url, logger=self.log)
+        self._live = False  # replicating in real time (run()): parked keys are checked again
         self.applier = Applier(
             self.source,
             self.destination,
             self.state,
+            outcomes=self.outcomes,
+            report=self._report,
+            guard=self.guard,
             delete=delete,
             links=links,
             logger=self.log,
             health=self.health,
+            parked=self._recheck_later,
+            follow=self._follow,
         )
         self.engine = Engine(
             self.applier,
@@ -260,21 +272,18 @@ class Replicator:
         if "sweep" in self.destination.capabilities:
             # Not in plan(): a dry run changes nothing. Never a copy in flight (see sweep).
             self.destination.sweep(source=self.source)  # type: ignore[attr-defined]
-        if plan.forget:
-            with self.state.transaction() as db:
-                for key in plan.forget:
-                    self.state.forget(db, key)
+        self.outcomes.forget(plan.forget)
         # Unreadable directories (and entries) are failures of their paths, listed by `status`
         # and tried again at each reconcile. A replicator logs each once, when it starts.
-        fresh = self._record_unreadable(plan.unreadable)
+        fresh = self.outcomes.unreadable(plan.unreadable)
         shown = plan if self._watcher is None else dataclasses.replace(plan, unreadable=fresh)
         log_plan(shown, self.source, self.log)
-        with self.applier._lock:
-            report = self.applier.report
-            report.unchanged += plan.unchanged
-            report.skipped.extend(plan.skipped)
-            report.failed.extend((key, cause) for key, cause in plan.unreadable)
-            report.refused = plan.refused
+        report = self._report
+        report.unchanged(plan.unchanged)
+        report.skipped(plan.skipped)
+        for key, cause in plan.unreadable:
+            report.failed(key, cause)
+        report.refused(plan.refused)
         if plan.tasks or plan.deletes:
             self.engine.start()  # a no-change re-sync needs no worker threads
         for task in plan.delete_tasks():
@@ -282,17 +291,12 @@ class Replicator:
         for task in plan.tasks:
             self.engine.submit(task)
         # A refusal stands until a reconcile settles it; `status` shows it meanwhile.
-        self.state.set_meta(last_reconcile=time.time(), deletes_refused=plan.refused or "")
+        self.outcomes.reconciled(when=time.time(), refused=plan.refused)
         if self._watcher is not None:
             # What DEST holds once this reconcile's work is done (the source's files, or more
             # when its deletes were refused): the live guard's reference.
-            self.applier.watch_deletes(max(plan.dest_count, plan.source_count))
+            self.guard.watch(max(plan.dest_count, plan.source_count))
         return plan
-
-    def _record_unreadable(self, unreadable: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-        """Record what the walk could not read as failures, clear the rest; return the new."""
-        with self.state.transaction() as db:
-            return self.state.settle_unreadable(db, unreadable)
 
     def replay(self) -> int:
         """Queue the changes a previous run journaled but did not finish; return how many."""
@@ -315,14 +319,14 @@ class Replicator:
             ReconcileError: The source is missing or unreadable; nothing is deleted.
             InternalError: A worker thread stopped on an unexpected exception.
         """
-        self.applier.report = SyncReport()
+        self._report.reset()
         self.replay()
         self.reconcile(plan)
         self.engine.wait_idle()
         self._raise_failure()
-        report = self.applier.report
-        self.state.set_meta(last_sync=time.time(), last_summary=report.summary())
-        return dataclasses.replace(report)
+        report = self._report.snapshot()
+        self.outcomes.synced(when=time.time(), summary=report.summary())
+        return report
 
     def sync_object(self, path_or_key: str | os.PathLike[str]) -> SyncReport:
         """Replicate one file (an absolute path under the source, or a key) and wait for it."""
@@ -334,12 +338,12 @@ class Replicator:
             text = rel
         key = text.replace(os.sep, "/")
         check_key(key, op="sync")
-        self.applier.report = SyncReport()
+        self._report.reset()
         self.engine.start()
         self.engine.submit(Task(key))
         self.engine.wait_idle()
         self._raise_failure()
-        return dataclasses.replace(self.applier.report)
+        return self._report.snapshot()
 
     # -- real time ---------------------------------------------------------------------------
 
@@ -371,20 +375,17 @@ class Replicator:
             # A one-shot sync gives up on a change after a few attempts and says so; a daemon
             # keeps a change that failed for a transient reason (the destination is down) in the
             # journal and retries it, the backoff capped, until it goes through or we stop.
-            self.engine.backoff = dataclasses.replace(self.engine.backoff, max_attempts=None)
-            self.engine.probe_interval = PROBE_INTERVAL
-            self.applier.max_delete = self.max_delete
-            self.applier.parked = self._recheck_later
-            self.applier.follow = self._follow
+            self.engine.keep_retrying(probe_interval=PROBE_INTERVAL)
+            self._live = True
             self.engine.start()
             reader.start()
-            self.applier.report = SyncReport()
+            self._report.reset()
             self.replay()
             self.reconcile()
             if on_ready is not None:
                 self.engine.wait_idle()
                 self._raise_failure()
-                on_ready(dataclasses.replace(self.applier.report))
+                on_ready(self._report.snapshot())
             while not self._stop.wait(self.scan_interval):
                 self._periodic(watcher)
         finally:
@@ -418,14 +419,24 @@ class Replicator:
             raise failure
 
     def _recheck_later(self, task: Task) -> None:
-        """Try a key parked as failed again later: its cause may pass without an event."""
+        """Try a key parked as failed again later: its cause may pass without an event.
+
+        Only while replicating in real time: a one-shot sync reports the failure and ends.
+        """
+        if not self._live:
+            return
         cap = min(RECHECK_MAX, self.scan_interval)
         backoff = Backoff(base=min(RECHECK_FIRST, cap), cap=cap, max_attempts=None)
         parked = task.parked + 1
         self.engine.recheck(Task(task.key, parked=parked), backoff.delay(parked))
 
     def _follow(self, keys: list[str]) -> None:
-        """Check the other names of a hard-linked file that changed through one of them."""
+        """Check the other names of a hard-linked file that changed through one of them.
+
+        Only while replicating in real time (a one-shot sync checks every name anyway).
+        """
+        if not self._live:
+            return
         for key in keys:
             self.engine.submit(Task(key))
 
@@ -464,9 +475,8 @@ class Replicator:
             return  # the watcher has logged it
         key = os.path.relpath(exc.path, self.source).replace(os.sep, "/")
         cause = (err.strerror or str(err)).lower()
-        with self.state.transaction() as db:
-            new = self.state.fail(db, key, "watch", cause)
-        if new:  # once, whether the watch or the walk found it first; retried at each reconcile
+        # Once, whether the watch or the walk found it first; retried at each reconcile.
+        if self.outcomes.unwatchable(key, cause):
             self.log.warning("watch %s: %s", exc.path, cause)
 
     def _source_lost(self, watcher: Watcher, exc: RootLost) -> None:
@@ -510,6 +520,24 @@ class Replicator:
             event.key, str(event.operation), moved_from=event.moved_from, when=event.time
         )
         self.engine.submit(Task(event.key, [seq], event.moved_from))
+
+    # -- what callers see and do (the CLI, a daemon) ------------------------------------------
+
+    @property
+    def report(self) -> Report:
+        """The tally of the current sync, or of real-time replication since its first reconcile."""
+        return self._report
+
+    def progress(self) -> SyncReport:
+        """A snapshot of `report` as it is now; any thread."""
+        return self._report.snapshot()
+
+    def interrupt(self) -> None:
+        """End a sync early: copies in flight finish, waiting ones are left (journaled).
+
+        `sync_all` then returns what was done so far. Idempotent, any thread.
+        """
+        self.engine.stop()
 
     def stop(self) -> None:
         """Make `run()` return after in-flight copies finish; idempotent, any thread."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fsreplica.cli._progress import CLEAR, Progress
 from fsreplica.replicate import Replicator
-from fsreplica.replicate.apply import SyncReport
+from fsreplica.replicate.report import SyncReport
 
 WAIT = 10.0
 MiB = 1024 * 1024
@@ -139,9 +139,7 @@ def test_a_real_sync_ends_with_every_planned_task_done(tmp_path: Path) -> None:
         (dst / "extra").write_text("extra")  # to delete
         plan = replicator.plan()
         assert (len(plan.tasks), len(plan.deletes), plan.unchanged) == (2, 1, 2)
-        progress = Progress.for_plan(
-            lambda: replicator.applier.report, plan, stream=TtyStream(), refresh=0.001
-        )
+        progress = Progress.for_plan(replicator.progress, plan, stream=TtyStream(), refresh=0.001)
         with progress:
             report = replicator.sync_all(plan)
     assert (report.files_copied, report.deleted, report.unchanged) == (1, 1, 3)

@@ -226,7 +226,7 @@ class TestErrors:
             assert isinstance(retry, Retry)
             assert isinstance(retry.error, OSError)
             assert retry.error.errno == errno.EMFILE
-            assert rep.applier.report.failed == []
+            assert rep.progress().failed == []
             assert rep.state.failures() == []
             assert rep.applier.batch([Task("a.txt")]) == [None]
         assert list(dest.keys()) == ["a.txt"]
