@@ -153,35 +153,35 @@ class Replicator:
             self._close_destination()
             raise
         self.journal = Journal(self.state)
-        self.outcomes = Outcomes(self.state, self.journal)
+        self._outcomes = Outcomes(self.state, self.journal)
         self._report = Report()
-        self.guard = DeleteGuard(self.source, max_delete=max_delete)
-        self.health = DestinationHealth(self.destination.url, logger=self.log)
+        self._guard = DeleteGuard(self.source, max_delete=max_delete)
+        self._health = DestinationHealth(self.destination.url, logger=self.log)
         self._live = False  # replicating in real time (run()): parked keys are checked again
-        self.applier = Applier(
+        self._applier = Applier(
             self.source,
             self.destination,
             self.state,
-            outcomes=self.outcomes,
+            outcomes=self._outcomes,
             report=self._report,
-            guard=self.guard,
+            guard=self._guard,
             delete=delete,
             links=links,
             logger=self.log,
-            health=self.health,
+            health=self._health,
             parked=self._recheck_later,
             follow=self._follow,
         )
-        self.engine = Engine(
-            self.applier,
-            give_up=self.applier.give_up,
-            apply_batch=self.applier.batch,
+        self._engine = Engine(
+            self._applier,
+            give_up=self._applier.give_up,
+            apply_batch=self._applier.batch,
             max_batch=_max_batch(transfers),
             transfers=transfers,
             on_failure=self._fail,
         )
-        self.health.waiting = self.engine.backlog
-        self.health.on_change = self.engine.outage
+        self._health.waiting = self._engine.backlog
+        self._health.on_change = self._engine.outage
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._watcher: Watcher | None = None
@@ -272,10 +272,10 @@ class Replicator:
         if "sweep" in self.destination.capabilities:
             # Not in plan(): a dry run changes nothing. Never a copy in flight (see sweep).
             self.destination.sweep(source=self.source)  # type: ignore[attr-defined]
-        self.outcomes.forget(plan.forget)
+        self._outcomes.forget(plan.forget)
         # Unreadable directories (and entries) are failures of their paths, listed by `status`
         # and tried again at each reconcile. A replicator logs each once, when it starts.
-        fresh = self.outcomes.unreadable(plan.unreadable)
+        fresh = self._outcomes.unreadable(plan.unreadable)
         shown = plan if self._watcher is None else dataclasses.replace(plan, unreadable=fresh)
         log_plan(shown, self.source, self.log)
         report = self._report
@@ -285,26 +285,26 @@ class Replicator:
             report.failed(key, cause)
         report.refused(plan.refused)
         if plan.tasks or plan.deletes:
-            self.engine.start()  # a no-change re-sync needs no worker threads
+            self._engine.start()  # a no-change re-sync needs no worker threads
         for task in plan.delete_tasks():
-            self.engine.submit(task)
+            self._engine.submit(task)
         for task in plan.tasks:
-            self.engine.submit(task)
+            self._engine.submit(task)
         # A refusal stands until a reconcile settles it; `status` shows it meanwhile.
-        self.outcomes.reconciled(when=time.time(), refused=plan.refused)
+        self._outcomes.reconciled(when=time.time(), refused=plan.refused)
         if self._watcher is not None:
             # What DEST holds once this reconcile's work is done (the source's files, or more
             # when its deletes were refused): the live guard's reference.
-            self.guard.watch(max(plan.dest_count, plan.source_count))
+            self._guard.watch(max(plan.dest_count, plan.source_count))
         return plan
 
     def replay(self) -> int:
         """Queue the changes a previous run journaled but did not finish; return how many."""
         entries = self.journal.pending()
         if entries:
-            self.engine.start()
+            self._engine.start()
         for entry in entries:
-            self.engine.submit(Task(entry.key, [entry.seq], entry.moved_from))
+            self._engine.submit(Task(entry.key, [entry.seq], entry.moved_from))
         if entries:
             self.log.info("replaying %d journaled changes", len(entries))
         return len(entries)
@@ -322,10 +322,10 @@ class Replicator:
         self._report.reset()
         self.replay()
         self.reconcile(plan)
-        self.engine.wait_idle()
+        self._engine.wait_idle()
         self._raise_failure()
         report = self._report.snapshot()
-        self.outcomes.synced(when=time.time(), summary=report.summary())
+        self._outcomes.synced(when=time.time(), summary=report.summary())
         return report
 
     def sync_object(self, path_or_key: str | os.PathLike[str]) -> SyncReport:
@@ -339,9 +339,9 @@ class Replicator:
         key = text.replace(os.sep, "/")
         check_key(key, op="sync")
         self._report.reset()
-        self.engine.start()
-        self.engine.submit(Task(key))
-        self.engine.wait_idle()
+        self._engine.start()
+        self._engine.submit(Task(key))
+        self._engine.wait_idle()
         self._raise_failure()
         return self._report.snapshot()
 
@@ -375,15 +375,15 @@ class Replicator:
             # A one-shot sync gives up on a change after a few attempts and says so; a daemon
             # keeps a change that failed for a transient reason (the destination is down) in the
             # journal and retries it, the backoff capped, until it goes through or we stop.
-            self.engine.keep_retrying(probe_interval=PROBE_INTERVAL)
+            self._engine.keep_retrying(probe_interval=PROBE_INTERVAL)
             self._live = True
-            self.engine.start()
+            self._engine.start()
             reader.start()
             self._report.reset()
             self.replay()
             self.reconcile()
             if on_ready is not None:
-                self.engine.wait_idle()
+                self._engine.wait_idle()
                 self._raise_failure()
                 on_ready(self._report.snapshot())
             while not self._stop.wait(self.scan_interval):
@@ -392,7 +392,7 @@ class Replicator:
             watcher.stop()
             if reader.is_alive():
                 reader.join()
-            self.engine.stop()
+            self._engine.stop()
         self._raise_failure()
         if self._lost is not None:
             raise self._lost
@@ -414,7 +414,7 @@ class Replicator:
         self.stop()
 
     def _raise_failure(self) -> None:
-        failure = self._failure or self.engine.failure
+        failure = self._failure or self._engine.failure
         if failure is not None:
             raise failure
 
@@ -428,7 +428,7 @@ class Replicator:
         cap = min(RECHECK_MAX, self.scan_interval)
         backoff = Backoff(base=min(RECHECK_FIRST, cap), cap=cap, max_attempts=None)
         parked = task.parked + 1
-        self.engine.recheck(Task(task.key, parked=parked), backoff.delay(parked))
+        self._engine.recheck(Task(task.key, parked=parked), backoff.delay(parked))
 
     def _follow(self, keys: list[str]) -> None:
         """Check the other names of a hard-linked file that changed through one of them.
@@ -438,7 +438,7 @@ class Replicator:
         if not self._live:
             return
         for key in keys:
-            self.engine.submit(Task(key))
+            self._engine.submit(Task(key))
 
     def _periodic(self, watcher: Watcher) -> None:
         if self._waiting is not None:
@@ -476,7 +476,7 @@ class Replicator:
         key = os.path.relpath(exc.path, self.source).replace(os.sep, "/")
         cause = (err.strerror or str(err)).lower()
         # Once, whether the watch or the walk found it first; retried at each reconcile.
-        if self.outcomes.unwatchable(key, cause):
+        if self._outcomes.unwatchable(key, cause):
             self.log.warning("watch %s: %s", exc.path, cause)
 
     def _source_lost(self, watcher: Watcher, exc: RootLost) -> None:
@@ -519,7 +519,7 @@ class Replicator:
         seq = self.journal.append(
             event.key, str(event.operation), moved_from=event.moved_from, when=event.time
         )
-        self.engine.submit(Task(event.key, [seq], event.moved_from))
+        self._engine.submit(Task(event.key, [seq], event.moved_from))
 
     # -- what callers see and do (the CLI, a daemon) ------------------------------------------
 
@@ -537,7 +537,7 @@ class Replicator:
 
         `sync_all` then returns what was done so far. Idempotent, any thread.
         """
-        self.engine.stop()
+        self._engine.stop()
 
     def stop(self) -> None:
         """Make `run()` return after in-flight copies finish; idempotent, any thread."""
@@ -558,7 +558,7 @@ class Replicator:
             return
         self._closed = True
         self.stop()
-        self.engine.stop()
+        self._engine.stop()
         if self._owns_state:
             self.state.close()
         self._close_destination()

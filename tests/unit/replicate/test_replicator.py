@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import os
-import resource
 import stat
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,6 +44,17 @@ def files(root: Path) -> dict[str, bytes]:
 
 class TestSync:
     """One-shot sync."""
+
+    def test_progress_and_report_are_what_sync_all_returns(self, src: Path, tmp_path: Path) -> None:
+        with make(src, tmp_path) as rep:
+            assert rep.progress() == fsreplica.SyncReport()
+            report = rep.sync_all()
+            assert report.files_copied == 3
+            assert rep.progress() == report
+            assert rep.report.snapshot() == report
+            rep.interrupt()  # after the work: nothing left to end, and idempotent
+            rep.interrupt()
+            assert rep.sync_all().unchanged == 3  # the next sync starts its workers again
 
     def test_copies_keeps_mtime_and_mode(self, src: Path, tmp_path: Path) -> None:
         os.chmod(src / "a.txt", 0o600)
@@ -216,21 +224,6 @@ class TestErrors:
         assert report.files_copied == 3
         assert dest.calls["put"] == 6
 
-    def test_out_of_file_descriptors_is_retried_not_failed(self, src: Path, tmp_path: Path) -> None:
-        # EMFILE says nothing about the file: a daemon that parked the file as failed would leave
-        # it stale until the next periodic reconcile (an hour by default).
-        dest = MemoryDestination()
-        with Replicator(src, dest, state=tmp_path / "s.db", transfers=1) as rep:
-            outcomes = _with_no_free_descriptors(lambda: rep.applier.batch([Task("a.txt")]))
-            retry = outcomes[0]
-            assert isinstance(retry, Retry)
-            assert isinstance(retry.error, OSError)
-            assert retry.error.errno == errno.EMFILE
-            assert rep.progress().failed == []
-            assert rep.state.failures() == []
-            assert rep.applier.batch([Task("a.txt")]) == [None]
-        assert list(dest.keys()) == ["a.txt"]
-
 
 class TestOutage:
     """A destination that fails for a while is reported once when it starts and once when over."""
@@ -265,32 +258,6 @@ class TestThreadFailure:
             rep.sync_all()
         assert info.value.thread.startswith("fsreplica-transfer-")
         assert str(info.value).endswith("RuntimeError: injected fault")
-
-
-def _with_no_free_descriptors(fn: Callable[[], T]) -> T:
-    """Run `fn` with every file descriptor the limit allows in use; restore the limit after."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 8, hard))
-    filler: list[int] = []
-    try:
-        while (fd := _open_unless_full()) >= 0:
-            filler.append(fd)
-        return fn()
-    finally:
-        for fd in filler:
-            os.close(fd)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
-def _open_unless_full() -> int:
-    """Open /dev/null, or return -1 once the process is out of descriptors (EMFILE)."""
-    try:
-        return os.open(os.devnull, os.O_RDONLY)
-    except OSError as exc:
-        if exc.errno != errno.EMFILE:
-            raise
-        return -1
 
 
 class TestObject:
