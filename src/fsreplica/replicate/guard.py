@@ -74,6 +74,18 @@ class DeleteGuard:
             self._added = 0
             self._refused = False
 
+    def moved(self, *, recorded: str | None, device: str) -> str | None:
+        """Say why a reconcile's deletions are refused, or None.
+
+        Refused when the source is on another filesystem (`device`) than the one `recorded`
+        (unmounted?), unless --max-delete says how many may go.
+        """
+        if recorded is None or recorded == device or self.max_delete is not None:
+            return None
+        return (
+            "source is on another filesystem than before (unmounted?); pass --max-delete to allow"
+        )
+
     @property
     def watching(self) -> bool:
         """True when live deletes are counted (after the first `watch`)."""

@@ -252,8 +252,8 @@ class Replicator:
         """Refuse deletions when the source is now another filesystem (unmounted?)."""
         dev = str(os.stat(self.source).st_dev)
         known = self.state.get_meta("source_dev")
-        if known is not None and known != dev and plan.deletes and self.max_delete is None:
-            plan.refused = "source is on another filesystem than before (unmounted?)"
+        if plan.deletes and (refused := self._guard.moved(recorded=known, device=dev)):
+            plan.refused = refused
             plan.deletes = []
         if known is None or (known != dev and plan.refused is None):
             self.state.set_meta(source_dev=dev)

@@ -88,3 +88,17 @@ class TestLive:
         assert [guard.first_refusal(), guard.first_refusal()] == [True, False]
         guard.watch(1)
         assert guard.first_refusal()
+
+
+class TestMoved:
+    """A source on another filesystem than recorded (unmounted?) has its deletions refused."""
+
+    def test_table(self) -> None:
+        guard = DeleteGuard("/src", max_delete=None)
+        assert guard.moved(recorded=None, device="1") is None  # the first reconcile records it
+        assert guard.moved(recorded="1", device="1") is None
+        reason = guard.moved(recorded="1", device="2")
+        assert reason is not None
+        assert reason.startswith("source is on another filesystem than before (unmounted?)")
+        assert reason.endswith("pass --max-delete to allow")
+        assert DeleteGuard("/src", max_delete=5).moved(recorded="1", device="2") is None
