@@ -51,6 +51,8 @@ def replicate_once(src: str, dest: str) -> None:
     with fsreplica.Replicator(src, destination) as replicator:
         report = replicator.sync_all()
         print(report)
+        so_far: fsreplica.SyncReport = replicator.progress()
+        print(so_far.files_copied, so_far.summary())
 
 
 if __name__ == "__main__":

@@ -2,13 +2,14 @@
 
 from fsreplica.replicate.reconcile import ReconcileError
 from fsreplica.replicate.replicator import DEFAULT_SCAN_INTERVAL, Replicator
-from fsreplica.replicate.report import SyncReport
+from fsreplica.replicate.report import Report, SyncReport
 from fsreplica.replicate.state import State, StateError, default_state_path
 
 __all__ = [
     "DEFAULT_SCAN_INTERVAL",
     "ReconcileError",
     "Replicator",
+    "Report",
     "State",
     "StateError",
     "SyncReport",
