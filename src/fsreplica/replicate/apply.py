@@ -157,7 +157,7 @@ class Applier:
             size += result.size
             self.log.info("put %s (%d bytes)", shown(task.key), result.size)
         if copied:
-            self.health.succeeded()
+            self.health.succeeded(started=work.started)
             self.report.copied(copied, size)
 
     def _guarded(self, work: Batch, task: Task) -> Retry | None:
@@ -240,7 +240,7 @@ class Applier:
             return
         if self.delete:
             self.dest.delete(task.key)
-            self.health.succeeded()
+            self.health.succeeded(started=work.started)
             if had:
                 self.report.deleted()
                 self.log.info("delete %s", shown(task.key))
@@ -266,7 +266,7 @@ class Applier:
                     work.staged.append(StagedCopy(task, staged, source.stat, source.sha256))
                     return
                 info = self.dest.put(key, source)
-                self.health.succeeded()
+                self.health.succeeded(started=work.started)
                 work.done.append((task, make_record(key, source.stat, source.sha256, info), None))
                 work.copied(task, source.stat)
         except (FileNotFoundError, NotADirectoryError, NotRegularFileError):
@@ -295,7 +295,7 @@ class Applier:
             self._failed(task, "read", _reason(exc))
             return
         self.dest.put_link(task.key, target, mtime_ns=st.st_mtime_ns)  # type: ignore[attr-defined]
-        self.health.succeeded()
+        self.health.succeeded(started=work.started)
         work.done.append((task, None, None))  # a link has no state record: its text is compared
         self.report.copied()
         self.log.info("link %s -> %s", task.key, target)
@@ -334,7 +334,7 @@ class Applier:
                 task.key, mtime_ns=st.st_mtime_ns, mode=mode
             )
             dest_mtime = info.mtime_ns
-            self.health.succeeded()
+            self.health.succeeded(started=work.started)
         work.done.append((task, make_record(task.key, st, sha256, None, dest_mtime), None))
         self.report.metadata_updated()
         return True
@@ -383,7 +383,7 @@ class Applier:
             info = self.dest.rename(old, task.key)  # type: ignore[attr-defined]
         except FileNotFoundError:
             return False
-        self.health.succeeded()
+        self.health.succeeded(started=work.started)
         work.done.append((task, make_record(task.key, st, orec.sha256, info), old))
         self.report.renamed()
         self.log.info("rename %s -> %s", shown(old), shown(task.key))

@@ -48,6 +48,7 @@ class DestinationHealth:
         self._clock = clock
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._detected = 0.0
         self._reason = ""
 
     @property
@@ -66,7 +67,8 @@ class DestinationHealth:
         with self._lock:
             if self._since is not None:
                 return  # the same outage: said once
-            self._since = self._clock() if since is None else since
+            self._detected = self._clock()
+            self._since = self._detected if since is None else since
             self._reason = error.reason
         self._log.warning(
             "destination %s unavailable: %s; %d changes waiting, retrying until it clears",
@@ -77,14 +79,22 @@ class DestinationHealth:
         if self.on_change is not None:
             self.on_change(True)
 
-    def succeeded(self) -> None:
-        """An operation went through."""
+    def succeeded(self, *, started: float | None = None) -> None:
+        """An operation went through.
+
+        Args:
+            started: When (on `clock`) the operation began. One that began before the outage
+                was noticed (another worker's, in flight meanwhile) does not end it: it may have
+                done its writing before the disk filled, and taking it as the end would log the
+                outage as over and then as begun again.
+        """
         if self._since is None:  # the usual case, without taking the lock
             return
         with self._lock:
-            since, self._since = self._since, None
-            if since is None:
+            since = self._since
+            if since is None or (started is not None and started < self._detected):
                 return
+            self._since = None
             lasted = self._clock() - since
         self._log.warning(
             "destination %s available again after %.1f s (%s); %d changes waiting",

@@ -50,3 +50,24 @@ def test_an_outage_is_two_lines_whatever_the_number_of_failures(
     ]
     assert all(r.levelno == logging.WARNING for r in caplog.records)
     assert changes == [True, False]
+
+
+def test_an_operation_begun_before_the_outage_was_seen_does_not_end_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another worker's copy, in flight when the disk filled, succeeds: still the same outage."""
+    clock = Clock()
+    health = DestinationHealth("/dst", logger=logging.getLogger("fsreplica.test"), clock=clock)
+    in_flight = clock.now
+    clock.now += 0.5
+    health.failed(REFUSED, since=clock.now - 0.1)
+    health.succeeded(started=in_flight)
+    assert health.down
+    health.failed(REFUSED)
+    clock.now += 2.0
+    health.succeeded(started=clock.now - 0.01)  # a probe made after it was seen
+    assert not health.down
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [
+        "destination /dst unavailable",
+        "destination /dst available again after 2.1 s (connection refused); 0 changes waiting",
+    ]
