@@ -25,9 +25,9 @@ Two places cannot take such a key as it is:
   ===================================================  ==================================
 
   Hex digits are upper case. Every Q in a key starts one of these escapes, so decoding is
-  exact; a name without any of these characters is its own key (keys written before this
-  encoding existed read the same). A Q followed by anything else (a key not written by
-  fsreplica) is read as itself.
+  exact; a name without any of these characters is its own key, so a tree of plain names is
+  stored under the very names any other tool shows. A Q followed by anything else (a key not
+  written by fsreplica) is read as itself.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Watcher settings with the seed design's defaults."""
+"""Watcher settings and their defaults."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from fsreplica.filters import DEFAULT_IGNORE
 
 DEFAULT_DEBOUNCE_DELAY = 0.1
-"""Seconds: changes of one path inside this window are coalesced (the seed's 100 ms)."""
+"""Seconds: changes of one path inside this window are coalesced into one."""
 DEFAULT_EVENT_BUFFER = 100
-"""Events the consumer may have waiting before the watcher coalesces per path (the seed's 100)."""
+"""Events the consumer may have waiting before the watcher coalesces per path."""
 DEFAULT_WRITE_QUIET = 1.0
 """Seconds a file written but not closed (a log) must stay unchanged before it is delivered."""
 DEFAULT_MAX_PENDING = 262_144
@@ -37,7 +37,7 @@ class WatcherConfig:
             per path (memory grows with distinct paths, not events).
         logger: Where the watcher logs; default `logging.getLogger("fsreplica")`.
         ignore: Glob patterns matched against every path component (or the whole key when the
-            pattern contains '/'); default: the seed's filters.
+            pattern contains '/'); default: `DEFAULT_IGNORE`.
         write_quiet: Seconds after the last write of a file that is never closed (a log) before
             it is delivered anyway.
         max_pending: Distinct paths held for a slow consumer; past it the watcher stops reading

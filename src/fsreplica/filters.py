@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 
 DEFAULT_IGNORE: tuple[str, ...] = (".*", "*.metadata.json", "*~", "*.tmp")
-"""The seed design's filters: hidden names, metadata sidecars, editor backups, temporary files."""
+"""Names ignored by default: hidden names, metadata sidecars, editor backups, temporary files."""
 
 NameFilter = Callable[[str], bool]
 

@@ -23,8 +23,8 @@ def start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
 
     Big files are kicked every WRITEBACK_STEP bytes while they are written, so the disk works
     while the rest is read. Small files are kicked together when their batch is flushed: one
-    kick each as they are written made a 10,000-file sync slower (3.4-3.5 s vs 3.7-3.8 s,
-    rounds alternated), the disk seeing many small writes instead of merged ones. Starting
+    kick each as they are written made a sync of many small files slower (the disk sees many
+    small writes instead of merged ones; see benchmarks/README.md). Starting
     writeback also allocates the blocks in the running journal transaction, so the batch's
     first fdatasync commits them all. Errors surface in the fdatasync of `flush`.
     """

@@ -1,9 +1,9 @@
 """Per-path debouncing that never loses the final state.
 
-The seed design throttled on the leading edge and dropped what followed, so the last write of a
-burst never reached the destination. Here the first complete change of a path is released at
-once and opens a window of `delay` seconds; changes inside the window are coalesced and, when it
-closes, released once more. The caller decides put or delete from what is on disk at release time.
+The first complete change of a path is released at once and opens a window of `delay` seconds;
+changes inside the window are coalesced and, when it closes, released once more, so the last write
+of a burst always reaches the destination (a throttle that only kept the leading edge would drop
+it). The caller decides put or delete from what is on disk at release time.
 
 A change is either *complete* (closed after writing, renamed into place, removed) or *dirty* (data
 written, file still open). A dirty path is released when it becomes complete or, for files that

@@ -10,8 +10,9 @@ after a power loss the last few may be lost, which the reconcile at start-up rep
 Keys are file names, and a file name need not be UTF-8 (see `fsreplica._names`). A key that is
 valid UTF-8 is stored as TEXT; any other (one holding surrogates, as `os.fsdecode` makes them) as a
 BLOB of its UTF-8 with the surrogates passed through. Every key is bound with `sql_key` and read
-with `from_sql`, so each key has exactly one stored form and a state file written before BLOB keys
-existed reads the same. Values stored in `meta` (the source path) are stored the same way.
+with `from_sql`, so each key has exactly one stored form, and a state file whose names are all
+valid UTF-8 holds plain TEXT keys only. Values stored in `meta` (the source path) are stored the
+same way.
 """
 
 from __future__ import annotations

@@ -40,9 +40,9 @@ _BUFFERS_PER_TURN = 128  # handle at most this many buffers before looking at ti
 # Interrupt coalescing. After _BURST_TURNS wake-ups in a row, each within _BURST_GAP of the read
 # before it, the thread is in a burst and lets events gather for _LINGER_MS before each read, so
 # one turn (poll, read, hand-off, the consumer's wake-up) serves tens of files instead of one or
-# two: without it a writer creating files as fast as it can costs ~35 us of overhead per file in
-# the two threads. A single save (create, then write and close: two or three wake-ups) never
-# reaches the streak, so its latency is unchanged.
+# two: without it a writer creating files as fast as it can pays that whole turn for every file,
+# in the two threads (see benchmarks/README.md). A single save (create, then write and close: two
+# or three wake-ups) never reaches the streak, so its latency is unchanged.
 _BURST_GAP = 0.001  # seconds
 _BURST_TURNS = 8
 _LINGER_MS = 1

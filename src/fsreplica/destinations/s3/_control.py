@@ -2,8 +2,9 @@
 
 They are preflight, multipart housekeeping and in-place metadata updates.
 
-None of them is on the per-file hot path except `set_metadata`, so botocore's per-request cost
-(about 1.5 ms of CPU) does not matter here; its client is created on first use.
+None of them is on the per-file hot path except `set_metadata` (a file touched or chmod-ed, not
+rewritten), so botocore's per-request CPU cost, several times obstore's, does not matter here;
+its client is created on first use.
 """
 
 from __future__ import annotations

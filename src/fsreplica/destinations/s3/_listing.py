@@ -5,7 +5,7 @@ before costs one HEAD. They are sent concurrently through obstore's async API on
 per page (no thread pool to own and stop).
 
 LIST pages come one after the other (each needs the last one's continuation token), and each
-takes the server about 10 ms: `Prefetch` asks for them in a thread of its own from the moment the
+is a round trip to the server: `Prefetch` asks for them in a thread of its own from the moment the
 listing is asked for, so they arrive while the caller walks the source tree (the GIL is free
 while a request is in flight).
 """
@@ -47,7 +47,7 @@ def head_all(
     store: S3Store, keys: Sequence[str], *, concurrency: int
 ) -> list[Head | BaseException]:
     """HEAD every key, `concurrency` at a time; a failure is returned in place of its result."""
-    import asyncio  # noqa: PLC0415 - 15 ms to import; a listing that the cache answers needs none
+    import asyncio  # noqa: PLC0415 - slow to import; a listing that the cache answers needs none
 
     return asyncio.run(_head_all(store, keys, concurrency))
 

@@ -4,8 +4,8 @@ Small files are read whole (at most `multipart_threshold` bytes per worker) and 
 request. Large files are read twice: once to hash them, so the digest can travel in the metadata
 that S3 fixes when a multipart upload starts, then part by part into obstore's writer, which keeps
 at most `concurrency` parts in flight: `write` blocks while they are all in flight, so memory stays
-near `(concurrency + 2) * part_size` whatever the file size and the server's speed (measured: a
-2 GiB file peaks at 104 MiB RSS against Ceph RGW, as fast or throttled to 100 MB/s).
+near `(concurrency + 2) * part_size` whatever the file size and the server's speed (figures in
+benchmarks/README.md).
 Any failure, a changed source included, aborts the multipart upload.
 """
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 MAX_PARTS = 10_000  # S3's limit on parts per upload
 _MIB = 1024 * 1024
-# Hashing reads into one reused buffer: a fresh 4 MiB bytes per read cost 4x the time of the
-# hash itself in page faults (7.4 s against 1.6 s for 2 GiB).
+# Hashing reads into one reused buffer: a fresh bytes object per read costs more time in page
+# faults than the hash itself (see benchmarks/README.md).
 HASH_CHUNK = _MIB
 
 
