@@ -111,7 +111,9 @@ class MetadataCache:
 
     @staticmethod
     def _open(target: str) -> sqlite3.Connection:
-        for suffix in ("", "-wal", "-shm"):  # -wal and -shm only if an older version left them
+        # SQLite gives new -wal and -shm files the database's mode; ones already there (left by
+        # a process that stopped) may have been made with another, so they are made 0600 too.
+        for suffix in ("", "-wal", "-shm"):
             _private_file(target + suffix, create=not suffix)
         db = sqlite3.connect(
             target, check_same_thread=False, isolation_level="DEFERRED", timeout=0.05
