@@ -16,6 +16,7 @@ from typing import Any
 from fsreplica.destinations._base import (
     CAPABILITIES,
     Destination,
+    Features,
     InvalidKeyError,
     ObjectInfo,
     Staged,
@@ -28,6 +29,7 @@ from fsreplica.destinations._base import (
     SupportsStage,
     SupportsSweep,
     check_key,
+    features_of,
 )
 from fsreplica.destinations._source import NotRegularFileError, SourceChangedError, SourceFile
 
@@ -94,6 +96,7 @@ def open_destination(url_or_path: str | os.PathLike[str], **options: Any) -> Des
 __all__ = [
     "CAPABILITIES",
     "Destination",
+    "Features",
     "InvalidKeyError",
     "NotRegularFileError",
     "ObjectInfo",
@@ -109,6 +112,7 @@ __all__ = [
     "SupportsStage",
     "SupportsSweep",
     "check_key",
+    "features_of",
     "open_destination",
     "register_destination",
 ]

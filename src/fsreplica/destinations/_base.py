@@ -2,13 +2,15 @@
 
 A destination stores regular files under keys ('/'-separated paths relative to its root or
 prefix). The required part is small: put a file, delete, stat, list, close. Renames, copies,
-metadata updates and reads are optional capabilities a destination advertises by implementing
-`rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` / `sweep` / `put_link` and
-listing their names in `capabilities`; callers check `capabilities` before using them (as
-rclone's optional features). `quick_list` and `stage` are for speed only: `quick_list` skips
-per-object hash lookups, and `stage` splits a put in two so that a batch of files is made durable
-with one flush (group commit). `sweep` removes what interrupted puts left behind, and `put_link`
-stores symlinks as symlinks.
+metadata updates and reads are optional capabilities a destination offers by implementing
+`rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` / `sweep` / `put_link`. They
+are found once, by `features_of`, as typed fields of a `Features` (a bound method, or None), as
+rclone's optional features are: callers use those fields, so mypy checks every call that only some
+destinations support, and a misspelt name cannot silently choose the slow path.
+`quick_list` and `stage` are for speed only: `quick_list` skips per-object hash lookups, and
+`stage` splits a put in two so that a batch of files is made durable with one flush (group
+commit). `sweep` removes what interrupted puts left behind, and `put_link` stores symlinks as
+symlinks.
 
 Keys are validated by every destination with `check_key` (shared here so all destinations refuse
 the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL, and nothing
@@ -29,21 +31,15 @@ secrets.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from fsreplica.errors import DestinationError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from fsreplica.destinations._source import SourceFile
-
-
-CAPABILITIES = frozenset(
-    {"rename", "copy", "set_metadata", "read", "quick_list", "stage", "sweep", "put_link"}
-)
-"""Every optional capability a destination may list."""
 
 
 class InvalidKeyError(DestinationError):
@@ -107,11 +103,9 @@ class Destination(Protocol):
 
     Attributes:
         url: A display form of the destination, without secrets (`/backup`, `s3://bucket/prefix`).
-        capabilities: Optional operations it supports, among "rename" and "copy".
     """
 
     url: str
-    capabilities: frozenset[str]
 
     def put(self, key: str, source: SourceFile) -> ObjectInfo:
         """Store the content of `source` under `key`, atomically.
@@ -156,6 +150,7 @@ class Destination(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsRename(Protocol):
     """The optional "rename" capability: move an object without sending its content again."""
 
@@ -169,6 +164,7 @@ class SupportsRename(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsCopy(Protocol):
     """The optional "copy" capability: duplicate an object inside the destination."""
 
@@ -182,6 +178,7 @@ class SupportsCopy(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsSetMetadata(Protocol):
     """The optional "set_metadata" capability: change mtime and mode without sending content.
 
@@ -198,6 +195,7 @@ class SupportsSetMetadata(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsRead(Protocol):
     """The optional "read" capability: stream an object's content (used by `verify`)."""
 
@@ -211,6 +209,7 @@ class SupportsRead(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsQuickList(Protocol):
     """The optional "quick_list" capability: `list` without per-object hash lookups."""
 
@@ -229,6 +228,7 @@ class Staged(Protocol):
     key: str
 
 
+@runtime_checkable
 class SupportsStage(Protocol):
     """The optional "stage" capability: a put in two steps, so that one flush covers many files.
 
@@ -253,6 +253,7 @@ class SupportsStage(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsSweep(Protocol):
     """The optional "sweep" capability: remove what interrupted puts left behind.
 
@@ -270,6 +271,7 @@ class SupportsSweep(Protocol):
         ...
 
 
+@runtime_checkable
 class SupportsLinks(Protocol):
     """The optional "put_link" capability: store symlinks as symlinks (`--links`)."""
 
@@ -288,3 +290,63 @@ class SupportsLinks(Protocol):
             DestinationError: The listing failed.
         """
         ...
+
+
+class SetMetadata(Protocol):
+    """The bound `set_metadata` of a destination (see `SupportsSetMetadata`)."""
+
+    def __call__(self, key: str, *, mtime_ns: int, mode: int | None) -> ObjectInfo: ...
+
+
+class QuickList(Protocol):
+    """The bound `quick_list` of a destination (see `SupportsQuickList`)."""
+
+    def __call__(self, prefix: str = "") -> Iterator[ObjectInfo]: ...
+
+
+class Sweep(Protocol):
+    """The bound `sweep` of a destination (see `SupportsSweep`)."""
+
+    def __call__(self, *, source: str | None = None) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """The optional capabilities of one destination: each a bound method, or None.
+
+    Made by `features_of`, once per destination by each user of it. `stage` and `links` are the
+    destination itself (typed as the capability), since each is a group of methods used together.
+    """
+
+    rename: Callable[[str, str], ObjectInfo] | None = None
+    copy: Callable[[str, str], ObjectInfo] | None = None
+    set_metadata: SetMetadata | None = None
+    read: Callable[[str], Iterator[bytes]] | None = None
+    quick_list: QuickList | None = None
+    stage: SupportsStage | None = None
+    sweep: Sweep | None = None
+    links: SupportsLinks | None = None
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The names of the capabilities present."""
+        return frozenset(name for name in CAPABILITIES if getattr(self, name) is not None)
+
+
+CAPABILITIES = frozenset(field.name for field in fields(Features))
+"""The name of every optional capability (the fields of `Features`)."""
+
+
+def features_of(destination: Destination) -> Features:
+    """Find the optional capabilities of `destination` (by the runtime-checkable Protocols)."""
+    d = destination
+    return Features(
+        rename=d.rename if isinstance(d, SupportsRename) else None,
+        copy=d.copy if isinstance(d, SupportsCopy) else None,
+        set_metadata=d.set_metadata if isinstance(d, SupportsSetMetadata) else None,
+        read=d.read if isinstance(d, SupportsRead) else None,
+        quick_list=d.quick_list if isinstance(d, SupportsQuickList) else None,
+        stage=d if isinstance(d, SupportsStage) else None,
+        sweep=d.sweep if isinstance(d, SupportsSweep) else None,
+        links=d if isinstance(d, SupportsLinks) else None,
+    )

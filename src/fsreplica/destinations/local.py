@@ -127,10 +127,6 @@ class LocalDestination:
         DestinationError: The root cannot be created or opened.
     """
 
-    capabilities: frozenset[str] = frozenset(
-        {"rename", "set_metadata", "read", "quick_list", "stage", "sweep", "put_link"}
-    )
-
     def __init__(
         self, root: str | os.PathLike[str], *, fsync: bool = True, temp_grace: float = TEMP_GRACE
     ) -> None:

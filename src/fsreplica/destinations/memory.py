@@ -19,8 +19,6 @@ class MemoryDestination:
         name: Shown in `url` as `memory://name`.
     """
 
-    capabilities: frozenset[str] = frozenset({"rename", "copy", "set_metadata", "read"})
-
     def __init__(self, name: str = "") -> None:
         self.url = f"memory://{name}"
         self._lock = threading.Lock()

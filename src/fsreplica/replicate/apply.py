@@ -11,10 +11,12 @@ from collections.abc import Callable
 from fsreplica._names import shown
 from fsreplica.destinations import (
     Destination,
+    Features,
     NotRegularFileError,
     ObjectInfo,
     SourceChangedError,
     SourceFile,
+    features_of,
 )
 from fsreplica.errors import DestinationError
 from fsreplica.replicate.batch import Batch, StagedCopy, make_record
@@ -73,9 +75,11 @@ class Applier:
         health: DestinationHealth | None = None,
         parked: Callable[[Task], None] | None = None,
         follow: Callable[[list[str]], None] | None = None,
+        features: Features | None = None,
     ) -> None:
         self.root = root
         self.dest = destination
+        self.features = features or features_of(destination)
         self.state = state
         self.outcomes = outcomes
         self.report = report
@@ -100,7 +104,7 @@ class Applier:
         counted): it never drops the other tasks of the batch.
         """
         work = Batch(
-            stage="stage" in self.dest.capabilities,
+            stage=self.features.stage,
             records=self.state.get_many([task.key for task in tasks]),
         )
         try:
@@ -110,13 +114,12 @@ class Applier:
                     self._publish(work, tasks, outcomes)
                 except Exception as exc:
                     # The destination raised instead of answering per file: none was published.
+                    _discard(work, work.staged)
                     for item in work.staged:
-                        self.dest.discard(item.staged)  # type: ignore[attr-defined]
                         self._unexpected(item.task, exc)
                     work.staged = []
         except BaseException:
-            for item in work.staged:
-                self.dest.discard(item.staged)  # type: ignore[attr-defined]
+            _discard(work, work.staged)
             raise
         self.outcomes.done(work.done)
         if work.hard_linked and self.follow is not None:
@@ -138,7 +141,8 @@ class Applier:
     def _publish(self, work: Batch, tasks: list[Task], outcomes: list[Retry | None]) -> None:
         items = work.staged
         staged = [item.staged for item in items]
-        results = self.dest.publish(staged)  # type: ignore[attr-defined]
+        assert work.stage is not None  # only a staging destination has staged copies
+        results = work.stage.publish(staged)
         work.staged = []  # published or discarded by the destination
         index = {id(task): n for n, task in enumerate(tasks)}
         copied = size = 0
@@ -166,8 +170,7 @@ class Applier:
         try:
             return self._one(work, task)
         except Exception as exc:
-            for item in work.staged[staged:]:  # staged before it failed: never published
-                self.dest.discard(item.staged)  # type: ignore[attr-defined]
+            _discard(work, work.staged[staged:])  # staged before it failed: never published
             del work.staged[staged:]
             del work.done[done:]
             self._unexpected(task, exc)
@@ -261,8 +264,8 @@ class Applier:
             if self._kept(work, task, path, st, rec):
                 return
             with SourceFile(path) as source:
-                if work.stage:
-                    staged = self.dest.stage(key, source)  # type: ignore[attr-defined]
+                if work.stage is not None:
+                    staged = work.stage.stage(key, source)
                     work.staged.append(StagedCopy(task, staged, source.stat, source.sha256))
                     return
                 info = self.dest.put(key, source)
@@ -294,7 +297,9 @@ class Applier:
                 raise
             self._failed(task, "read", _reason(exc))
             return
-        self.dest.put_link(task.key, target, mtime_ns=st.st_mtime_ns)  # type: ignore[attr-defined]
+        links = self.features.links
+        assert links is not None  # the Replicator refuses --links without the capability
+        links.put_link(task.key, target, mtime_ns=st.st_mtime_ns)
         self.health.succeeded(started=work.started)
         work.done.append((task, None, None))  # a link has no state record: its text is compared
         self.report.copied()
@@ -327,12 +332,9 @@ class Applier:
             return False
         dest_mtime = rec.dest_mtime_ns
         mode = st.st_mode & 0o7777
-        if (st.st_mtime_ns != rec.mtime_ns or mode != rec.mode) and (
-            "set_metadata" in self.dest.capabilities
-        ):
-            info = self.dest.set_metadata(  # type: ignore[attr-defined]
-                task.key, mtime_ns=st.st_mtime_ns, mode=mode
-            )
+        set_metadata = self.features.set_metadata
+        if (st.st_mtime_ns != rec.mtime_ns or mode != rec.mode) and set_metadata is not None:
+            info = set_metadata(task.key, mtime_ns=st.st_mtime_ns, mode=mode)
             dest_mtime = info.mtime_ns
             self.health.succeeded(started=work.started)
         work.done.append((task, make_record(task.key, st, sha256, None, dest_mtime), None))
@@ -341,7 +343,7 @@ class Applier:
 
     def _adopt(self, work: Batch, task: Task, path: str, info: ObjectInfo) -> bool:
         """An object with the same size and mtime is at the destination: keep it if identical."""
-        if info.sha256 is None and "quick_list" in self.dest.capabilities:
+        if info.sha256 is None and self.features.quick_list is not None:
             try:
                 info = self.dest.stat(task.key)  # the quick listing left the hash out
             except FileNotFoundError:
@@ -360,7 +362,8 @@ class Applier:
         old = task.moved_from
         assert old is not None
         orec = self.state.get(old)
-        if "rename" not in self.dest.capabilities or orec is None:
+        rename = self.features.rename
+        if rename is None or orec is None:
             return False
         if (orec.size, orec.mtime_ns, orec.inode, orec.mode) != (
             st.st_size,
@@ -380,7 +383,7 @@ class Applier:
                 dinfo.sha256 and orec.sha256 and dinfo.sha256 != orec.sha256
             ):
                 return False
-            info = self.dest.rename(old, task.key)  # type: ignore[attr-defined]
+            info = rename(old, task.key)
         except FileNotFoundError:
             return False
         self.health.succeeded(started=work.started)
@@ -388,3 +391,10 @@ class Applier:
         self.report.renamed()
         self.log.info("rename %s -> %s", shown(old), shown(task.key))
         return True
+
+
+def _discard(work: Batch, items: list[StagedCopy]) -> None:
+    """Drop staged copies that will not be published."""
+    if work.stage is not None:
+        for item in items:
+            work.stage.discard(item.staged)

@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from fsreplica.destinations import ObjectInfo, Staged
+from fsreplica.destinations import ObjectInfo, Staged, SupportsStage
 from fsreplica.replicate.engine import Task
 from fsreplica.replicate.outcomes import Done
 from fsreplica.replicate.state import FileRecord
@@ -27,7 +27,7 @@ class Batch:
     """What one batch did, recorded in one transaction at its end.
 
     Attributes:
-        stage: The destination stages copies (published together at the end).
+        stage: The destination, if it stages copies (published together at the end).
         records: The state's records of the batch's keys.
         done: Tasks done, with their new records.
         staged: Copies staged and not yet published.
@@ -35,7 +35,7 @@ class Batch:
         started: When the batch started (monotonic), for the destination's health.
     """
 
-    stage: bool
+    stage: SupportsStage | None
     records: dict[str, FileRecord]
     done: list[Done] = field(default_factory=list)
     staged: list[StagedCopy] = field(default_factory=list)

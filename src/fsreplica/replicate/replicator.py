@@ -13,7 +13,13 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
-from fsreplica.destinations import Destination, ObjectInfo, check_key, open_destination
+from fsreplica.destinations import (
+    Destination,
+    ObjectInfo,
+    check_key,
+    features_of,
+    open_destination,
+)
 from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
@@ -128,6 +134,7 @@ class Replicator:
         else:
             self.destination = destination
             self._owns_destination = False
+        self._features = features_of(self.destination)
         self.log = logger or logging.getLogger("fsreplica")
         self.ignore = (*(DEFAULT_IGNORE if default_excludes else ()), *exclude)
         self.rules = IgnoreRules(self.ignore)
@@ -138,7 +145,7 @@ class Replicator:
         self.links = links
         self.wait_for_source = wait_for_source
         try:
-            if links and "put_link" not in self.destination.capabilities:
+            if links and self._features.links is None:
                 raise ValueError(
                     f"--links: only for local destinations ({self.destination.url} cannot "
                     "store symlinks)"
@@ -171,6 +178,7 @@ class Replicator:
             health=self._health,
             parked=self._recheck_later,
             follow=self._follow,
+            features=self._features,
         )
         self._engine = Engine(
             self._applier,
@@ -238,10 +246,11 @@ class Replicator:
         back and forth on every system call).
         """
         dest = self.destination
-        if self.links:
-            entries = dest.quick_list(links=True)  # type: ignore[attr-defined]
-        elif "quick_list" in dest.capabilities:
-            entries = dest.quick_list()  # type: ignore[attr-defined]
+        features = self._features
+        if self.links and features.links is not None:
+            entries = features.links.quick_list(links=True)
+        elif features.quick_list is not None:
+            entries = features.quick_list()
         else:
             entries = dest.list()
         tree = walk_source(self.source, self.rules, links=self.links)
@@ -269,9 +278,9 @@ class Replicator:
         """
         if plan is None:
             plan = self.plan()
-        if "sweep" in self.destination.capabilities:
+        if self._features.sweep is not None:
             # Not in plan(): a dry run changes nothing. Never a copy in flight (see sweep).
-            self.destination.sweep(source=self.source)  # type: ignore[attr-defined]
+            self._features.sweep(source=self.source)
         self._outcomes.forget(plan.forget)
         # Unreadable directories (and entries) are failures of their paths, listed by `status`
         # and tried again at each reconcile. A replicator logs each once, when it starts.

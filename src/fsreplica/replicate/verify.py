@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fsreplica._names import shown
-from fsreplica.destinations import Destination, ObjectInfo, SourceFile
+from fsreplica.destinations import Destination, ObjectInfo, SourceFile, features_of
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.reconcile import walk_source
 
@@ -41,7 +41,9 @@ def _sha256_chunks(chunks: Iterator[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _compare(root: str, key: str, info: ObjectInfo, dest: Destination) -> Difference | None:
+def _compare(
+    root: str, key: str, info: ObjectInfo, read: Callable[[str], Iterator[bytes]] | None
+) -> Difference | None:
     try:
         with SourceFile(os.path.join(root, key)) as source:
             src_hash = _sha256_chunks(source.chunks())
@@ -50,8 +52,8 @@ def _compare(root: str, key: str, info: ObjectInfo, dest: Destination) -> Differ
         return Difference(key, "unreadable", (exc.strerror or str(exc)).lower())
     if size != info.size:
         return Difference(key, "size", f"source {size} bytes, destination {info.size}")
-    if "read" in dest.capabilities:
-        dst_hash = _sha256_chunks(dest.read(key))  # type: ignore[attr-defined]
+    if read is not None:
+        dst_hash = _sha256_chunks(read(key))
     elif info.sha256 is not None:
         dst_hash = info.sha256
     else:
@@ -75,7 +77,8 @@ def verify(
     diffs += [Difference(key, "extra") for key in listing if key not in tree.files]
     diffs += [Difference(key, "unreadable", cause) for key, cause in tree.unreadable]
     both = [key for key in tree.files if key in listing]
+    read = features_of(destination).read
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = pool.map(lambda key: _compare(source, key, listing[key], destination), both)
+        results = pool.map(lambda key: _compare(source, key, listing[key], read), both)
         diffs += [d for d in results if d is not None]
     return sorted(diffs, key=lambda d: (d.key, d.kind))

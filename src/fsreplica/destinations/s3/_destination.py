@@ -73,8 +73,6 @@ class S3Destination:
             $XDG_CACHE_HOME/fsreplica/s3, a path, or False to keep it in memory only.
     """
 
-    capabilities: frozenset[str] = frozenset({"rename", "copy", "set_metadata", "read"})
-
     def __init__(
         self,
         location: Location,
