@@ -177,6 +177,24 @@ class TestThreadFailure:
         )
         assert isinstance(info.value.__cause__, RuntimeError)
 
+    def test_counted_in_stats_errors(
+        self, tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The failure goes through the same output as every other error, so it is counted."""
+        config = fsreplica.WatcherConfig(backend=backend, poll_interval=0.05)  # type: ignore[arg-type]
+        with fsreplica.Watcher(config) as watcher:
+            watcher.watch(tmp_path)
+
+            def fault(self: Debouncer[object], now: float) -> list[object]:
+                raise RuntimeError("injected fault")
+
+            monkeypatch.setattr(Debouncer, "pop_due", fault)
+            write(tmp_path / "wake", "x")
+            with pytest.raises(InternalError):
+                for _ in watcher.events():
+                    pass
+            assert watcher.stats.errors == 1
+
 
 class TestErrorTypes:
     """The error classes format and chain as documented."""

@@ -35,8 +35,18 @@ class Backend(Protocol):
             WatcherStopped: The backend was stopped.
         """
 
-    def stop(self) -> None:
-        """Deliver what is pending, release every resource, join every thread."""
+    def rewatch(self) -> None:
+        """Try again to watch the directories that could not be read (see `Watcher.rewatch`)."""
+
+    def request_stop(self) -> None:
+        """Stop watching; return once every pending event is in the channel.
+
+        Raises:
+            RuntimeError: Called from the backend's own thread.
+        """
+
+    def join(self) -> None:
+        """After `request_stop`: release every resource and join every thread."""
 
 
 def overlapping(path: str, roots: object) -> str | None:

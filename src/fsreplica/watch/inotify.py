@@ -18,11 +18,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
+from fsreplica.errors import InternalError, RootLost, WatcherError
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
@@ -31,6 +30,7 @@ from fsreplica.watch import _inotify_sys as sys_
 from fsreplica.watch._base import Item
 from fsreplica.watch._output import Output
 from fsreplica.watch._overflow import OverflowRecovery
+from fsreplica.watch._owner import Owner
 from fsreplica.watch._tree import DirNode, Root
 from fsreplica.watch.stats import WatcherStats
 
@@ -103,17 +103,21 @@ class InotifyBackend(OverflowRecovery):
         self._created: list[FileKey] = []
         # Directories that could not be watched for lack of permission, by path: (parent, name).
         self._unwatched: dict[str, tuple[DirNode, str]] = {}
-        self._commands: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
-        self._stopping = False
         self._delivered = threading.Event()
         self._drained_ns = time.time_ns()
         self._synced_ns = 0
         self._wall = time.time()
         self.stats = WatcherStats()
         self._output = Output(channel, self.stats, self._log)
-        channel.set_on_space(self._signal)
-        self._thread = threading.Thread(target=self._run, name="fsreplica-inotify", daemon=True)
-        self._thread.start()
+        self._owner = Owner(
+            "fsreplica-inotify",
+            loop=self._loop,
+            shutdown=self._shutdown,
+            report=self._crashed,
+            waker=self._signal,
+        )
+        channel.set_on_space(self._owner.wake)
+        self._owner.start()
 
     # ----------------------------------------------------------------- other threads
 
@@ -132,24 +136,20 @@ class InotifyBackend(OverflowRecovery):
         kernel to retire every watch (tens of milliseconds with many), which consumers of the
         events need not wait for.
         """
-        if self._thread is threading.current_thread():
-            raise RuntimeError("stop() called from the watcher's own thread")
-        self._stopping = True
-        self._signal()
+        self._owner.request_stop()
         self._delivered.wait()
+
+    def join(self) -> None:
+        """Wait for the thread to close the fds and end."""
+        self._owner.join()
 
     def stop(self) -> None:
         """Deliver what is pending, close the fds, join the thread."""
         self.request_stop()
-        self._thread.join()
+        self.join()
 
     def _call(self, fn: Callable[[], Any], path: str) -> Any:
-        future: Future[Any] = Future()
-        if self._stopping or not self._thread.is_alive():
-            raise WatcherStopped("watch", path)
-        self._commands.append((fn, future))
-        self._signal()
-        return future.result()
+        return self._owner.call(fn, path)
 
     def _signal(self) -> None:
         try:
@@ -159,19 +159,14 @@ class InotifyBackend(OverflowRecovery):
 
     # ----------------------------------------------------------------- owner thread
 
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception as exc:  # a bug must not leave consumers blocked forever
-            # Raised in the consumer's stream, with the traceback as its cause.
-            self._channel.put(InternalError(self._thread.name, exc))
-        finally:
-            self._shutdown()
+    def _crashed(self, error: InternalError) -> None:
+        self._output.report(error, log=False)
 
     def _loop(self) -> None:
         deb = self._deb
         fd = self._fd
-        while not self._stopping:
+        owner = self._owner
+        while not owner.stopping:
             deadline = deb.next_deadline()
             if deadline is None:
                 timeout = None
@@ -187,8 +182,8 @@ class InotifyBackend(OverflowRecovery):
                         os.eventfd_read(self._wake)
                     except BlockingIOError:
                         pass
-            self._run_commands()
-            if self._stopping:
+            owner.run(owner.take(), after=self._flush)
+            if owner.stopping:
                 break
             if self._bufs or any(rfd == fd for rfd, _ in ready):
                 if self._bufs:
@@ -205,28 +200,15 @@ class InotifyBackend(OverflowRecovery):
                 self._release(rel)
             self._flush()
 
-    def _run_commands(self) -> None:
-        while self._commands:
-            fn, future = self._commands.popleft()
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
-            self._flush()
-
     def _shutdown(self) -> None:
         try:
             while self._bufs:  # events already read are delivered too
                 self._handle(*self._bufs.popleft())
         except Exception:  # still release and close everything below
             self._log.exception("handling events read before stopping failed")
-        self._stopping = True
         self._output.hand_over(self._deb, self._release)
         self._channel.close()
         self._delivered.set()
-        while self._commands:
-            _, future = self._commands.popleft()
-            future.set_exception(WatcherStopped())
         os.close(self._fd)
         os.close(self._wake)
         self._nodes.clear()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,8 +34,8 @@ from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item, overlapping
 from fsreplica.watch._listing import Signature, list_dir
-from fsreplica.watch._mailbox import Mailbox
 from fsreplica.watch._output import Output
+from fsreplica.watch._owner import Owner
 from fsreplica.watch.stats import WatcherStats
 
 _GONE = (errno.ENOENT, errno.ENOTDIR)
@@ -90,10 +89,11 @@ class PollingBackend:
         self._reported: set[str] = set()  # directories whose scan error was reported
         self.stats = WatcherStats()
         self._out = Output(channel, self.stats, self._log)
-        self._mail = Mailbox()
-        channel.set_on_space(self._mail.wake)
-        self._thread = threading.Thread(target=self._run, name="fsreplica-polling", daemon=True)
-        self._thread.start()
+        self._owner = Owner(
+            "fsreplica-polling", loop=self._loop, shutdown=self._shutdown, report=self._crashed
+        )
+        channel.set_on_space(self._owner.wake)
+        self._owner.start()
 
     # ----------------------------------------------------------------- other threads
 
@@ -106,30 +106,33 @@ class PollingBackend:
         prefix = os.path.relpath(path, root).replace(os.sep, "/")
         self._call(lambda: self._add(path, root, prefix), path)
 
+    def rewatch(self) -> None:
+        """Nothing to do: every poll lists the directories that could not be read again."""
+
+    def request_stop(self) -> None:
+        """Stop polling; return once every pending event is in the channel (the thread ended)."""
+        self._owner.request_stop()
+        self._owner.join()
+
+    def join(self) -> None:
+        """Wait for the owner thread to end (it has, once `request_stop` returned)."""
+        self._owner.join()
+
     def stop(self) -> None:
         """Deliver what is pending, join the thread."""
-        if self._thread is threading.current_thread():
-            raise RuntimeError("stop() called from the watcher's own thread")
-        self._mail.request_stop()
-        self._thread.join()
+        self.request_stop()
 
     def _call(self, fn: Callable[[], Any], path: str) -> Any:
-        return self._mail.call(fn, path, alive=self._thread.is_alive())
+        return self._owner.call(fn, path)
 
     # ----------------------------------------------------------------- owner thread
 
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception as exc:  # a bug must not leave consumers blocked forever
-            # Raised in the consumer's stream, with the traceback as its cause.
-            self._out.report(InternalError(self._thread.name, exc), log=False)
-        finally:
-            self._shutdown()
+    def _crashed(self, error: InternalError) -> None:
+        self._out.report(error, log=False)
 
     def _loop(self) -> None:
         deb = self._deb
-        mail = self._mail
+        mail = self._owner
         cond = mail.cond
         next_poll = time.monotonic() + self._interval
         while True:
@@ -154,7 +157,6 @@ class PollingBackend:
             self._out.flush()
 
     def _shutdown(self) -> None:
-        self._mail.close()
         self._out.hand_over(self._deb, self._release)
         self._trees.clear()
 

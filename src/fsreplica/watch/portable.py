@@ -17,7 +17,6 @@ import logging
 import os
 import stat
 import sys
-import threading
 import time
 import warnings
 from collections import deque
@@ -30,8 +29,8 @@ from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item, overlapping
-from fsreplica.watch._mailbox import Mailbox
 from fsreplica.watch._output import Output
+from fsreplica.watch._owner import Owner
 from fsreplica.watch._portable_tree import Known, scan
 from fsreplica.watch.stats import WatcherStats
 
@@ -99,8 +98,10 @@ class PortableBackend:
         self._fresh: dict[FileKey, float] = {}  # created files waiting for their open
         self.stats = WatcherStats()
         self._out = Output(channel, self.stats, self._log)
-        self._mail = Mailbox()
-        self._cond = self._mail.cond  # also guards the inbox and the overflow flag
+        self._owner = Owner(
+            "fsreplica-portable", loop=self._loop, shutdown=self._shutdown, report=self._crashed
+        )
+        self._cond = self._owner.cond  # also guards the inbox and the overflow flag
         self._inbox: deque[tuple[Known, _WdEvent]] = deque()
         self._overflowed = False
         self._drained_ns = time.time_ns()
@@ -117,9 +118,8 @@ class PortableBackend:
         for name in _WATCHDOG_LOGGERS:
             logging.getLogger(name).addHandler(self._spy)
         self._observer.start()
-        channel.set_on_space(self._mail.wake)
-        self._thread = threading.Thread(target=self._run, name="fsreplica-portable", daemon=True)
-        self._thread.start()
+        channel.set_on_space(self._owner.wake)
+        self._owner.start()
 
     # ----------------------------------------------------------------- other threads
 
@@ -127,10 +127,13 @@ class PortableBackend:
         """Watch `path` recursively; return once watchdog watches it and its files are known."""
         self._call(lambda: self._add_root(path), path)
 
-    def stop(self) -> None:
-        """Stop watchdog, deliver what is pending, join every thread."""
-        if self._thread is threading.current_thread():
-            raise RuntimeError("stop() called from the watcher's own thread")
+    def rewatch(self) -> None:
+        """Nothing to do: watchdog watches every directory it can read as it appears."""
+
+    def request_stop(self) -> None:
+        """Stop watchdog; return once every pending event is in the channel (threads ended)."""
+        self._owner.check_caller()
+        # watchdog first: what it has queued reaches the owner thread before that finishes.
         try:
             self._observer.stop()
             if self._observer.is_alive():
@@ -138,11 +141,19 @@ class PortableBackend:
         finally:
             for name in _WATCHDOG_LOGGERS:
                 logging.getLogger(name).removeHandler(self._spy)
-            self._mail.request_stop()
-            self._thread.join()
+            self._owner.request_stop()
+            self._owner.join()
+
+    def join(self) -> None:
+        """Wait for the owner thread to end (it has, once `request_stop` returned)."""
+        self._owner.join()
+
+    def stop(self) -> None:
+        """Stop watchdog, deliver what is pending, join every thread."""
+        self.request_stop()
 
     def _call(self, fn: Callable[[], Any], path: str) -> Any:
-        return self._mail.call(fn, path, alive=self._thread.is_alive())
+        return self._owner.call(fn, path)
 
     def _overflow_seen(self) -> None:
         with self._cond:
@@ -157,14 +168,8 @@ class PortableBackend:
 
     # ----------------------------------------------------------------- owner thread
 
-    def _run(self) -> None:
-        try:
-            self._loop()
-        except Exception as exc:  # a bug must not leave consumers blocked forever
-            # Raised in the consumer's stream, with the traceback as its cause.
-            self._out.report(InternalError(self._thread.name, exc), log=False)
-        finally:
-            self._shutdown()
+    def _crashed(self, error: InternalError) -> None:
+        self._out.report(error, log=False)
 
     def _next_deadline(self) -> float | None:
         deadline = self._deb.next_deadline()
@@ -174,7 +179,7 @@ class PortableBackend:
         return deadline
 
     def _loop(self) -> None:
-        mail = self._mail
+        mail = self._owner
         cond = mail.cond
         while True:
             with cond:
@@ -208,7 +213,6 @@ class PortableBackend:
                 return
 
     def _shutdown(self) -> None:
-        self._mail.close()
         self._out.hand_over(self._deb, self._release)
         self._roots.clear()
 

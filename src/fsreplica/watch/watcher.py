@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from fsreplica.config import WatcherConfig
 from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
@@ -19,6 +20,9 @@ from fsreplica.watch import _budget
 from fsreplica.watch._base import Backend, Item, overlapping
 from fsreplica.watch._select import choose
 from fsreplica.watch.stats import WatcherStats
+
+if TYPE_CHECKING:  # imported when chosen (see _open)
+    from fsreplica.watch.polling import PollingBackend
 
 
 class _SharedChannel(Channel[Item]):
@@ -74,6 +78,7 @@ class Watcher:
         # One backend of each kind serves every root that chose it; a root whose tree does not fit
         # in the inotify watch budget gets its own pair (see _watch_budgeted).
         self._backends: dict[str, Backend] = {}
+        self._polling: PollingBackend | None = None
         self._roots: dict[str, str] = {}
         self._stopped = False
         # Set once the first stop() has finished: a concurrent caller (a `with` block ending
@@ -183,10 +188,8 @@ class Watcher:
             len(skip),
         )
         from fsreplica.watch.inotify import InotifyBackend  # noqa: PLC0415
-        from fsreplica.watch.polling import PollingBackend  # noqa: PLC0415
 
-        polling = self._backend("polling", root)
-        assert isinstance(polling, PollingBackend)
+        polling = self._polling_backend(root)
         with self._lock:
             if self._stopped:
                 raise WatcherStopped("watch", root)
@@ -202,7 +205,24 @@ class Watcher:
             polling.watch_subtree(path, root=root)
         return True
 
+    def _polling_backend(self, root: str) -> PollingBackend:
+        """The polling backend, which also polls the subtrees that do not fit in the budget."""
+        from fsreplica.watch.polling import PollingBackend  # noqa: PLC0415
+
+        with self._lock:
+            if self._stopped:
+                raise WatcherStopped("watch", root)
+            if self._polling is None:
+                try:
+                    self._polling = PollingBackend(self.config, self._channel)
+                except OSError as exc:
+                    raise WatcherError("watch", root, exc) from exc
+                self._backends["polling"] = self._polling
+            return self._polling
+
     def _backend(self, name: str, root: str) -> Backend:
+        if name == "polling":
+            return self._polling_backend(root)
         with self._lock:
             if self._stopped:
                 raise WatcherStopped("watch", root)
@@ -214,10 +234,6 @@ class Watcher:
     def _open(self, name: str, root: str) -> Backend:
         # Imported here: a backend's module (and its optional dependency) loads only when chosen.
         try:
-            if name == "polling":
-                from fsreplica.watch.polling import PollingBackend  # noqa: PLC0415
-
-                return PollingBackend(self.config, self._channel)
             if name == "portable":
                 from fsreplica.watch.portable import PortableBackend  # noqa: PLC0415
 
@@ -239,9 +255,7 @@ class Watcher:
         with self._lock:
             backends = list(self._backends.values())
         for backend in backends:
-            rewatch = getattr(backend, "rewatch", None)
-            if rewatch is not None:
-                rewatch()
+            backend.rewatch()
 
     def _forget(self, error: WatcherError | InternalError) -> None:
         """A root was lost: forget it, so that `watch()` can watch it again once it is back."""
@@ -315,22 +329,18 @@ class Watcher:
         if not first:
             self._stop_done.wait()
             return
-        # Backends that can hand over their pending events before releasing their resources do so
-        # first, so the iterators end without waiting for the kernel to retire inotify watches.
-        releasing: list[Backend] = []
+        # Every backend hands over its pending events before releasing its resources, so the
+        # iterators end without waiting for the kernel to retire inotify watches.
+        stopping: list[Backend] = []
         try:
             for backend in backends:
-                request_stop = getattr(backend, "request_stop", None)
-                if request_stop is None:
-                    backend.stop()
-                else:
-                    request_stop()
-                    releasing.append(backend)
+                backend.request_stop()
+                stopping.append(backend)
         finally:
             try:
                 self._channel.end()
-                for backend in releasing:
-                    backend.stop()
+                for backend in stopping:
+                    backend.join()
             finally:
                 self._stop_done.set()
 
