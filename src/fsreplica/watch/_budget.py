@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from fsreplica.errors import WatcherError
 from fsreplica.filters import IgnoreRules
 
 MAX_USER_WATCHES = "/proc/sys/fs/inotify/max_user_watches"
@@ -100,13 +101,22 @@ def plan(root: str, rules: IgnoreRules, budget: int) -> Plan:
     return Plan(needed, polled)
 
 
-def limit_error_text(limit: int, in_use: int, needed: int) -> str:
-    """The message for a tree that does not fit: what it needs, the limit, how to raise it."""
-    suggest = max(limit * 2, (needed + in_use) * 2, 65536)
-    return (
-        f"inotify watch limit too low (fs.inotify.max_user_watches={limit}, {in_use} in use by "
+def watch_limit_error(path: str, *, needed: int, limit: int | None, in_use: int) -> WatcherError:
+    """The error for a tree that does not fit: what it needs, the limit, how to raise it.
+
+    Args:
+        path: The directory that could not be watched.
+        needed: Watches the tree needs (see `plan`).
+        limit: fs.inotify.max_user_watches (None where it cannot be read).
+        in_use: Watches held by this user's processes (see `watches_in_use`).
+    """
+    suggest = max((limit or 0) * 2, (needed + in_use) * 2, 65536)
+    return WatcherError(
+        "watch",
+        path,
+        f"inotify watch limit reached (fs.inotify.max_user_watches={limit}, {in_use} in use by "
         f"this user; this tree needs {needed} watches); raise it with: "
-        f"sysctl -w fs.inotify.max_user_watches={suggest}"
+        f"sysctl -w fs.inotify.max_user_watches={suggest}",
     )
 
 

@@ -52,7 +52,6 @@ WATCH_MASK = (
 _HEADER = struct.Struct("iIII")
 HEADER_SIZE = _HEADER.size
 
-MAX_USER_WATCHES = "/proc/sys/fs/inotify/max_user_watches"
 MAX_QUEUED_EVENTS = "/proc/sys/fs/inotify/max_queued_events"
 MAX_USER_INSTANCES = "/proc/sys/fs/inotify/max_user_instances"
 

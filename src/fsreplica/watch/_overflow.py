@@ -24,9 +24,10 @@ from fsreplica.watch import _inotify_sys as sys_
 from fsreplica.watch._tree import DirNode, Root
 from fsreplica.watch.stats import WatcherStats
 
-# Inode times come from the kernel's coarse clock, up to a tick (<= 10 ms) behind, and a write
-# stamps them when it starts while its event is queued when it ends (a large write to a slow disk
-# takes a while): a change is looked for from well before the last moment the queue was empty.
+# The margin every backend's rescan allows (see changed_since). Inode times come from the
+# kernel's coarse clock, up to a tick (<= 10 ms) behind, and a write stamps them when it starts
+# while its event is queued when it ends (a large write to a slow disk takes a while): a change is
+# looked for from well before the last moment the queue was empty.
 OVERFLOW_SLACK_NS = 1_000_000_000
 # File systems that keep whole seconds (FAT: two) need a wider margin; a ctime that is a whole
 # second says so (on a nanosecond file system that is a one-in-a-billion chance, and costs only a
@@ -136,8 +137,8 @@ class OverflowRecovery:
                         self._watch_child(node, name, entry.inode(), True, stack)
                     elif entry.is_file(follow_symlinks=False):
                         seen_files.add(name)
-                        if not node.has_file(name) or _changed_since(
-                            _last_change(entry.stat(follow_symlinks=False)), watermark
+                        if not node.has_file(name) or changed_since(
+                            last_change(entry.stat(follow_symlinks=False)), watermark
                         ):
                             self.stats.rescan_changes += 1
                             self._complete((node, name), now, wall, regular=True)
@@ -151,13 +152,13 @@ class OverflowRecovery:
                     self._drop_subtree(child, wall)
 
 
-def _last_change(st: os.stat_result) -> int:
+def last_change(st: os.stat_result) -> int:
     """The latest of a file's ctime and mtime, in nanoseconds."""
     # The mtime is later than the ctime only when set by hand (into the future); in doubt, report.
     return max(st.st_ctime_ns, st.st_mtime_ns)
 
 
-def _changed_since(changed_ns: int, watermark_ns: int) -> bool:
+def changed_since(changed_ns: int, watermark_ns: int) -> bool:
     """Return True if a change stamped `changed_ns` may have come at or after `watermark_ns`."""
     slack = _COARSE_SLACK_NS if changed_ns % _SECOND_NS == 0 else OVERFLOW_SLACK_NS
     return changed_ns >= watermark_ns - slack

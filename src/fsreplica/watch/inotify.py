@@ -481,17 +481,11 @@ class InotifyBackend(OverflowRecovery):
 
     def _watch_error(self, path: str, exc: OSError) -> WatcherError:
         if exc.errno == errno.ENOSPC:
-            limit = sys_.read_sysctl(sys_.MAX_USER_WATCHES)
             root = next((r for r in self._roots.values() if path.startswith(r.path)), None)
             # Counted with the same rules the watches follow (path patterns included).
             needed = _budget.plan(root.path if root else path, self._rules, sys.maxsize).needed
-            suggest = max((limit or 0) * 2, needed * 2, 65536)
-            return WatcherError(
-                "watch",
-                path,
-                f"inotify watch limit reached (fs.inotify.max_user_watches={limit}; this tree "
-                f"needs {needed} watches, {len(self._nodes)} in use by this watcher); raise it "
-                f"with: sysctl -w fs.inotify.max_user_watches={suggest}",
+            return _budget.watch_limit_error(
+                path, needed=needed, limit=_budget.read_limit(), in_use=_budget.watches_in_use()
             )
         if exc.errno == errno.ENOTDIR:
             return WatcherError("watch", path, "not a directory")

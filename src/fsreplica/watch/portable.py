@@ -30,6 +30,7 @@ from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
 from fsreplica.watch._base import Item, overlapping
 from fsreplica.watch._output import Output
+from fsreplica.watch._overflow import changed_since
 from fsreplica.watch._owner import Owner
 from fsreplica.watch._portable_tree import Known, scan
 from fsreplica.watch.stats import WatcherStats
@@ -47,7 +48,6 @@ else:
 HAS_CLOSE_EVENTS = sys.platform.startswith("linux")
 """Only watchdog's inotify emitter reports opens and closes; elsewhere a write is final."""
 _FRESH_WAIT = 0.05  # seconds a created file waits for its open before it counts as moved in
-_OVERFLOW_SLACK_NS = 1_000_000_000  # inode ctimes come from a coarse clock: rescan with margin
 _WATCHDOG_LOGGERS = ("watchdog.observers.inotify", "watchdog.observers.inotify_c")
 # watchdog 7.1's inotify emitter re-adds the watch of a directory it already watches when a tree
 # is created quickly (mkdir -p): it walks the new tree, then handles the IN_CREATE of each
@@ -373,7 +373,7 @@ class PortableBackend:
     def _rescan(self) -> None:
         """Watchdog lost events: compare the disk with what we knew and emit the changes."""
         self.stats.overflows += 1
-        watermark = self._drained_ns - _OVERFLOW_SLACK_NS
+        watermark = self._drained_ns
         now, wall = time.monotonic(), time.time()
         self._log.warning("watchdog reported lost events; rescanning")
         for known in list(self._roots.values()):
@@ -386,7 +386,7 @@ class PortableBackend:
                     self.stats.rescan_changes += 1
                     self._complete((known, key), now, wall)
             for key in on_disk:
-                if not known.has(key) or known.ctime_ns(key) >= watermark:
+                if not known.has(key) or changed_since(known.ctime_ns(key), watermark):
                     self.stats.rescan_changes += 1
                     self._complete((known, key), now, wall)
 

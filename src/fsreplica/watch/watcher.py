@@ -176,7 +176,7 @@ class Watcher:
         if plan.needed <= free - reserve:
             return False
         if self.config.backend == "inotify" or not plan.polled:
-            raise WatcherError("watch", root, _budget.limit_error_text(limit, in_use, plan.needed))
+            raise _budget.watch_limit_error(root, needed=plan.needed, limit=limit, in_use=in_use)
         skip = {os.path.relpath(p, root).replace(os.sep, "/") for p in plan.polled}
         self._log.warning(
             "watch %s: %d directories need more inotify watches than are free "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fsreplica.filters import IgnoreRules
 from fsreplica.watch._budget import plan
-from fsreplica.watch._overflow import _changed_since
+from fsreplica.watch._overflow import changed_since
 from fsreplica.watch._tree import DirNode, Root
 
 
@@ -107,11 +107,11 @@ class TestOverflowMargin:
     def test_margins(self) -> None:
         second = 1_000_000_000
         watermark = 100 * second
-        assert _changed_since(watermark + 1, watermark)
-        assert _changed_since(watermark - 10_000_000 + 7, watermark)  # within a clock tick
+        assert changed_since(watermark + 1, watermark)
+        assert changed_since(watermark - 10_000_000 + 7, watermark)  # within a clock tick
         # within the time a large write takes between stamping the inode and queueing its event
-        assert _changed_since(watermark - second + 7, watermark)
-        assert not _changed_since(watermark - 3 * second // 2 + 7, watermark)
+        assert changed_since(watermark - second + 7, watermark)
+        assert not changed_since(watermark - 3 * second // 2 + 7, watermark)
         # a whole-second ctime: a coarse file system, whose times may lag by up to 2 s
-        assert _changed_since(watermark - second, watermark)
-        assert not _changed_since(watermark - 3 * second, watermark)
+        assert changed_since(watermark - second, watermark)
+        assert not changed_since(watermark - 3 * second, watermark)
