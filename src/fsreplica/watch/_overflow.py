@@ -8,8 +8,8 @@ emptied the queue before the read that brought the overflow in: the latter comes
 changes (a stalled or paused reader), so it must not be used. When in doubt a file is reported: a
 spurious put of an unchanged file costs a stat at the consumer, a lost change costs the data.
 
-A mixin of `InotifyBackend`, whose state it uses (typed by `_Host` below); kept apart because the
-rescan is its own idea and the backend's largest method.
+`Rescan` does this for the inotify backend, on its `WatchTree`; the portable backend has its own
+walk but the same test (`changed_since`).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Protocol
+from collections.abc import Callable
 
-from fsreplica.filters import IgnoreRules
 from fsreplica.watch import _inotify_sys as sys_
-from fsreplica.watch._tree import DirNode, Root
+from fsreplica.watch._inotify_tree import WatchTree
+from fsreplica.watch._tree import Root
 from fsreplica.watch.stats import WatcherStats
 
 # The margin every backend's rescan allows (see changed_since). Inode times come from the
@@ -36,46 +36,42 @@ _COARSE_SLACK_NS = 2_000_000_000
 _SECOND_NS = 1_000_000_000
 
 
-class _Host(Protocol):
-    """What the rescan needs of the backend."""
+class Rescan:
+    """Compares a `WatchTree` with the disk after the kernel dropped events.
 
-    stats: WatcherStats
-    _log: logging.Logger
-    _fd: int
-    _rules: IgnoreRules
-    _roots: dict[str, Root]
-    _moves: dict[int, tuple[DirNode, str, bool]]
-    _synced_ns: int
+    Changed, new and vanished files go to the tree's `complete` callback, vanished and replaced
+    directories are dropped from the tree (their files deleted), a replaced root is lost.
 
-    def _rescan_root(self, root: Root, watermark: int) -> None: ...
-    def _drain_kernel(self) -> None: ...
-    def _lose_root(self, root: Root, reason: str) -> None: ...
-    def _drop_subtree(self, node: DirNode, wall: float) -> None: ...
-    def _watch_child(
-        self, node: DirNode, name: str, ino: int | None, emit: bool, stack: list[DirNode]
-    ) -> None: ...
-    def _complete(
+    Args:
+        tree: The watched trees to compare.
+        between_dirs: Called after each directory is listed: a rescan of a big tree takes long
+            enough for the kernel queue to overflow again, so the reader empties it meanwhile.
+        stats: Counters (`overflows` and `rescan_changes` are kept here).
+        log: Where the overflow and the rescan's outcome are logged.
+    """
+
+    def __init__(
         self,
-        key: tuple[DirNode, str],
-        now: float,
-        wall: float,
-        moved_from: str | None = None,
+        tree: WatchTree,
         *,
-        regular: bool = False,
-    ) -> None: ...
+        between_dirs: Callable[[], None],
+        stats: WatcherStats,
+        log: logging.Logger,
+    ) -> None:
+        self._tree = tree
+        self._between_dirs = between_dirs
+        self._stats = stats
+        self._log = log
+        self._synced_ns = 0  # when the last rescan started
 
-
-class OverflowRecovery:
-    """The overflow rescan of `InotifyBackend` (a mixin)."""
-
-    def _overflow(self: _Host, drained_ns: int) -> None:
-        """The kernel dropped events: compare the disk with what we knew and emit the changes.
+    def run(self, drained_ns: int) -> None:
+        """Rescan every root and hand what changed to the tree's callbacks.
 
         Args:
             drained_ns: When the queue was last known to be empty before the buffer holding the
                 overflow was read.
         """
-        self.stats.overflows += 1
+        self._stats.overflows += 1
         # Changes before the queue was last seen empty, or before the last rescan started,
         # are known; anything later may have been lost.
         watermark = max(drained_ns, self._synced_ns)
@@ -85,31 +81,33 @@ class OverflowRecovery:
             sys_.read_sysctl(sys_.MAX_QUEUED_EVENTS),
         )
         started = time.perf_counter()
-        self._moves.clear()
-        before = self.stats.rescan_changes
-        for root in list(self._roots.values()):
-            self._rescan_root(root, watermark)
+        changes = 0
+        for root in list(self._tree.roots.values()):
+            changes += self._root(root, watermark)
         self._synced_ns = rescan_started
         self._log.info(
             "rescan after overflow took %.3f s and found %d changes",
             time.perf_counter() - started,
-            self.stats.rescan_changes - before,
+            changes,
         )
 
-    def _rescan_root(self: _Host, root: Root, watermark: int) -> None:
+    def _root(self, root: Root, watermark: int) -> int:
+        tree = self._tree
         top = root.node
         if top is None:
-            return
+            return 0
         try:
-            wd = sys_.add_watch(self._fd, root.path, sys_.WATCH_MASK)
+            wd = sys_.add_watch(tree.fd, root.path, sys_.WATCH_MASK)
         except OSError:
             wd = -1
         if wd != top.wd:
             if wd >= 0:
-                sys_.rm_watch(self._fd, wd)
-            self._lose_root(root, "watched root was replaced or removed")
-            return
-        ignored = self._rules.child
+                sys_.rm_watch(tree.fd, wd)
+            tree.lose_root(root, "watched root was replaced or removed")
+            return 0
+        ignored = tree.rules.child
+        complete = tree.complete
+        changes = 0
         now, wall = time.monotonic(), time.time()
         stack = [top]
         while stack:
@@ -123,10 +121,9 @@ class OverflowRecovery:
                     entries = list(it)
             except OSError:
                 if node is not top:
-                    self._drop_subtree(node, wall)
+                    tree.drop_subtree(node, wall)
                 continue
-            # A rescan of a big tree takes long enough for the kernel queue to overflow again.
-            self._drain_kernel()
+            self._between_dirs()
             for entry in entries:
                 name = entry.name
                 if ignored(node.key, name):
@@ -134,22 +131,25 @@ class OverflowRecovery:
                 try:
                     if entry.is_dir(follow_symlinks=False):
                         seen_dirs.add(name)
-                        self._watch_child(node, name, entry.inode(), True, stack)
+                        tree.watch_child(node, name, entry.inode(), True, stack)
                     elif entry.is_file(follow_symlinks=False):
                         seen_files.add(name)
                         if not node.has_file(name) or changed_since(
                             last_change(entry.stat(follow_symlinks=False)), watermark
                         ):
-                            self.stats.rescan_changes += 1
-                            self._complete((node, name), now, wall, regular=True)
+                            changes += 1
+                            self._stats.rescan_changes += 1
+                            complete((node, name), now, wall, regular=True)
                 except OSError:
                     continue
             for name in [n for n in node.file_names() if n not in seen_files]:
-                self.stats.rescan_changes += 1
-                self._complete((node, name), now, wall)
+                changes += 1
+                self._stats.rescan_changes += 1
+                complete((node, name), now, wall)
             for name, child in list(node.children.items()):
                 if name not in seen_dirs:
-                    self._drop_subtree(child, wall)
+                    tree.drop_subtree(child, wall)
+        return changes
 
 
 def last_change(st: os.stat_result) -> int:

@@ -1,19 +1,20 @@
 """The native Linux backend: one inotify instance read by one owner thread.
 
-The owner thread owns every piece of state (watch descriptors, the tree, the debouncer, the backlog
-for a slow consumer) and needs no lock. It sleeps in poll() on the inotify fd and an eventfd; the
-poll timeout is the next debounce deadline, so an idle watcher never wakes up. Other threads talk to
-it by queueing a command and writing the eventfd.
+This module reads kernel events and dispatches them: file changes to the debouncer, directory
+changes to the `WatchTree` (`_inotify_tree.py`, the operations on the watched trees), an overflow
+to `Rescan` (`_overflow.py`). The owner thread (`_owner.py`) owns every piece of state (watch
+descriptors, the tree, the debouncer, the backlog for a slow consumer) and needs no lock. It
+sleeps in poll() on the inotify fd and an eventfd; the poll timeout is the next debounce deadline,
+so an idle watcher never wakes up. Other threads reach it through the owner, whose waker writes
+the eventfd.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import select
 import stat
 import struct
-import sys
 import threading
 import time
 from collections import deque
@@ -21,15 +22,15 @@ from collections.abc import Callable
 from typing import Any
 
 from fsreplica.config import WatcherConfig
-from fsreplica.errors import InternalError, RootLost, WatcherError
+from fsreplica.errors import InternalError
 from fsreplica.events import Operation
 from fsreplica.filters import IgnoreRules
 from fsreplica.pipeline import Channel, Debouncer, Release
-from fsreplica.watch import _budget
 from fsreplica.watch import _inotify_sys as sys_
 from fsreplica.watch._base import Item
+from fsreplica.watch._inotify_tree import WatchTree
 from fsreplica.watch._output import Output
-from fsreplica.watch._overflow import OverflowRecovery
+from fsreplica.watch._overflow import Rescan
 from fsreplica.watch._owner import Owner
 from fsreplica.watch._tree import DirNode, Root
 from fsreplica.watch.stats import WatcherStats
@@ -61,7 +62,7 @@ _DELETE = Operation.DELETE
 FileKey = tuple[DirNode, str]
 
 
-class InotifyBackend(OverflowRecovery):
+class InotifyBackend:
     """Watches directory trees with inotify and feeds debounced events into a channel.
 
     Args:
@@ -92,8 +93,6 @@ class InotifyBackend(OverflowRecovery):
         self._last_read = 0.0
         self._streak = 0  # wake-ups in a row that came soon after the read before them
         self._reading = True
-        self._nodes: dict[int, DirNode] = {}
-        self._roots: dict[str, Root] = {}
         self._emitted = 0
         self._moves: dict[int, tuple[DirNode, str, bool]] = {}
         # Buffers read ahead of handling, each with the moment the queue was last known to be
@@ -101,14 +100,23 @@ class InotifyBackend(OverflowRecovery):
         self._bufs: deque[tuple[bytes, int]] = deque()
         self._buffered = 0
         self._created: list[FileKey] = []
-        # Directories that could not be watched for lack of permission, by path: (parent, name).
-        self._unwatched: dict[str, tuple[DirNode, str]] = {}
         self._delivered = threading.Event()
         self._drained_ns = time.time_ns()
-        self._synced_ns = 0
-        self._wall = time.time()
         self.stats = WatcherStats()
         self._output = Output(channel, self.stats, self._log)
+        self._tree = WatchTree(
+            self._fd,
+            self._rules,
+            self.stats,
+            complete=self._complete,
+            deleted=self._deleted,
+            discard=self._deb.discard,
+            report=self._output.report,
+        )
+        self._nodes = self._tree.nodes  # the same dict: read for every event
+        self._rescan = Rescan(
+            self._tree, between_dirs=self._drain_kernel, stats=self.stats, log=self._log
+        )
         self._owner = Owner(
             "fsreplica-inotify",
             loop=self._loop,
@@ -123,11 +131,11 @@ class InotifyBackend(OverflowRecovery):
 
     def watch(self, path: str) -> None:
         """Watch `path` recursively; return once its watches are in place."""
-        self._call(lambda: self._add_root(path), path)
+        self._call(lambda: self._tree.add_root(path), path)
 
     def rewatch(self) -> None:
         """Try again to watch the directories that could not be read; see `Watcher.rewatch`."""
-        self._call(self._rewatch, "")
+        self._call(self._tree.rewatch, "")
 
     def request_stop(self) -> None:
         """Stop watching and return once every pending event is in the channel.
@@ -211,8 +219,7 @@ class InotifyBackend(OverflowRecovery):
         self._delivered.set()
         os.close(self._fd)
         os.close(self._wake)
-        self._nodes.clear()
-        self._roots.clear()
+        self._tree.clear()
 
     # ----------------------------------------------------------------- reading
 
@@ -265,7 +272,7 @@ class InotifyBackend(OverflowRecovery):
         `drained_ns` is when the kernel queue was last known to be empty before `buf` was read.
         """
         now = time.monotonic()
-        self._wall = wall = time.time()
+        self._tree.wall = wall = time.time()
         nodes = self._nodes
         unpack = _unpack_header
         fsdecode = os.fsdecode
@@ -387,7 +394,7 @@ class InotifyBackend(OverflowRecovery):
             if is_dir:
                 child = node.children.get(name)
                 if child is not None:
-                    self._drop_subtree(child, wall)
+                    self._tree.drop_subtree(child, wall)
             else:
                 self._complete((node, name), now, wall)
 
@@ -400,7 +407,7 @@ class InotifyBackend(OverflowRecovery):
         """Settle files created without a write: hard links are complete, FIFOs never are."""
         created, self._created = self._created, []
         deb = self._deb
-        now, wall = time.monotonic(), self._wall
+        now, wall = time.monotonic(), self._tree.wall
         for key in created:
             if not deb.is_dirty(key) or not key[0].alive:
                 continue
@@ -421,18 +428,18 @@ class InotifyBackend(OverflowRecovery):
             self._nodes.pop(node.wd, None)
             if node.alive:
                 if node is root.node:
-                    self._lose_root(root, "watched root is gone")
+                    self._tree.lose_root(root, "watched root is gone")
                 else:
-                    self._drop_subtree(node, self._wall)
+                    self._tree.drop_subtree(node, self._tree.wall)
         elif node is root.node and mask & (sys_.IN_DELETE_SELF | sys_.IN_MOVE_SELF):
             reason = (
                 "watched root was deleted"
                 if mask & sys_.IN_DELETE_SELF
                 else ("watched root was moved away")
             )
-            self._lose_root(root, reason)
+            self._tree.lose_root(root, reason)
         elif node is root.node and mask & sys_.IN_UNMOUNT:
-            self._lose_root(root, "watched root was unmounted")
+            self._tree.lose_root(root, "watched root was unmounted")
 
     def _dir_event(self, node: DirNode, name: str, mask: int, cookie: int) -> None:
         if mask & (sys_.IN_CREATE | sys_.IN_MOVED_TO):
@@ -441,203 +448,20 @@ class InotifyBackend(OverflowRecovery):
                 old_parent, old_name, _ = source
                 child = old_parent.children.get(old_name)
                 if child is not None:
-                    self._rename_subtree(child, node, name)
+                    self._tree.rename_subtree(child, node, name)
                     return
-            self._add_dir(node, name)
+            self._tree.add_dir(node, name)
         elif mask & sys_.IN_MOVED_FROM:
             self._moves[cookie] = (node, name, True)
         elif mask & sys_.IN_DELETE:
             child = node.children.get(name)
             if child is not None:
-                self._drop_subtree(child, self._wall)
+                self._tree.drop_subtree(child, self._tree.wall)
 
-    # ----------------------------------------------------------------- tree changes
-
-    def _add_root(self, path: str) -> None:
-        # Overlapping roots and aliases are refused by the Watcher, across all its backends.
-        if path in self._roots:
-            return
-        root = Root(path)
-        try:
-            wd = sys_.add_watch(self._fd, path, sys_.WATCH_MASK)
-        except OSError as exc:
-            raise self._watch_error(path, exc) from exc
-        if wd in self._nodes:
-            raise WatcherError("watch", path, f"same directory as {self._nodes[wd].path}")
-        try:
-            ino = os.stat(path).st_ino
-        except OSError as exc:
-            sys_.rm_watch(self._fd, wd)
-            raise WatcherError("watch", path, exc) from exc
-        root.node = node = DirNode(root, None, "", wd, ino)
-        self._nodes[wd] = node
-        self._roots[path] = root
-        try:
-            self._scan(node, emit=False)
-        except WatcherError:
-            self._forget_root(root)
-            raise
-        self.stats.roots = len(self._roots)
-
-    def _watch_error(self, path: str, exc: OSError) -> WatcherError:
-        if exc.errno == errno.ENOSPC:
-            root = next((r for r in self._roots.values() if path.startswith(r.path)), None)
-            # Counted with the same rules the watches follow (path patterns included).
-            needed = _budget.plan(root.path if root else path, self._rules, sys.maxsize).needed
-            return _budget.watch_limit_error(
-                path, needed=needed, limit=_budget.read_limit(), in_use=_budget.watches_in_use()
-            )
-        if exc.errno == errno.ENOTDIR:
-            return WatcherError("watch", path, "not a directory")
-        return WatcherError("watch", path, exc)
-
-    def _rewatch(self) -> None:
-        unwatched, self._unwatched = self._unwatched, {}
-        for parent, name in unwatched.values():
-            if parent.alive and name not in parent.children and parent.intact():
-                self._add_dir(parent, name)
-
-    def _add_dir(self, parent: DirNode, name: str) -> None:
-        """A directory appeared under `parent` (created or moved in): watch it, then scan it."""
-        stack: list[DirNode] = []
-        self._watch_child(parent, name, None, True, stack)
-        for node in stack:
-            self._scan(node, emit=True)
-
-    def _scan(self, top: DirNode, *, emit: bool) -> None:
-        """List `top` and below; watch every sub-directory; note (or emit) every regular file."""
-        ignored = self._rules.child
-        stack = [top]
-        now, wall = time.monotonic(), time.time()
-        while stack:
-            node = stack.pop()
-            found: list[str] = []
-            key = node.key
-            try:
-                it = os.scandir(node.path)
-            except OSError as exc:
-                if node is top and node.parent is None:
-                    raise WatcherError("watch", node.path, exc) from exc
-                if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
-                    self._report(WatcherError("scan", node.path, exc))
-                continue
-            with it:
-                for entry in it:
-                    name = entry.name
-                    if ignored(key, name):
-                        continue
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            is_dir, is_file = True, False
-                        else:
-                            is_dir, is_file = False, entry.is_file(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if is_file:
-                        if emit:
-                            if not node.has_file(name):
-                                self._complete((node, name), now, wall, regular=True)
-                        else:
-                            found.append(name)
-                    elif is_dir:
-                        self._watch_child(node, name, entry.inode(), emit, stack)
-            if found:
-                node.set_scanned(found)
-
-    def _watch_child(
-        self, node: DirNode, name: str, ino: int | None, emit: bool, stack: list[DirNode]
-    ) -> None:
-        """Watch the directory `name` in `node` and put its node on `stack` to be scanned.
-
-        `ino` is the inode a directory listing gave, or None to read it once the watch is in
-        place. Errors are reported on the stream when emitting, raised during a first watch.
-        """
-        path = f"{node.path}{os.sep}{name}"
-        try:
-            wd = sys_.add_watch(self._fd, path)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                return
-            error = self._watch_error(path, exc)
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                # One unreadable directory must not stop the rest of the tree: the consumer
-                # hears of it (and logs it as it sees fit), and rewatch() tries it again.
-                self._unwatched[path] = (node, name)
-                self._report(error, log=False)
-                return
-            if not emit:
-                raise error from exc
-            self._report(error)
-            return
-        existing = self._nodes.get(wd)
-        if existing is not None and existing.alive:
-            if existing.parent is not node or existing.name != name:
-                self._rename_subtree(existing, node, name)
-            if emit:
-                stack.append(existing)
-            return
-        if ino is None:
-            try:
-                ino = os.lstat(path).st_ino
-            except OSError:  # gone again: its own events will follow
-                sys_.rm_watch(self._fd, wd)
-                return
-        child = DirNode(node.root, node, name, wd, ino)
-        replaced = node.children.get(name)
-        if replaced is not None:  # another directory had this name (seen by a rescan)
-            self._drop_subtree(replaced, self._wall)
-        node.add_child(name, child)
-        self._nodes[wd] = child
-        stack.append(child)
-
-    def _rename_subtree(self, node: DirNode, parent: DirNode, name: str) -> None:
-        """A directory moved inside the tree: deletes under the old keys, puts under the new."""
-        if self._rules.child(parent.key, name) or parent.root is not node.root:
-            self._drop_subtree(node, self._wall)
-            if parent.root is not node.root:
-                self._add_dir(parent, name)
-            return
-        old = [(n, n.file_names(), n.key) for n in node.walk()]
-        displaced = parent.children.get(name)
-        if displaced is not None and displaced is not node:
-            self._drop_subtree(displaced, self._wall)
-        node.move(parent, name)
-        now, wall = time.monotonic(), self._wall
-        for n, files, old_key in old:
-            for file_name in files:
-                old_file_key = f"{old_key}/{file_name}" if old_key else file_name
-                self._complete((n, file_name), now, wall, old_file_key)
-                self._emit(n.root, old_file_key, _DELETE, wall, None)
-        # Directories and files created under the old path just before the rename may not have
-        # been watched or seen yet (their events named a path that no longer existed): look now,
-        # unless this path is itself stale (a later rename's events will bring us back here).
-        if node.intact():
-            self._scan(node, emit=True)
-
-    def _drop_subtree(self, node: DirNode, wall: float) -> None:
-        """A directory left the tree: a delete for every file it held; its watches go."""
-        root = node.root
-        for n in node.detach():
-            for name in n.file_names():
-                self._deb.discard((n, name))
-                self._emit(root, n.file_key(name), _DELETE, wall, None)
-            n.clear_files()
-            if self._nodes.get(n.wd) is n:
-                del self._nodes[n.wd]
-                sys_.rm_watch(self._fd, n.wd)
-
-    def _lose_root(self, root: Root, reason: str) -> None:
-        self._forget_root(root)
-        self._report(RootLost("watch", root.path, reason), log=False)
-
-    def _forget_root(self, root: Root) -> None:
-        if root.node is not None:
-            for n in root.node.detach():
-                if self._nodes.get(n.wd) is n:
-                    del self._nodes[n.wd]
-                    sys_.rm_watch(self._fd, n.wd)
-        self._roots.pop(root.path, None)
-        self.stats.roots = len(self._roots)
+    def _overflow(self, drained_ns: int) -> None:
+        """The kernel dropped events: forget unpaired moves, rescan and emit what changed."""
+        self._moves.clear()
+        self._rescan.run(drained_ns)
 
     # ----------------------------------------------------------------- output
 
@@ -676,8 +500,8 @@ class InotifyBackend(OverflowRecovery):
             # the kernel queue either.
             self._drain_kernel()
 
-    def _report(self, error: WatcherError, *, log: bool = True) -> None:
-        self._output.report(error, log=log)
+    def _deleted(self, root: Root, key: str, wall: float) -> None:
+        self._emit(root, key, _DELETE, wall, None)
 
     def _flush(self) -> None:
         """Hand released events to the consumer; pause reading while too many paths wait."""
