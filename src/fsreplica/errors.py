@@ -36,6 +36,41 @@ class PathError(FsreplicaError):
         return f"{self.op} {shown(self.path)}: {shown(self.reason)}"
 
 
+class ReconcileError(PathError):
+    """A reconcile cannot run at all (the source is missing, the trees overlap)."""
+
+    op = "reconcile"
+
+
+class StateError(PathError):
+    """The state file cannot be opened or is in use by another process."""
+
+    op = "state"
+
+
+class SourceChangedError(PathError):
+    """A source file changed while it was being read; the copy was discarded."""
+
+    op = "read"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "changed while being copied")
+
+
+class NotRegularFileError(PathError):
+    """A source path is not a regular file (a FIFO, device, socket, directory or symlink).
+
+    Attributes:
+        kind: What it is instead.
+    """
+
+    op = "read"
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(path, f"not a regular file ({kind})")
+        self.kind = kind
+
+
 class WatcherError(FsreplicaError):
     """A watcher could not do something with a path.
 
@@ -119,3 +154,11 @@ class InternalError(FsreplicaError):
         text = str(self.error)
         cause = f"{type(self.error).__name__}: {text}" if text else type(self.error).__name__
         return f"internal error in {self.thread}: {cause}"
+
+
+class InvalidKeyError(DestinationError):
+    """A key that no destination accepts (absolute, empty, or with '.' / '..' components)."""
+
+    def __init__(self, op: str, key: str) -> None:
+        super().__init__(op, repr(key), "invalid key", retryable=False)
+        self.key = key

@@ -10,7 +10,7 @@ from typing import Any
 from fsreplica._names import one_line
 from fsreplica.cli._common import add_filters
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
-from fsreplica.destinations import open_destination
+from fsreplica.destinations import open_destination, parse_location
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate import Replicator
 from fsreplica.replicate.engine import DEFAULT_TRANSFERS
@@ -131,9 +131,10 @@ def make_replicator(
         fail("--transfers must be at least 1")
         return None
     try:
-        if "://" not in args.destination or args.destination.startswith("file://"):
+        local = parse_location(args.destination).path
+        if local is not None:
             # Before opening, which creates the directory: never inside the source.
-            check_overlap(os.path.abspath(args.source), args.destination.removeprefix("file://"))
+            check_overlap(os.path.abspath(args.source), local)
         options = destination_options(args)
         if s3_options and args.destination.lower().startswith("s3://"):
             options.update(s3_options)

@@ -17,11 +17,11 @@ from fsreplica.destinations._base import (
     CAPABILITIES,
     Destination,
     Features,
-    InvalidKeyError,
     ObjectInfo,
     Staged,
     SupportsCopy,
     SupportsLinks,
+    SupportsLocalRoot,
     SupportsQuickList,
     SupportsRead,
     SupportsRename,
@@ -31,7 +31,9 @@ from fsreplica.destinations._base import (
     check_key,
     features_of,
 )
-from fsreplica.destinations._source import NotRegularFileError, SourceChangedError, SourceFile
+from fsreplica.destinations._location import Location, parse_location
+from fsreplica.destinations._source import SourceFile
+from fsreplica.errors import InvalidKeyError, NotRegularFileError, SourceChangedError
 
 _SCHEMES: dict[str, tuple[str, str | None]] = {
     # scheme: (module:attribute, pip extra that provides its dependencies)
@@ -52,13 +54,6 @@ def register_destination(scheme: str, target: str, *, extra: str | None = None) 
     _SCHEMES[scheme.lower()] = (target, extra)
 
 
-def _scheme(url: str) -> str | None:
-    head, sep, _ = url.partition("://")
-    if not sep or not head or not head.replace("+", "").replace("-", "").isalnum():
-        return None
-    return head.lower()
-
-
 def open_destination(url_or_path: str | os.PathLike[str], **options: Any) -> Destination:
     """Open the destination named by a URL (`file:///backup`, `s3://bucket/prefix`) or a path.
 
@@ -73,7 +68,7 @@ def open_destination(url_or_path: str | os.PathLike[str], **options: Any) -> Des
         DestinationError: The destination cannot be opened.
     """
     url = os.fspath(url_or_path)
-    scheme = _scheme(url) or "file"
+    scheme = parse_location(url).scheme
     try:
         target, extra = _SCHEMES[scheme]
     except KeyError:
@@ -98,6 +93,7 @@ __all__ = [
     "Destination",
     "Features",
     "InvalidKeyError",
+    "Location",
     "NotRegularFileError",
     "ObjectInfo",
     "SourceChangedError",
@@ -105,6 +101,7 @@ __all__ = [
     "Staged",
     "SupportsCopy",
     "SupportsLinks",
+    "SupportsLocalRoot",
     "SupportsQuickList",
     "SupportsRead",
     "SupportsRename",
@@ -114,5 +111,6 @@ __all__ = [
     "check_key",
     "features_of",
     "open_destination",
+    "parse_location",
     "register_destination",
 ]

@@ -34,20 +34,12 @@ import os
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from fsreplica.errors import DestinationError
+from fsreplica.errors import DestinationError, InvalidKeyError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from fsreplica.destinations._source import SourceFile
-
-
-class InvalidKeyError(DestinationError):
-    """A key that no destination accepts (absolute, empty, or with '.' / '..' components)."""
-
-    def __init__(self, op: str, key: str) -> None:
-        super().__init__(op, repr(key), "invalid key", retryable=False)
-        self.key = key
 
 
 def check_key(key: str, *, op: str = "put") -> list[str]:
@@ -292,6 +284,19 @@ class SupportsLinks(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsLocalRoot(Protocol):
+    """The optional "local_root" capability: the destination is a directory on this machine.
+
+    Used to refuse a destination inside the source, or the source inside it.
+    """
+
+    @property
+    def local_root(self) -> str:
+        """The absolute path of the directory."""
+        ...
+
+
 class SetMetadata(Protocol):
     """The bound `set_metadata` of a destination (see `SupportsSetMetadata`)."""
 
@@ -312,7 +317,7 @@ class Sweep(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """The optional capabilities of one destination: each a bound method, or None.
+    """The optional capabilities of one destination: each a bound method (or a value), or None.
 
     Made by `features_of`, once per destination by each user of it. `stage` and `links` are the
     destination itself (typed as the capability), since each is a group of methods used together.
@@ -326,6 +331,7 @@ class Features:
     stage: SupportsStage | None = None
     sweep: Sweep | None = None
     links: SupportsLinks | None = None
+    local_root: str | None = None
 
     @property
     def names(self) -> frozenset[str]:
@@ -349,4 +355,5 @@ def features_of(destination: Destination) -> Features:
         stage=d if isinstance(d, SupportsStage) else None,
         sweep=d.sweep if isinstance(d, SupportsSweep) else None,
         links=d if isinstance(d, SupportsLinks) else None,
+        local_root=d.local_root if isinstance(d, SupportsLocalRoot) else None,
     )

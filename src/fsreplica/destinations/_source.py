@@ -8,32 +8,9 @@ import stat
 from collections.abc import Iterator
 from types import TracebackType
 
-from fsreplica.errors import FsreplicaError
+from fsreplica.errors import NotRegularFileError, SourceChangedError
 
 CHUNK_SIZE = 1024 * 1024
-
-
-class SourceChangedError(FsreplicaError):
-    """A source file changed while it was being read; the copy was discarded."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        super().__init__(path)
-
-    def __str__(self) -> str:
-        return f"read {self.path}: changed while being copied"
-
-
-class NotRegularFileError(FsreplicaError):
-    """A source path is not a regular file (a FIFO, device, socket, directory or symlink)."""
-
-    def __init__(self, path: str, kind: str) -> None:
-        self.path = path
-        self.kind = kind
-        super().__init__(path, kind)
-
-    def __str__(self) -> str:
-        return f"read {self.path}: not a regular file ({self.kind})"
 
 
 def _kind(mode: int) -> str:

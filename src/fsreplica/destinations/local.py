@@ -27,8 +27,8 @@ import stat
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
+from fsreplica._oserrors import OSErrorKind, cause_of, classify_oserror
 from fsreplica.destinations._base import ObjectInfo, check_key
 from fsreplica.destinations._local_copy import (
     WRITEBACK_STEP,
@@ -45,6 +45,7 @@ from fsreplica.destinations._local_temp import (
     is_temp,
     remove_if_abandoned,
 )
+from fsreplica.destinations._location import parse_location
 from fsreplica.destinations._source import SourceFile
 from fsreplica.errors import DestinationError
 
@@ -54,28 +55,13 @@ XATTR_SHA256 = "user.fsreplica.sha256"
 READ_CHUNK = 1024 * 1024
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# Conditions that pass (space freed, remounted read-write, descriptors or memory released):
-# retried with backoff.
-_RETRYABLE = frozenset(
-    {
-        errno.ENOSPC,
-        errno.EDQUOT,
-        errno.EROFS,
-        errno.EAGAIN,
-        errno.EBUSY,
-        errno.EINTR,
-        errno.EMFILE,
-        errno.ENFILE,
-        errno.ENOMEM,
-    }
-)
 # A concurrent delete may prune a directory between our walk and our create: walk again.
 _WALK_ATTEMPTS = 5
 
 
 def _error(op: str, where: str, exc: OSError) -> DestinationError:
-    reason = exc.strerror or str(exc)
-    return DestinationError(op, where, reason.lower(), retryable=exc.errno in _RETRYABLE)
+    retryable = classify_oserror(exc) is not OSErrorKind.FILE  # space freed, remounted rw...
+    return DestinationError(op, where, cause_of(exc), retryable=retryable)
 
 
 def _write_all(fd: int, view: memoryview) -> None:
@@ -157,15 +143,19 @@ class LocalDestination:
         self._tmp_count = itertools.count()
         self._xattrs = True
 
+    @property
+    def local_root(self) -> str:
+        """The directory replicated into (the "local_root" capability)."""
+        return self.root
+
     @classmethod
     def from_url(cls, url: str, **options: bool) -> LocalDestination:
         """Open a `file:///path` URL or a plain path."""
-        if "://" in url:
-            parts = urlsplit(url)
-            if parts.netloc not in ("", "localhost"):
-                raise ValueError(f"file URL with a remote host is not supported: {url}")
-            url = unquote(parts.path)
-        return cls(url, **options)
+        location = parse_location(url)
+        if location.host not in ("", "localhost"):
+            raise ValueError(f"file URL with a remote host is not supported: {url}")
+        assert location.path is not None  # open_destination sends only file:// and paths here
+        return cls(location.path, **options)
 
     def _where(self, key: str) -> str:
         return f"{self.root}/{key}"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import stat
 from collections.abc import Callable
 
 from fsreplica._names import shown
+from fsreplica._oserrors import OSErrorKind, cause_of, classify_oserror
 from fsreplica.destinations import (
     Destination,
     Features,
@@ -26,16 +26,6 @@ from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.outcomes import Outcomes
 from fsreplica.replicate.report import Report
 from fsreplica.replicate.state import FileRecord, State
-
-# Failures of the system rather than of the file (out of file descriptors or memory, interrupted):
-# retried with backoff, never recorded against the file.
-_TRANSIENT = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.EINTR})
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return str(exc)
 
 
 class Applier:
@@ -189,9 +179,9 @@ class Applier:
         except (FileNotFoundError, NotADirectoryError):
             st = None
         except OSError as exc:
-            if exc.errno in _TRANSIENT:
+            if classify_oserror(exc) is OSErrorKind.SYSTEM:
                 return Retry(exc)
-            self._failed(task, "read", _reason(exc))
+            self._failed(task, "read", cause_of(exc))
             return None
         try:
             if st is not None and stat.S_ISREG(st.st_mode):
@@ -213,7 +203,7 @@ class Applier:
 
     def give_up(self, task: Task, error: BaseException) -> None:
         """Park a task that exhausted its retries; the next reconcile tries again."""
-        self._failed(task, "put", f"{_reason(error)} (gave up after {task.attempt} attempts)")
+        self._failed(task, "put", f"{cause_of(error)} (gave up after {task.attempt} attempts)")
 
     def _failed(self, task: Task, op: str, reason: str) -> None:
         new = self.outcomes.failed(task, op, reason)
@@ -278,9 +268,9 @@ class Applier:
         except SourceChangedError:
             raise
         except OSError as exc:
-            if exc.errno in _TRANSIENT:
+            if classify_oserror(exc) is OSErrorKind.SYSTEM:
                 raise
-            self._failed(task, "read", _reason(exc))
+            self._failed(task, "read", cause_of(exc))
             return
         self.report.copied(1, info.size)
         self.log.info("put %s (%d bytes)", shown(key), info.size)
@@ -293,9 +283,9 @@ class Applier:
             self._absent(work, task)
             return
         except OSError as exc:
-            if exc.errno in _TRANSIENT:
+            if classify_oserror(exc) is OSErrorKind.SYSTEM:
                 raise
-            self._failed(task, "read", _reason(exc))
+            self._failed(task, "read", cause_of(exc))
             return
         links = self.features.links
         assert links is not None  # the Replicator refuses --links without the capability

@@ -69,13 +69,6 @@ class Journal:
         """Acknowledge entries (inside the transaction that records their effect)."""
         db.executemany("DELETE FROM journal WHERE seq = ?", [(seq,) for seq in seqs])
 
-    def ack_now(self, seqs: Iterable[int]) -> None:
-        """Acknowledge entries in a transaction of their own."""
-        seqs = list(seqs)
-        if seqs:
-            with self.state.transaction() as db:
-                self.ack(db, seqs)
-
     def pending(self, *, limit: int = -1) -> list[Entry]:
         """Return unacknowledged entries in sequence order."""
         with self.state.lock:

@@ -13,19 +13,13 @@ import stat
 from dataclasses import dataclass, field
 
 from fsreplica._names import shown
-from fsreplica.destinations import Destination, ObjectInfo
+from fsreplica.destinations import Destination, ObjectInfo, features_of
 from fsreplica.destinations._source import _kind
-from fsreplica.errors import PathError
+from fsreplica.errors import ReconcileError
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, SYNC, Task
 from fsreplica.replicate.guard import refusal
 from fsreplica.replicate.state import FileRecord
-
-
-class ReconcileError(PathError):
-    """A reconcile cannot run at all (the source is missing, the trees overlap)."""
-
-    op = "reconcile"
 
 
 @dataclass
@@ -233,8 +227,8 @@ def check_overlap(source: str, destination: Destination | str) -> None:
     Raises:
         ReconcileError: The trees overlap.
     """
-    dest_root = destination if isinstance(destination, str) else getattr(destination, "root", None)
-    if not isinstance(dest_root, str):
+    dest_root = destination if isinstance(destination, str) else features_of(destination).local_root
+    if dest_root is None:
         return
     src = os.path.realpath(source)
     dst = os.path.realpath(dest_root)

@@ -20,7 +20,7 @@ from fsreplica.destinations import (
     features_of,
     open_destination,
 )
-from fsreplica.errors import InternalError, RootLost, WatcherError, WatcherStopped
+from fsreplica.errors import InternalError, ReconcileError, RootLost, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.apply import Applier
@@ -32,7 +32,6 @@ from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.outcomes import Outcomes
 from fsreplica.replicate.reconcile import (
     Plan,
-    ReconcileError,
     SourceTree,
     check_overlap,
     log_plan,

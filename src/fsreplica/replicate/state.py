@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
-from fsreplica.errors import PathError
+from fsreplica._oserrors import cause_of
+from fsreplica.destinations._location import parse_location
+from fsreplica.errors import StateError
 
 SCHEMA_VERSION = 1
 
@@ -95,12 +97,6 @@ def _record_of(row: tuple[object, ...]) -> FileRecord:
     return FileRecord._make(row)
 
 
-class StateError(PathError):
-    """The state file cannot be opened or is in use by another process."""
-
-    op = "state"
-
-
 class FileRecord(NamedTuple):
     """A source file as it was when last replicated, and what the destination then held.
 
@@ -157,13 +153,9 @@ def default_state_path(source: str, destination: str) -> Path:
             the `url` of the LocalDestination it opens, so every spelling hashes alike.
     """
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
-    head, sep, _ = destination.partition("://")
-    if not sep or head.lower() == "file" or not head.replace("+", "").replace("-", "").isalnum():
-        # The same reading as open_destination and LocalDestination.from_url: `status` never
-        # opens the destination (that would create it), yet must find what `sync` recorded.
-        if sep:
-            destination = unquote(urlsplit(destination).path)
-        destination = os.path.abspath(destination)
+    # Read as open_destination reads it: `status` never opens the destination (that would
+    # create it), yet must find what `sync` recorded.
+    destination = parse_location(destination).path or destination
     import hashlib  # noqa: PLC0415 - only without --state; OpenSSL takes ms to load
 
     pair = f"{source}\0{destination}".encode("utf-8", "surrogateescape")  # paths are bytes
@@ -213,7 +205,7 @@ class State:
             raise StateError(self.path, str(exc).lower()) from exc
         except OSError as exc:
             self._release_lock()
-            raise StateError(self.path, (exc.strerror or str(exc)).lower()) from exc
+            raise StateError(self.path, cause_of(exc)) from exc
         self.db.execute("PRAGMA busy_timeout=5000")
 
     def _take_lock(self) -> None:

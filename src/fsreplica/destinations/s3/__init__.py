@@ -30,8 +30,7 @@ character is stored under the reversible encoding of `fsreplica._names.to_key` (
 InvalidUtf8 quoting) and listed under its name again. Each object carries `mtime` and `mode`
 (rclone's encoding), `sha256` and the source ctime as user metadata, so `stat` is one HEAD.
 S3 lists no metadata: `list` pays a HEAD for each object that the metadata cache (see `_cache`,
-kept between runs) does not hold with the same ETag and size, and `list_stored` gives (key, size,
-etag) from LIST requests alone.
+kept between runs) does not hold with the same ETag and size.
 
 obstore (Rust, object_store) carries the data path: a request costs less latency and a fraction
 of the client CPU that boto3 spends (figures in benchmarks/README.md). botocore stays for what

@@ -15,13 +15,12 @@ from obstore.store import S3Store
 
 from fsreplica._names import from_key, to_key
 from fsreplica.destinations._base import ObjectInfo, check_key
-from fsreplica.destinations._source import SourceChangedError
 from fsreplica.destinations.s3 import _listing, _meta, _preflight, _upload
 from fsreplica.destinations.s3._cache import MetadataCache, default_path
 from fsreplica.destinations.s3._config import Connection, Location, parse_url, resolve
 from fsreplica.destinations.s3._control import STALE_UPLOAD_AGE, Control
 from fsreplica.destinations.s3._errors import destination_error, is_missing
-from fsreplica.errors import DestinationError
+from fsreplica.errors import DestinationError, SourceChangedError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -363,16 +362,6 @@ class S3Destination:
             raise self._error("list", prefix, exc) from exc
         finally:
             pages.close()
-
-    def list_stored(self, prefix: str = "") -> Iterator[tuple[str, int, str | None]]:
-        """Yield (key, size, etag) of every object under `prefix`: LIST requests only."""
-        stored = to_key(prefix)
-        try:
-            for page in _listing.pages(self._store, stored):
-                for meta in page:
-                    yield from_key(meta["path"]), meta["size"], meta["e_tag"]
-        except Exception as exc:
-            raise self._error("list", stored, exc) from exc
 
     def _infos(self, page: Sequence[ObjectMeta]) -> Iterator[ObjectInfo]:
         """The infos of a LIST page, named by the names the stored keys stand for."""

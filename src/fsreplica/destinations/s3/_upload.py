@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import obstore
 
-from fsreplica.destinations._source import SourceChangedError
+from fsreplica.errors import SourceChangedError
 
 if TYPE_CHECKING:
     from obstore.store import S3Store
