@@ -10,7 +10,8 @@ from typing import Any
 from fsreplica._names import one_line
 from fsreplica.cli._common import add_filters
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
-from fsreplica.destinations import open_destination, parse_location
+from fsreplica.destinations import Destination, open_destination, parse_location
+from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate import Replicator
 from fsreplica.replicate.engine import DEFAULT_TRANSFERS
@@ -107,6 +108,29 @@ def destination_options(args: argparse.Namespace) -> dict[str, Any]:
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise ValueError(f"{flags}: only for s3:// destinations")
     return given
+
+
+def open_to_look(args: argparse.Namespace, *, dry_run: bool = False) -> Destination:
+    """Open DEST to look at it (`verify`, dry runs): a local DEST is never created.
+
+    A local DEST that does not exist yet is an empty destination. For a dry run, an s3:// one is
+    opened without its preflight (which writes a probe object) and without its on-disk metadata
+    cache, so that nothing is written anywhere.
+
+    Raises:
+        ValueError: Bad options or URL.
+        ImportError: The destination's extra is not installed.
+        FsreplicaError: The destination cannot be opened.
+    """
+    options = destination_options(args)
+    location = parse_location(args.destination)
+    if location.path is not None and location.host in ("", "localhost"):
+        if not os.path.lexists(location.path):
+            return MemoryDestination()
+        options["create"] = False
+    elif dry_run and location.scheme == "s3":
+        options.update(preflight=False, metadata_cache=False)
+    return open_destination(args.destination, **options)
 
 
 def fail(message: object) -> None:

@@ -4,16 +4,33 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
 from fsreplica._names import shown
-from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
+from fsreplica.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_common_options,
+    ignore_patterns,
+)
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.cli._progress import Progress
-from fsreplica.cli._replication import add_replication, fail, make_replicator
+from fsreplica.cli._replication import (
+    add_replication,
+    fail,
+    make_replicator,
+    open_to_look,
+)
+from fsreplica.destinations import parse_location
 from fsreplica.errors import FsreplicaError
-from fsreplica.replicate.reconcile import Plan
+from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
+from fsreplica.replicate.dryrun import dry_plan
+from fsreplica.replicate.reconcile import Plan, check_overlap
+from fsreplica.replicate.report import excluded_note
+from fsreplica.replicate.state import default_state_path
 
 
 def add_parser(sub: Any, name: str) -> None:
@@ -27,21 +44,76 @@ def add_parser(sub: Any, name: str) -> None:
 
 
 def _print_plan(plan: Plan) -> None:
+    """The dry run's list, sorted by key, then its refusal and counts."""
+    lines = [(t.key, "check" if t.mode == "adopt" else "put", "") for t in plan.tasks]
+    lines += [(key, "delete", "") for key in plan.deletes]
+    for key, kind in plan.skipped:
+        why = "symlink; --links to copy it" if kind == "symlink" else f"not a regular file: {kind}"
+        lines.append((key, "skip", why))
+    lines += [(key, "unreadable", cause) for key, cause in plan.unreadable]
     out = sys.stdout
-    for task in plan.tasks:
-        out.write(f"{'check' if task.mode == 'adopt' else 'put'}: {shown(task.key)}\n")
-    for key in plan.deletes:
-        out.write(f"delete: {shown(key)}\n")
+    for key, action, why in sorted(
+        lines, key=lambda line: line[0].encode("utf-8", "surrogateescape")
+    ):
+        out.write(f"{action}: {shown(key)}{f' ({shown(why)})' if why else ''}\n")
     if plan.refused:
         out.write(f"refuse: {plan.refused}\n")
-    out.write(
-        f"dry run: {len(plan.tasks)} to copy or check, {len(plan.deletes)} to delete, "
-        f"{plan.unchanged} unchanged\n"
-    )
+    parts = [
+        f"{len(plan.tasks)} to copy or check",
+        f"{len(plan.deletes)} to delete",
+        f"{plan.unchanged} unchanged",
+    ]
+    if plan.skipped:
+        parts.append(f"{len(plan.skipped)} skipped")
+    if plan.unreadable:
+        parts.append(f"{len(plan.unreadable)} unreadable")
+    if plan.excluded:
+        parts.append(excluded_note(plan.excluded))
+    out.write(f"dry run: {', '.join(parts)}\n")
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    """Print what a sync would do; create, write and cache nothing (DEST missing: empty)."""
+    if not os.path.isdir(args.source):
+        fail(f"{args.source}: not a directory")
+        return EXIT_USAGE
+    source = os.path.abspath(args.source)
+    try:
+        local = parse_location(args.destination).path
+        if local is not None:
+            check_overlap(source, local)
+        destination = open_to_look(args, dry_run=True)
+    except (ImportError, ValueError, FsreplicaError) as exc:
+        fail(exc)
+        return EXIT_USAGE
+    try:
+        dest_url = args.destination if local is not None else destination.url
+        if args.links and local is None:
+            fail(f"--links: only for local destinations ({destination.url} cannot store symlinks)")
+            return EXIT_USAGE
+        plan = dry_plan(
+            source,
+            destination,
+            state=args.state or default_state_path(source, dest_url),
+            rules=IgnoreRules(ignore_patterns(args)),
+            defaults=None if args.no_default_excludes else IgnoreRules(DEFAULT_IGNORE),
+            links=args.links,
+            delete=not args.no_delete,
+            max_delete=args.max_delete,
+        )
+    except FsreplicaError as exc:
+        fail(exc)
+        return EXIT_USAGE
+    finally:
+        destination.close()
+    _print_plan(plan)
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
     """Sync once; exit 0 when DEST mirrors SRC, 1 when something failed, 2 on usage errors."""
+    if args.dry_run:
+        return _dry_run(args)
     replicator = make_replicator(args)
     if replicator is None:
         return EXIT_USAGE
@@ -52,9 +124,6 @@ def run(args: argparse.Namespace) -> int:
         except FsreplicaError as exc:
             fail(exc)
             return EXIT_USAGE
-        if args.dry_run:
-            _print_plan(plan)
-            return EXIT_OK
         with Progress.for_plan(replicator.progress, plan):
             report = replicator.sync_all(plan)
     for key, cause in report.failed:

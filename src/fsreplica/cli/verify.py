@@ -15,8 +15,7 @@ from fsreplica.cli._common import (
     add_filters,
     ignore_patterns,
 )
-from fsreplica.cli._replication import add_pair, add_s3, destination_options, fail
-from fsreplica.destinations import open_destination
+from fsreplica.cli._replication import add_pair, add_s3, fail, open_to_look
 from fsreplica.errors import FsreplicaError
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.verify import verify
@@ -38,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     rules = IgnoreRules(ignore_patterns(args))
     try:
-        destination = open_destination(args.destination, **destination_options(args))
+        destination = open_to_look(args)
     except (ImportError, ValueError, FsreplicaError) as exc:
         fail(exc)
         return EXIT_USAGE

@@ -108,13 +108,21 @@ class LocalDestination:
         fsync: Flush each file's data to disk before it is renamed into place.
         temp_grace: Seconds an unlocked temporary file must have been idle before `sweep`
             removes it (see `_local_temp`).
+        create: Create the root when it is missing; without it (for looking only: `verify`,
+            dry runs) a missing root is an error and nothing is created.
 
     Raises:
-        DestinationError: The root cannot be created or opened.
+        DestinationError: The root cannot be created or opened (or is missing, without
+            `create`).
     """
 
     def __init__(
-        self, root: str | os.PathLike[str], *, fsync: bool = True, temp_grace: float = TEMP_GRACE
+        self,
+        root: str | os.PathLike[str],
+        *,
+        fsync: bool = True,
+        temp_grace: float = TEMP_GRACE,
+        create: bool = True,
     ) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.url = self.root
@@ -125,7 +133,7 @@ class LocalDestination:
         self._source_root: str | None = None
         self._root_mode_pending = False
         try:
-            if not os.path.isdir(self.root):
+            if create and not os.path.isdir(self.root):
                 os.makedirs(os.path.dirname(self.root), exist_ok=True)
                 try:
                     os.mkdir(self.root, 0o700)

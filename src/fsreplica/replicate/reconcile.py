@@ -32,19 +32,25 @@ class SourceTree:
         skipped: (key, kind) of entries that are not regular files or directories.
         unreadable: (key, cause) of directories that could not be listed; keys below them are
             never deleted from the destination.
+        excluded: Entries (a directory counts once) left out by the walk's `defaults` rules.
     """
 
     files: dict[str, os.stat_result] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    excluded: int = 0
 
 
-def walk_source(root: str, rules: IgnoreRules, *, links: bool = False) -> SourceTree:
+def walk_source(
+    root: str, rules: IgnoreRules, *, links: bool = False, defaults: IgnoreRules | None = None
+) -> SourceTree:
     """Walk `root` with os.scandir, never following symlinks, skipping ignored names.
 
     With `links`, symlinks are collected with their target text (never resolved) instead of
-    being skipped.
+    being skipped. A directory that vanishes between its parent's listing and its own is gone,
+    not unreadable. Ignored entries that `defaults` (the default patterns, part of `rules`)
+    matches are counted in `excluded`, so that the user can be told about them.
 
     Raises:
         ReconcileError: `root` is missing or not a readable directory.
@@ -66,10 +72,14 @@ def walk_source(root: str, rules: IgnoreRules, *, links: bool = False) -> Source
         except OSError as exc:
             if not rel:
                 raise ReconcileError(root, (exc.strerror or str(exc)).lower()) from exc
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                continue  # removed (or replaced by a file) since its parent was listed
             tree.unreadable.append((rel, (exc.strerror or str(exc)).lower()))
             continue
         for entry in entries:
             if child(rel, entry.name):
+                if defaults is not None and defaults.child(rel, entry.name):
+                    tree.excluded += 1
                 continue
             key = f"{rel}/{entry.name}" if rel else entry.name
             try:
@@ -113,6 +123,7 @@ class Plan:
         refused: Why deletions were refused, if they were.
         source_count: Regular files in the source.
         dest_count: Objects at the destination.
+        excluded: Source entries the default ignore patterns left out.
     """
 
     tasks: list[Task] = field(default_factory=list)
@@ -124,6 +135,7 @@ class Plan:
     refused: str | None = None
     source_count: int = 0
     dest_count: int = 0
+    excluded: int = 0
 
     def delete_tasks(self) -> list[Task]:
         """The deletions as tasks."""
@@ -158,6 +170,7 @@ def make_plan(
         unreadable=tree.unreadable,
         source_count=len(tree.files),
         dest_count=len(listing),
+        excluded=tree.excluded,
     )
     files = tree.files
     tasks = plan.tasks

@@ -137,6 +137,8 @@ class Replicator:
         self.log = logger or logging.getLogger("fsreplica")
         self.ignore = (*(DEFAULT_IGNORE if default_excludes else ()), *exclude)
         self.rules = IgnoreRules(self.ignore)
+        # Told apart so that what they leave out can be counted and shown (it surprises people).
+        self.default_rules = IgnoreRules(DEFAULT_IGNORE) if default_excludes else None
         self.delete = delete
         self.max_delete = max_delete
         self.debounce = debounce
@@ -252,7 +254,7 @@ class Replicator:
             entries = features.quick_list()
         else:
             entries = dest.list()
-        tree = walk_source(self.source, self.rules, links=self.links)
+        tree = walk_source(self.source, self.rules, links=self.links, defaults=self.default_rules)
         listing = {info.key: info for info in entries}
         return tree, listing, self.state.all_files()
 
@@ -292,6 +294,7 @@ class Replicator:
         for key, cause in plan.unreadable:
             report.failed(key, cause)
         report.refused(plan.refused)
+        report.excluded(plan.excluded)
         if plan.tasks or plan.deletes:
             self._engine.start()  # a no-change re-sync needs no worker threads
         for task in plan.delete_tasks():

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from fsreplica.filters import DEFAULT_IGNORE
+
 
 @dataclass
 class SyncReport:
@@ -22,6 +24,7 @@ class SyncReport:
         skipped: (key, why) of source entries that are not regular files.
         failed: (key, cause) of files that could not be replicated.
         refused: Why deletions were refused by a safety guard, if they were.
+        excluded: Source entries the default ignore patterns left out (a directory once).
     """
 
     files_copied: int = 0
@@ -33,6 +36,7 @@ class SyncReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     refused: str | None = None
+    excluded: int = 0
 
     @property
     def ok(self) -> bool:
@@ -50,7 +54,17 @@ class SyncReport:
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
         parts.append(f"{len(self.failed)} failed")
+        if self.excluded:
+            parts.append(excluded_note(self.excluded))
         return ", ".join(parts)
+
+
+def excluded_note(count: int) -> str:
+    """Say that the default ignore patterns left out `count` source entries, and how not to."""
+    return (
+        f"{count} excluded by the default patterns ({' '.join(DEFAULT_IGNORE)}; "
+        "--no-default-excludes to include them)"
+    )
 
 
 class Report:
@@ -109,6 +123,11 @@ class Report:
         """`key` could not be replicated because of `cause`."""
         with self._lock:
             self._tally.failed.append((key, cause))
+
+    def excluded(self, count: int) -> None:
+        """The last walk of the source left out `count` entries by the default patterns."""
+        with self._lock:
+            self._tally.excluded = count
 
     def refused(self, reason: str | None) -> None:
         """Say why a reconcile's deletions were refused (None: they were not)."""

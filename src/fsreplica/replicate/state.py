@@ -187,6 +187,11 @@ class State:
                     raise StateError(self.path, "no such state file")
                 # A URI: '?', '#', '%' and bytes that are not UTF-8 in the path are quoted.
                 uri = "file:" + quote(os.fsencode(self.path)) + "?mode=ro"
+                if not os.path.exists(self.path + "-wal"):
+                    # No writer has it open (a writer keeps its -wal file): read it as a plain
+                    # file, else SQLite would leave a -wal and -shm beside it (read-only means
+                    # nothing written, not even those).
+                    uri += "&immutable=1"
                 self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             else:
                 os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
