@@ -71,6 +71,14 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
         help="copy symlinks as symlinks (their target text, never followed) to a local DEST; "
         "by default they are skipped",
     )
+    parser.add_argument(
+        "-c",
+        "--checksum",
+        action="store_true",
+        help="compare every file's content on both sides (reading DEST's files, or an S3 "
+        "object's recorded SHA-256) and copy again what differs, not only what changed in size "
+        "or mtime; at each reconcile",
+    )
     add_s3(parser)
 
 
@@ -178,6 +186,7 @@ def make_replicator(
             delete=not args.no_delete,
             max_delete=args.max_delete,
             links=args.links,
+            checksum=args.checksum,
             **extra,
         )
     except (ValueError, FsreplicaError) as exc:

@@ -100,6 +100,7 @@ def _dry_run(args: argparse.Namespace) -> int:
             links=args.links,
             delete=not args.no_delete,
             max_delete=args.max_delete,
+            checksum=args.checksum,
         )
     except FsreplicaError as exc:
         fail(exc)

@@ -11,6 +11,7 @@ import os
 
 from fsreplica.destinations import Destination, ObjectInfo, features_of
 from fsreplica.filters import IgnoreRules
+from fsreplica.replicate.checksum import by_content
 from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.reconcile import Plan, make_plan, walk_source
 from fsreplica.replicate.state import FileRecord, State
@@ -26,6 +27,7 @@ def dry_plan(
     links: bool = False,
     delete: bool = True,
     max_delete: int | None = None,
+    checksum: bool = False,
 ) -> Plan:
     """Return what a reconcile of `source` to `destination` would do, changing nothing.
 
@@ -38,6 +40,7 @@ def dry_plan(
         links: Symlinks are copied as symlinks.
         delete: Keys only at the destination would be deleted.
         max_delete: As `Replicator`'s.
+        checksum: Compare content, as `Replicator`'s (reading both sides).
 
     Raises:
         ReconcileError: The source is missing or unreadable.
@@ -72,6 +75,8 @@ def dry_plan(
         max_delete=max_delete,
         dest_links=dest_links,
     )
+    if checksum:
+        by_content(plan, source, tree.files, listing, destination)
     # As Replicator's device check, without recording the device.
     dev = str(os.stat(source).st_dev)
     guard = DeleteGuard(source, max_delete=max_delete)

@@ -25,6 +25,7 @@ from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.apply import Applier
 from fsreplica.replicate.backoff import Backoff
+from fsreplica.replicate.checksum import by_content
 from fsreplica.replicate.engine import DEFAULT_MAX_BATCH, DEFAULT_TRANSFERS, Engine, Task
 from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
@@ -87,6 +88,9 @@ class Replicator:
         scan_interval: Seconds between full reconciles in `run()`.
         links: Copy symlinks as symlinks (never followed), at each reconcile; needs a
             destination with the "put_link" capability.
+        checksum: At each reconcile, compare the content of every file on both sides (the
+            destination's read and hashed where it can be, else its recorded SHA-256) and copy
+            again each one that differs, as rsync's and rclone's `--checksum`.
         wait_for_source: When the source is deleted, moved away or unmounted during `run()`,
             wait for it to return, then reconcile and go on; by default `run()` raises
             `RootLost`.
@@ -123,6 +127,7 @@ class Replicator:
         max_delete: int | None = None,
         scan_interval: float = DEFAULT_SCAN_INTERVAL,
         links: bool = False,
+        checksum: bool = False,
         wait_for_source: bool = False,
         logger: logging.Logger | None = None,
     ) -> None:
@@ -144,6 +149,7 @@ class Replicator:
         self.debounce = debounce
         self.scan_interval = scan_interval
         self.links = links
+        self.checksum = checksum
         self.wait_for_source = wait_for_source
         try:
             if links and self._features.links is None:
@@ -228,7 +234,7 @@ class Replicator:
             dest_links = {k: i.link for k, i in listing.items() if i.link is not None}
             for key in dest_links:
                 del listing[key]
-        return make_plan(
+        plan = make_plan(
             tree,
             listing,
             records,
@@ -237,6 +243,9 @@ class Replicator:
             max_delete=self.max_delete,
             dest_links=dest_links,
         )
+        if self.checksum:
+            by_content(plan, self.source, tree.files, listing, self.destination)
+        return plan
 
     def _walk_both(self) -> tuple[SourceTree, dict[str, ObjectInfo], dict[str, FileRecord]]:
         """Walk the source, list the destination and load the state.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ class Difference:
     Attributes:
         key: The key.
         kind: "missing" (only in the source), "extra" (only at the destination), "size",
-            "content", "unreadable" or "unverifiable" (the destination cannot tell its content).
+            "content", "metadata" (same content, but the mode or mtime differs), "unreadable" or
+            "unverifiable" (the destination cannot tell its content).
         detail: More about it, for people.
     """
 
@@ -41,25 +43,56 @@ def _sha256_chunks(chunks: Iterator[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _compare(
-    root: str, key: str, info: ObjectInfo, read: Callable[[str], Iterator[bytes]] | None
-) -> Difference | None:
+Read = Callable[[str], Iterator[bytes]]
+"""A destination's bound `read` (its "read" capability)."""
+
+
+def dest_sha256(read: Read | None, key: str, info: ObjectInfo) -> str | None:
+    """Return the SHA-256 of `key`'s content at a destination.
+
+    Read and hashed where the destination can be read (`read`), else the hash it recorded
+    (`info.sha256`, None when it has none).
+    """
+    if read is not None:
+        return _sha256_chunks(read(key))
+    return info.sha256
+
+
+def _drift(source: SourceFile, info: ObjectInfo) -> str:
+    """How the destination's recorded mode and mtime differ from the source file's ("" if not)."""
+    drift = []
+    if info.mode is not None and info.mode != source.mode:
+        drift.append(f"mode {source.mode:04o} at the source, {info.mode:04o} at the destination")
+    if info.mtime_ns != source.mtime_ns:
+        drift.append(
+            f"mtime {_when(source.mtime_ns)} at the source, {_when(info.mtime_ns)} at the "
+            "destination"
+        )
+    return "; ".join(drift)
+
+
+def _when(ns: int) -> str:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + f".{rest:09d}Z"
+
+
+def _compare(root: str, key: str, info: ObjectInfo, read: Read | None) -> Difference | None:
     try:
         with SourceFile(os.path.join(root, key)) as source:
             src_hash = _sha256_chunks(source.chunks())
             size = source.size
+            drift = _drift(source, info)
     except OSError as exc:
         return Difference(key, "unreadable", (exc.strerror or str(exc)).lower())
     if size != info.size:
         return Difference(key, "size", f"source {size} bytes, destination {info.size}")
-    if read is not None:
-        dst_hash = _sha256_chunks(read(key))
-    elif info.sha256 is not None:
-        dst_hash = info.sha256
-    else:
+    dst_hash = dest_sha256(read, key, info)
+    if dst_hash is None:
         return Difference(key, "unverifiable", "destination has no content hash")
     if dst_hash != src_hash:
         return Difference(key, "content")
+    if drift:
+        return Difference(key, "metadata", drift)
     return None
 
 
