@@ -60,10 +60,12 @@ class TestChecksum:
         dry = fsreplica("sync", "-n", "--checksum", src, dst, "--state", state)
         assert dry.stdout.splitlines()[0] == "put: d/b.txt"
         assert (dst / "d" / "b.txt").read_bytes() == b"BRAVO"
+        (dst / "a.txt").chmod(0o600)  # drift verify reports as metadata
         repaired = fsreplica("sync", "--checksum", src, dst, "--state", state)
         assert repaired.returncode == 0, repaired.stderr
-        assert "1 copied" in repaired.stderr
-        assert "2 unchanged" in repaired.stderr
+        assert "2 copied" in repaired.stderr
+        assert "1 unchanged" in repaired.stderr
+        assert (dst / "a.txt").stat().st_mode & 0o777 == 0o644
         assert tree(dst) == tree(src)
         assert fsreplica("verify", src, dst).returncode == 0
 

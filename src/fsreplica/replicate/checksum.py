@@ -4,7 +4,7 @@ A reconcile trusts a file whose size and mtime match what was recorded; a corrup
 destination that keeps the size (a flipped byte, a restore of an older copy with the same mtime)
 survives it. With `--checksum`, as rsync and rclone name it, every file on both sides is hashed
 (the destination's content read and hashed where it can be read, else the SHA-256 it recorded)
-and each one that differs is copied again.
+and each one that differs, or whose mode there differs, is copied again.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ WORKERS = 4
 
 
 def _differs(root: str, key: str, info: ObjectInfo, read: Read | None) -> bool:
-    """True when `key`'s content at the destination is not the source's (or cannot be told)."""
+    """True when `key`'s content or mode at the destination is not the source's (or unknown)."""
     try:
         with SourceFile(os.path.join(root, key)) as source:
-            if source.size != info.size:
-                return True
+            if source.size != info.size or (info.mode is not None and info.mode != source.mode):
+                return True  # a mode is put with the content (as `verify` reports it: metadata)
             digest = hashlib.sha256()
             for chunk in source.chunks():
                 digest.update(chunk)
@@ -46,7 +46,7 @@ def by_content(
     *,
     workers: int = WORKERS,
 ) -> None:
-    """Turn every file of `plan` found on both sides whose content differs into a copy.
+    """Turn every file of `plan` found on both sides whose content or mode differs into a copy.
 
     Args:
         plan: A plan just made from `files` and `listing`; changed in place.
