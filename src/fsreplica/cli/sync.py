@@ -28,6 +28,7 @@ from fsreplica.destinations import parse_location
 from fsreplica.errors import FsreplicaError
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.dryrun import dry_plan
+from fsreplica.replicate.engine import Mode
 from fsreplica.replicate.reconcile import Plan, check_overlap
 from fsreplica.replicate.report import excluded_note
 from fsreplica.replicate.state import default_state_path
@@ -45,7 +46,7 @@ def add_parser(sub: Any, name: str) -> None:
 
 def _print_plan(plan: Plan) -> None:
     """The dry run's list, sorted by key, then its refusal and counts."""
-    lines = [(t.key, "check" if t.mode == "adopt" else "put", "") for t in plan.tasks]
+    lines = [(t.key, "check" if t.mode is Mode.ADOPT else "put", "") for t in plan.tasks]
     lines += [(key, "delete", "") for key in plan.deletes]
     for key, kind in plan.skipped:
         why = "symlink; --links to copy it" if kind == "symlink" else f"not a regular file: {kind}"

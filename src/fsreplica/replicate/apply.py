@@ -20,7 +20,7 @@ from fsreplica.destinations import (
 )
 from fsreplica.errors import DestinationError
 from fsreplica.replicate.batch import Batch, StagedCopy, make_record
-from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, Retry, Task
+from fsreplica.replicate.engine import Mode, Retry, Task
 from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.outcomes import Outcomes
@@ -227,7 +227,7 @@ class Applier:
             )
 
     def _absent(self, work: Batch, task: Task) -> None:
-        had = task.key in work.records or task.mode == DELETE
+        had = task.key in work.records or task.mode is Mode.DELETE
         if self.delete and had and (reason := self.guard.delete()) is not None:
             self._refuse_delete(task, reason)
             return
@@ -242,7 +242,7 @@ class Applier:
     def _present(self, work: Batch, task: Task, path: str, st: os.stat_result) -> None:
         key = task.key
         rec = work.records.get(key)
-        if task.mode not in (FORCE, ADOPT) and rec is not None and rec.same_stat(st):
+        if task.mode not in (Mode.FORCE, Mode.ADOPT) and rec is not None and rec.same_stat(st):
             work.done.append((task, rec, None))
             self.report.unchanged()
             return
@@ -299,9 +299,9 @@ class Applier:
         self, work: Batch, task: Task, path: str, st: os.stat_result, rec: FileRecord | None
     ) -> bool:
         """True when the destination already has this content (checked by hash)."""
-        if task.mode == ADOPT and task.dest_info is not None:
+        if task.mode is Mode.ADOPT and task.dest_info is not None:
             return self._adopt(work, task, path, task.dest_info)
-        if task.mode != FORCE and rec is not None and rec.size == st.st_size:
+        if task.mode is not Mode.FORCE and rec is not None and rec.size == st.st_size:
             return self._same_content(work, task, path, rec)
         return False
 

@@ -14,7 +14,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from fsreplica.destinations import Destination, ObjectInfo, SourceFile, features_of
-from fsreplica.replicate.engine import FORCE, Task
+from fsreplica.replicate.engine import Mode, Task
 from fsreplica.replicate.reconcile import Plan
 from fsreplica.replicate.verify import Read, dest_sha256
 
@@ -56,7 +56,7 @@ def by_content(
         destination: Where the objects are read (or their recorded hashes come from).
         workers: Files hashed at once.
     """
-    forced = {task.key for task in plan.tasks if task.mode == FORCE}
+    forced = {task.key for task in plan.tasks if task.mode is Mode.FORCE}
     both = [key for key in files if key in listing and key not in forced]
     if not both:
         return
@@ -68,5 +68,5 @@ def by_content(
         return
     queued = {task.key for task in plan.tasks}
     plan.tasks[:] = [task for task in plan.tasks if task.key not in differ]
-    plan.tasks.extend(Task(key, mode=FORCE) for key in sorted(differ))
+    plan.tasks.extend(Task(key, mode=Mode.FORCE) for key in sorted(differ))
     plan.unchanged -= len(differ - queued)

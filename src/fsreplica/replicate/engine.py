@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from fsreplica.destinations import ObjectInfo
 from fsreplica.errors import InternalError
@@ -25,16 +26,22 @@ DEFAULT_TRANSFERS = 4
 DEFAULT_MAX_BATCH = 64
 """Most tasks a worker takes at once when the apply function handles batches."""
 
-SYNC = "sync"
-"""Task mode: compare with the state and copy what changed."""
-FORCE = "force"
-"""Task mode: the destination lacks the object or differs; copy whatever the state says."""
-ADOPT = "adopt"
-"""Task mode: an object with the same size and mtime exists; check its hash and keep it."""
-DELETE = "delete"
-"""Task mode: the reconcile saw the key only at the destination."""
 
-_MODE_RANK = {SYNC: 0, DELETE: 0, ADOPT: 1, FORCE: 2}
+class Mode(StrEnum):
+    """What a task asks of the applier, by how much it trusts the state."""
+
+    SYNC = "sync"
+    """Compare with the state and copy what changed."""
+    FORCE = "force"
+    """The destination lacks the object or differs: copy whatever the state says."""
+    ADOPT = "adopt"
+    """An object with the same size and mtime exists: check its hash and keep it."""
+    DELETE = "delete"
+    """The reconcile saw the key only at the destination."""
+
+
+# Coalescing two tasks of a key keeps the stronger demand.
+_MODE_RANK = {Mode.SYNC: 0, Mode.DELETE: 0, Mode.ADOPT: 1, Mode.FORCE: 2}
 
 
 @dataclass(slots=True)
@@ -45,8 +52,8 @@ class Task:
         key: The key.
         seqs: Journal entries this task acknowledges when done.
         moved_from: The key the file was renamed from, when known.
-        mode: SYNC, FORCE, ADOPT or DELETE.
-        dest_info: What the destination held (for ADOPT).
+        mode: What is asked (see `Mode`).
+        dest_info: What the destination held (for `Mode.ADOPT`).
         attempt: Failed attempts so far.
         parked: How many times this key was parked as failed and checked again since its last
             change (the backoff of those checks).
@@ -55,7 +62,7 @@ class Task:
     key: str
     seqs: list[int] = field(default_factory=list)
     moved_from: str | None = None
-    mode: str = SYNC
+    mode: Mode = Mode.SYNC
     dest_info: ObjectInfo | None = None
     attempt: int = 0
     parked: int = 0

@@ -17,7 +17,7 @@ from fsreplica.destinations import Destination, ObjectInfo, features_of
 from fsreplica.destinations._source import _kind
 from fsreplica.errors import ReconcileError
 from fsreplica.filters import IgnoreRules
-from fsreplica.replicate.engine import ADOPT, DELETE, FORCE, SYNC, Task
+from fsreplica.replicate.engine import Mode, Task
 from fsreplica.replicate.guard import refusal
 from fsreplica.replicate.state import FileRecord
 
@@ -139,7 +139,7 @@ class Plan:
 
     def delete_tasks(self) -> list[Task]:
         """The deletions as tasks."""
-        return [Task(key, mode=DELETE) for key in self.deletes]
+        return [Task(key, mode=Mode.DELETE) for key in self.deletes]
 
 
 def make_plan(
@@ -182,7 +182,7 @@ def make_plan(
     for key, st in files.items():
         info = get_info(key)
         if info is None:
-            tasks.append(Task(key, mode=FORCE))
+            tasks.append(Task(key, mode=Mode.FORCE))
             continue
         rec = get_rec(key)
         if (
@@ -200,17 +200,17 @@ def make_plan(
             ):
                 unchanged += 1
             else:
-                tasks.append(Task(key, mode=SYNC))
+                tasks.append(Task(key, mode=Mode.SYNC))
         elif info.size == st.st_size and info.mtime_ns == st.st_mtime_ns:
-            tasks.append(Task(key, mode=ADOPT, dest_info=info))
+            tasks.append(Task(key, mode=Mode.ADOPT, dest_info=info))
         else:
-            tasks.append(Task(key, mode=FORCE))
+            tasks.append(Task(key, mode=Mode.FORCE))
     plan.unchanged = unchanged
     dest_links = dest_links or {}
     links = tree.links
     for key, target in links.items():
         if dest_links.get(key) != target:
-            tasks.append(Task(key, mode=FORCE))
+            tasks.append(Task(key, mode=Mode.FORCE))
         else:
             plan.unchanged += 1
     plan.source_count += len(links)

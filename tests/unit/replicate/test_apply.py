@@ -15,7 +15,7 @@ import pytest
 from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.replicate import State
 from fsreplica.replicate.apply import Applier
-from fsreplica.replicate.engine import DELETE, Retry, Task
+from fsreplica.replicate.engine import Mode, Retry, Task
 from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.outcomes import Outcomes
@@ -75,7 +75,7 @@ class TestApplier:
         (tmp_path / "src" / "a.txt").unlink()
         parts.guard.watch(1)
         seq = parts.journal.append("a.txt", "delete")
-        assert parts.applier.batch([Task("a.txt", [seq], mode=DELETE)]) == [None]
+        assert parts.applier.batch([Task("a.txt", [seq], mode=Mode.DELETE)]) == [None]
         assert list(parts.dest.keys()) == ["a.txt"]
         [(key, cause)] = parts.report.snapshot().failed
         assert key == "a.txt"

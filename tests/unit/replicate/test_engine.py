@@ -10,7 +10,7 @@ import pytest
 
 from fsreplica.errors import DestinationError, InternalError
 from fsreplica.replicate.backoff import Backoff
-from fsreplica.replicate.engine import FORCE, SYNC, Engine, Retry, Task
+from fsreplica.replicate.engine import Engine, Mode, Retry, Task
 
 DEADLINE = 10.0
 
@@ -91,12 +91,12 @@ class TestOrdering:
         engine.submit(Task("k", [1]))
         assert recorder.entered["k"].wait(DEADLINE)
         engine.submit(Task("k", [2]))
-        engine.submit(Task("k", [3], mode=FORCE))
+        engine.submit(Task("k", [3], mode=Mode.FORCE))
         engine.submit(Task("other", [4]))
         recorder.gate["k"].set()
         assert engine.wait_idle(DEADLINE)
         k_calls = [(t.seqs, t.mode) for t in recorder.calls if t.key == "k"]
-        assert k_calls == [([1], SYNC), ([2, 3], FORCE)]
+        assert k_calls == [([1], Mode.SYNC), ([2, 3], Mode.FORCE)]
         assert [t.key for t in recorder.calls].count("other") == 1
 
     def test_rename_holds_both_keys(self, engine: Engine, recorder: Recorder) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from fsreplica.destinations import ObjectInfo
 from fsreplica.filters import IgnoreRules
-from fsreplica.replicate.engine import ADOPT, FORCE, SYNC
+from fsreplica.replicate.engine import Mode
 from fsreplica.replicate.reconcile import SourceTree, make_plan
 from fsreplica.replicate.state import FileRecord
 
@@ -59,39 +59,42 @@ TEN_SRC = {f"k{i}": st() for i in range(10)}
 TEN_REC = [rec(f"k{i}") for i in range(10)]
 
 CASES = {
-    "source only, no state: copy": Case(source={"a": st()}, tasks={"a": FORCE}),
+    "source only, no state: copy": Case(source={"a": st()}, tasks={"a": Mode.FORCE}),
     "source only, stale state: copy": Case(
-        source={"a": st()}, state=[rec("a")], tasks={"a": FORCE}
+        source={"a": st()}, state=[rec("a")], tasks={"a": Mode.FORCE}
     ),
     "both, as recorded: unchanged": Case(
         source={"a": st()}, dest=[info("a")], state=[rec("a")], unchanged=1
     ),
     "both, recorded, source touched (ctime): compare with the state": Case(
-        source={"a": st(ctime=CTIME + 1)}, dest=[info("a")], state=[rec("a")], tasks={"a": SYNC}
+        source={"a": st(ctime=CTIME + 1)},
+        dest=[info("a")],
+        state=[rec("a")],
+        tasks={"a": Mode.SYNC},
     ),
     "both, recorded, source chmod-ed: compare with the state": Case(
-        source={"a": st(mode=0o600)}, dest=[info("a")], state=[rec("a")], tasks={"a": SYNC}
+        source={"a": st(mode=0o600)}, dest=[info("a")], state=[rec("a")], tasks={"a": Mode.SYNC}
     ),
     "both, recorded, source rewritten in place (inode kept, new size): compare": Case(
-        source={"a": st(size=11)}, dest=[info("a")], state=[rec("a")], tasks={"a": SYNC}
+        source={"a": st(size=11)}, dest=[info("a")], state=[rec("a")], tasks={"a": Mode.SYNC}
     ),
     "both, recorded, source replaced (new inode): compare": Case(
-        source={"a": st(ino=8)}, dest=[info("a")], state=[rec("a")], tasks={"a": SYNC}
+        source={"a": st(ino=8)}, dest=[info("a")], state=[rec("a")], tasks={"a": Mode.SYNC}
     ),
     "both, destination changed behind our back (size): copy": Case(
-        source={"a": st()}, dest=[info("a", size=3)], state=[rec("a")], tasks={"a": FORCE}
+        source={"a": st()}, dest=[info("a", size=3)], state=[rec("a")], tasks={"a": Mode.FORCE}
     ),
     "both, destination's hash not the recorded one, same size and mtime: check by hash": Case(
-        source={"a": st()}, dest=[info("a", sha="bb")], state=[rec("a")], tasks={"a": ADOPT}
+        source={"a": st()}, dest=[info("a", sha="bb")], state=[rec("a")], tasks={"a": Mode.ADOPT}
     ),
     "both, destination lists no hash: the state's record stands": Case(
         source={"a": st()}, dest=[info("a", sha=None)], state=[rec("a")], unchanged=1
     ),
     "both, no state, same size and mtime: adopt after a hash check": Case(
-        source={"a": st()}, dest=[info("a")], tasks={"a": ADOPT}
+        source={"a": st()}, dest=[info("a")], tasks={"a": Mode.ADOPT}
     ),
     "both, no state, another mtime: copy": Case(
-        source={"a": st()}, dest=[info("a", mtime=1)], tasks={"a": FORCE}
+        source={"a": st()}, dest=[info("a", mtime=1)], tasks={"a": Mode.FORCE}
     ),
     "destination only, recorded: delete": Case(
         source=dict(list(TEN_SRC.items())[1:]),
@@ -172,4 +175,4 @@ def test_adopt_carries_what_the_destination_listed() -> None:
         delete=True,
         max_delete=None,
     )
-    assert [(t.mode, t.dest_info) for t in plan.tasks] == [(ADOPT, listed)]
+    assert [(t.mode, t.dest_info) for t in plan.tasks] == [(Mode.ADOPT, listed)]
