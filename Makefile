@@ -1,13 +1,22 @@
 # One entry point for people, CI and hooks. `make check` is the README's test command.
-PYTHON ?= python3
+# Everything Python goes into a virtual environment (.venv): a stock Debian python3 refuses pip
+# installs into itself (PEP 668), and the project must not depend on what the system Python holds.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
 
 .PHONY: install install-test lint typecheck test cov check bench clean
 
-install:            ## the package and its command
+$(PYTHON):           # python3-venv: what a stock Debian python3 lacks to make one (needs root)
+	python3 -c 'import ensurepip' 2>/dev/null || \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv)
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+install: $(PYTHON)  ## the package and its command, in .venv
 	$(PIP) install -q -e .
 
-install-test:       ## everything the test suite, lint and type check need (pip and Debian packages)
+install-test: $(PYTHON)  ## everything the tests, lint and type check need (pip and Debian packages)
 	bash scripts/install-test-deps.sh
 	$(PIP) install -q -e '.[test,lint]'
 
@@ -33,4 +42,4 @@ bench:              ## peers are installed by the benchmark scripts themselves
 	$(PYTHON) benchmarks/watcher_bench.py
 
 clean:
-	rm -rf build dist .mypy_cache .ruff_cache .coverage src/*.egg-info src/fsreplica/watch/*.so
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .coverage src/*.egg-info src/fsreplica/watch/*.so

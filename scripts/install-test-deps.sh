@@ -12,6 +12,8 @@ command -v radosgw >/dev/null || need+=(radosgw)
 command -v ceph-mon >/dev/null || need+=(ceph-mon)
 command -v ceph-osd >/dev/null || need+=(ceph-osd)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
+# A stock Debian python3 has no ensurepip (python3-venv): `make` builds a venv with it.
+python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)
 python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
     || need+=(python3-dev)
 if ((${#need[@]})); then

@@ -41,6 +41,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of subcommand `command`."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[command]
+            return found
+    return parser  # pragma: no cover - every command has a subparser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args_list = sys.argv[1:] if argv is None else list(argv)
@@ -48,7 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = next((arg for arg in args_list if not arg.startswith("-")), None)
     parser = build_parser(command)
     try:
-        args = parser.parse_args(args_list)
+        args, unknown = parser.parse_known_args(args_list)
+        if unknown:
+            # Said by the subcommand's parser, so the usage shown is the one that was misspelt.
+            subparser = _subparser(parser, args.command)
+            subparser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
     configure_logging(verbosity=args.verbose - args.quiet, fmt=args.log_format)

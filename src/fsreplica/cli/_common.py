@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from fsreplica._names import one_line
+from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
 from fsreplica.errors import InternalError
 from fsreplica.filters import DEFAULT_IGNORE
 
@@ -38,6 +40,67 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not ignore " + " ".join(DEFAULT_IGNORE),
     )
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 <= value < math.inf):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, more than 0."""
+    value = seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (more than 0)")
+    return value
+
+
+def at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, `minimum` or more."""
+
+    def whole(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {minimum} or more")
+        return value
+
+    return whole
+
+
+def add_debounce(parser: argparse.ArgumentParser) -> None:
+    """Add --debounce (watch, sync, replicate)."""
+    parser.add_argument(
+        "--debounce",
+        type=seconds,
+        default=DEFAULT_DEBOUNCE_DELAY,
+        metavar="SECONDS",
+        help=f"coalescing window per path (default {DEFAULT_DEBOUNCE_DELAY})",
+    )
+
+
+def source_problem(path: str) -> str | None:
+    """Why `path` cannot be a source directory (as the system says it), or None."""
+    try:
+        if not os.path.isdir(path):
+            os.stat(path)  # exists: it is not a directory; missing: say so
+            return f"{path}: not a directory"
+    except OSError as exc:
+        return f"{path}: {(exc.strerror or str(exc)).lower()}"
+    return None
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 difference`, `2 differences`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def ignore_patterns(args: argparse.Namespace) -> list[str]:
@@ -101,16 +164,40 @@ def internal_error(exc: InternalError, *, verbose: bool) -> int:
     return EXIT_SOFTWARE
 
 
-def on_termination(callback: Callable[[], None]) -> None:
+INTERNAL_ERROR_ROW = (
+    "70",
+    "internal error: a thread of fsreplica stopped on an unexpected exception (a bug); one line "
+    "names the thread and the cause (-v adds the traceback)",
+)
+
+
+def exit_epilog(*rows: tuple[str, str]) -> str:
+    """The `exit status:` section of a subcommand's --help, from (code, meaning) rows."""
+    import textwrap  # noqa: PLC0415 - only to print --help
+
+    lines = ["exit status:"]
+    for code, meaning in sorted((*rows, INTERNAL_ERROR_ROW), key=lambda row: int(row[0])):
+        wrapped = textwrap.wrap(meaning, width=88)
+        lines.append(f"  {code:<4}{wrapped[0]}")
+        lines += [f"      {more}" for more in wrapped[1:]]
+    return "\n".join(lines)
+
+
+def on_termination(callback: Callable[[], None]) -> Callable[[], int | None]:
     """Run `callback` (once, in its own thread) on SIGINT or SIGTERM; a second signal exits now.
+
+    Returns:
+        A function that tells which signal arrived, if one did (a command that was interrupted
+        before it finished exits 128 + that number, as shells report it).
 
     The handler itself only starts a thread: Python runs signal handlers in the main thread
     between two bytecodes, possibly while that thread holds a lock the callback needs (the
     event channel's, the replicator's), and calling it there would deadlock. The thread is not a
     daemon, so the interpreter waits for it before exiting. Only from the main thread.
     """
+    received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        return
+        return lambda: None
     fired = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
@@ -119,7 +206,9 @@ def on_termination(callback: Callable[[], None]) -> None:
             os.write(2, b"fsreplica: interrupted again, exiting now\n")
             os._exit(128 + signum)
         fired.set()
+        received.append(signum)
         threading.Thread(target=callback, name="fsreplica-stop").start()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    return lambda: received[0] if received else None

@@ -8,8 +8,7 @@ import sys
 from typing import Any
 
 from fsreplica._names import one_line
-from fsreplica.cli._common import add_filters
-from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
+from fsreplica.cli._common import add_debounce, add_filters, at_least, source_problem
 from fsreplica.destinations import Destination, open_destination, parse_location
 from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.errors import FsreplicaError
@@ -41,24 +40,18 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
     add_filters(parser)
     parser.add_argument(
         "--transfers",
-        type=int,
+        type=at_least(1),
         default=DEFAULT_TRANSFERS,
         metavar="N",
         help=f"parallel copies (default {DEFAULT_TRANSFERS})",
     )
-    parser.add_argument(
-        "--debounce",
-        type=float,
-        default=DEFAULT_DEBOUNCE_DELAY,
-        metavar="SECONDS",
-        help=f"coalescing window per path (default {DEFAULT_DEBOUNCE_DELAY})",
-    )
+    add_debounce(parser)
     parser.add_argument(
         "--no-delete", action="store_true", help="keep files at DEST that are gone from SRC"
     )
     parser.add_argument(
         "--max-delete",
-        type=int,
+        type=at_least(-1),
         default=None,
         metavar="N",
         help="allow a reconcile to delete up to N files (-1: no limit); by default deletions "
@@ -156,11 +149,8 @@ def make_replicator(
         s3_options: More keyword options for an s3:// destination.
         **extra: More keyword options for the Replicator.
     """
-    if not os.path.isdir(args.source):
-        fail(f"{args.source}: not a directory")
-        return None
-    if args.transfers < 1:
-        fail("--transfers must be at least 1")
+    if (problem := source_problem(args.source)) is not None:
+        fail(problem)
         return None
     try:
         local = parse_location(args.destination).path

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from fsreplica.cli._common import EXIT_OK, EXIT_USAGE, add_common_options
+from fsreplica.cli._common import EXIT_OK, EXIT_USAGE, add_common_options, positive_seconds
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.cli._replication import add_replication, fail, make_replicator
 from fsreplica.errors import FsreplicaError, InternalError, RootLost
@@ -50,7 +50,7 @@ def add_parser(sub: Any, name: str) -> None:
     add_replication(parser)
     parser.add_argument(
         "--scan-interval",
-        type=float,
+        type=positive_seconds,
         default=DEFAULT_SCAN_INTERVAL,
         metavar="SECONDS",
         help=f"full reconcile period, as a safety net (default {DEFAULT_SCAN_INTERVAL:.0f})",
@@ -66,9 +66,6 @@ def add_parser(sub: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Replicate until SIGINT/SIGTERM, then finish in-flight copies and exit 0."""
-    if args.scan_interval <= 0:
-        fail("--scan-interval must be positive")
-        return EXIT_USAGE
     replicator = make_replicator(
         args,
         s3_options={"retry_timeout": S3_RETRY_TIMEOUT},

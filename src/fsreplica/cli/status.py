@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fsreplica._names import shown
-from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options
+from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options, exit_epilog
 from fsreplica.cli._replication import add_pair, add_state, fail
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate.journal import Journal
@@ -21,7 +21,16 @@ SHOW_PENDING = 20
 
 def add_parser(sub: Any, name: str) -> None:
     """Register the subcommand."""
-    parser = sub.add_parser(name, help="show what a replication has done and has pending")
+    parser = sub.add_parser(
+        name,
+        help="show what a replication has done and has pending",
+        epilog=exit_epilog(
+            ("0", "nothing failed"),
+            ("1", "some files failed or deletions were refused (listed)"),
+            ("2", "bad options, or no state for the pair, or the state file cannot be read"),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_pair(parser, optional=True)
     add_state(parser)
     add_common_options(parser)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -14,7 +15,9 @@ from fsreplica.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
     add_common_options,
+    exit_epilog,
     ignore_patterns,
+    source_problem,
 )
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.cli._progress import Progress
@@ -36,7 +39,22 @@ from fsreplica.replicate.state import default_state_path
 
 def add_parser(sub: Any, name: str) -> None:
     """Register the subcommand."""
-    parser = sub.add_parser(name, help="make DEST a mirror of SRC once, then exit")
+    parser = sub.add_parser(
+        name,
+        help="make DEST a mirror of SRC once, then exit",
+        epilog=exit_epilog(
+            ("0", "DEST mirrors SRC (with --dry-run: the plan was printed)"),
+            (
+                "1",
+                "some files could not be replicated (each listed with its cause), or deletions "
+                "were refused by the guard",
+            ),
+            ("2", "bad options, or SRC, DEST or the state file cannot be used"),
+            ("130", "interrupted by SIGINT (Ctrl-C): in-flight copies finished, the rest not done"),
+            ("143", "interrupted by SIGTERM, likewise"),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_replication(parser)
     parser.add_argument(
         "-n", "--dry-run", action="store_true", help="print what would be done, change nothing"
@@ -75,8 +93,8 @@ def _print_plan(plan: Plan) -> None:
 
 def _dry_run(args: argparse.Namespace) -> int:
     """Print what a sync would do; create, write and cache nothing (DEST missing: empty)."""
-    if not os.path.isdir(args.source):
-        fail(f"{args.source}: not a directory")
+    if (problem := source_problem(args.source)) is not None:
+        fail(problem)
         return EXIT_USAGE
     source = os.path.abspath(args.source)
     try:
@@ -120,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if replicator is None:
         return EXIT_USAGE
     with replicator:
-        _on_termination(replicator.interrupt)
+        interrupted = _on_termination(replicator.interrupt)
         try:
             plan = replicator.plan()
         except FsreplicaError as exc:
@@ -134,6 +152,14 @@ def run(args: argparse.Namespace) -> int:
         # The reconcile logged the refusal at ERROR as it made it; repeat it here only when
         # -qq silenced that line, so the reason shows exactly once at every verbosity.
         fail(f"refused to delete: {report.refused}")
+    signum = interrupted()
+    if signum is not None:
+        # Whatever the report says, the sync did not finish: never exit 0 on an interruption.
+        print(
+            f"fsreplica: interrupted by {signal.Signals(signum).name}: {report.summary()}",
+            file=sys.stderr,
+        )
+        return 128 + signum
     if not args.quiet:
         print(f"fsreplica: {report.summary()}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -13,7 +13,10 @@ from fsreplica.cli._common import (
     EXIT_USAGE,
     add_common_options,
     add_filters,
+    exit_epilog,
     ignore_patterns,
+    plural,
+    source_problem,
 )
 from fsreplica.cli._replication import add_pair, add_s3, fail, open_to_look
 from fsreplica.errors import FsreplicaError
@@ -23,7 +26,20 @@ from fsreplica.replicate.verify import verify
 
 def add_parser(sub: Any, name: str) -> None:
     """Register the subcommand."""
-    parser = sub.add_parser(name, help="compare SRC and DEST by content")
+    parser = sub.add_parser(
+        name,
+        help="compare SRC and DEST by content",
+        epilog=exit_epilog(
+            ("0", "identical: every file in both, same content, mode and mtime"),
+            (
+                "1",
+                "differences, one line each: missing, extra, size, content, metadata (mode or "
+                "mtime), unreadable, unverifiable",
+            ),
+            ("2", "bad options, or SRC or DEST cannot be read"),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_pair(parser)
     add_filters(parser)
     add_s3(parser)
@@ -32,8 +48,8 @@ def add_parser(sub: Any, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 when identical; else list each difference and exit 1."""
-    if not os.path.isdir(args.source):
-        fail(f"{args.source}: not a directory")
+    if (problem := source_problem(args.source)) is not None:
+        fail(problem)
         return EXIT_USAGE
     rules = IgnoreRules(ignore_patterns(args))
     try:
@@ -51,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     for diff in diffs:
         print(diff)
     if diffs:
-        print(f"fsreplica: {len(diffs)} differences", file=sys.stderr)
+        print(f"fsreplica: {plural(len(diffs), 'difference')}", file=sys.stderr)
         return EXIT_FAILED
     if not args.quiet:
         print("fsreplica: identical", file=sys.stderr)

@@ -13,27 +13,37 @@ from fsreplica.cli._common import (
     EXIT_OK,
     EXIT_USAGE,
     add_common_options,
+    add_debounce,
     add_filters,
+    exit_epilog,
     ignore_patterns,
+    positive_seconds,
 )
 from fsreplica.cli._common import on_termination as _on_termination
-from fsreplica.config import BACKENDS, DEFAULT_DEBOUNCE_DELAY, DEFAULT_POLL_INTERVAL, WatcherConfig
+from fsreplica.config import BACKENDS, DEFAULT_POLL_INTERVAL, WatcherConfig
 from fsreplica.errors import WatcherError
 from fsreplica.watch import Watcher
 
 
 def add_parser(sub: Any, name: str) -> None:
     """Register the subcommand."""
-    parser = sub.add_parser(name, help="print file changes as they happen")
+    parser = sub.add_parser(
+        name,
+        help="print file changes as they happen",
+        epilog=exit_epilog(
+            ("0", "stopped by SIGINT or SIGTERM"),
+            (
+                "1",
+                "a watched directory was lost or could not be watched on the way (one line "
+                "each); the others were watched until the end",
+            ),
+            ("2", "bad options, or a DIR cannot be watched at start"),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("paths", nargs="+", metavar="DIR", help="directories to watch")
     parser.add_argument("--json", action="store_true", help="one JSON object per event")
-    parser.add_argument(
-        "--debounce",
-        type=float,
-        default=DEFAULT_DEBOUNCE_DELAY,
-        metavar="SECONDS",
-        help=f"coalescing window per path (default {DEFAULT_DEBOUNCE_DELAY})",
-    )
+    add_debounce(parser)
     add_filters(parser)
     parser.add_argument(
         "--backend",
@@ -43,7 +53,7 @@ def add_parser(sub: Any, name: str) -> None:
     )
     parser.add_argument(
         "--poll-interval",
-        type=float,
+        type=positive_seconds,
         default=DEFAULT_POLL_INTERVAL,
         metavar="SECONDS",
         help=f"period of the polling backend (default {DEFAULT_POLL_INTERVAL})",

@@ -80,7 +80,11 @@ def open_destination(url_or_path: str | os.PathLike[str], **options: Any) -> Des
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        hint = f"pip install 'fsreplica[{extra}]'" if extra else "reinstall fsreplica"
+        hint = (
+            f"pip install 'fsreplica[{extra}]' (in a clone of fsreplica: pip install '.[{extra}]')"
+            if extra
+            else "reinstall fsreplica"
+        )
         raise ImportError(f"{scheme}:// destinations need extra packages: {hint} ({exc})") from exc
     factory = getattr(module, attr)
     opener = getattr(factory, "from_url", factory)

@@ -143,7 +143,7 @@ class Applier:
                     self.health.failed(result, since=work.started)
                     outcomes[index[id(task)]] = Retry(result)
                 else:
-                    self._failed(task, result.op, str(result))
+                    self._failed(task, result.op, result.reason)
                 continue
             work.done.append((task, make_record(task.key, item.stat, item.sha256, result), None))
             work.copied(task, item.stat)
@@ -198,7 +198,7 @@ class Applier:
             if exc.retryable:
                 self.health.failed(exc, since=work.started)
                 return Retry(exc)
-            self._failed(task, exc.op, str(exc))
+            self._failed(task, exc.op, exc.reason)
         return None
 
     def give_up(self, task: Task, error: BaseException) -> None:
