@@ -24,7 +24,7 @@ lint:
 	$(PYTHON) -m ruff check src tests benchmarks
 	$(PYTHON) -m ruff format --check src tests benchmarks
 
-PORTABLE_MODULES := $(filter-out %/inotify.py %/_inotify_sys.py,$(wildcard src/fsreplica/watch/*.py))
+PORTABLE_MODULES := $(filter-out %/inotify.py %/_inotify_sys.py %/_inotify_tree.py %/appear.py,$(wildcard src/fsreplica/watch/*.py))
 
 typecheck:
 	$(PYTHON) -m mypy
