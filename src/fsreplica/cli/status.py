@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
 import time
@@ -14,7 +16,7 @@ from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_o
 from fsreplica.cli._replication import add_pair, add_state, fail
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate.journal import Journal
-from fsreplica.replicate.state import State, default_state_path
+from fsreplica.replicate.state import State, default_state_path, holder
 
 SHOW_PENDING = 20
 
@@ -27,75 +29,153 @@ def add_parser(sub: Any, name: str) -> None:
         epilog=exit_epilog(
             ("0", "nothing failed"),
             ("1", "some files failed or deletions were refused (listed)"),
-            ("2", "bad options, or no state for the pair, or the state file cannot be read"),
+            (
+                "2",
+                "bad options, no state for the pair, the state file cannot be read, or "
+                "--forget while a replicator runs",
+            ),
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_pair(parser, optional=True)
     add_state(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per pair")
+    parser.add_argument(
+        "--forget",
+        action="store_true",
+        help="delete the state of SRC DEST (or --state): its record of what was replicated, "
+        "its journal and its failures; refused while a replicator runs",
+    )
     add_common_options(parser)
 
 
-def _when(value: str | None) -> str:
+def _when(value: float | None) -> str:
     if value is None:
         return "never"
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(value)))
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
 
 
-def _show(path: Path) -> bool:
-    """Print one state file; True when it has failures."""
+def _read(path: Path) -> dict[str, Any]:
+    """What the state file at `path` says, as plain data."""
     with State(path, readonly=True) as state:
         journal = Journal(state)
-        out = sys.stdout
-        out.write(f"state: {shown(str(path))}\n")
-        out.write(f"source: {shown(state.get_meta('source') or '')}\n")
-        out.write(f"destination: {shown(state.get_meta('destination') or '')}\n")
-        out.write(f"files replicated: {state.count_files()}\n")
-        out.write(f"last reconcile: {_when(state.get_meta('last_reconcile'))}\n")
-        summary = state.get_meta("last_summary")
-        if summary:
-            out.write(f"last sync: {_when(state.get_meta('last_sync'))}: {summary}\n")
-        refused = state.get_meta("deletes_refused")
-        if refused:
-            out.write(f"deletes refused: {refused} (until a reconcile allows them)\n")
-        pending = journal.pending(limit=SHOW_PENDING)
-        out.write(f"pending: {journal.count()}\n")
-        for entry in pending:
-            moved = f" (from {shown(entry.moved_from)})" if entry.moved_from else ""
-            out.write(f"  {entry.op} {shown(entry.key)}{moved}\n")
-        failures = state.failures()
-        out.write(f"failed: {len(failures)}\n")
-        for failure in failures:
-            out.write(
-                f"  {shown(failure.key)}: {failure.op}: {shown(failure.reason)} "
-                f"({failure.attempts}x, last {_when(str(failure.last_seen))})\n"
-            )
-        return bool(failures)
+        pid = holder(path)
+        return {
+            "state": str(path),
+            "source": state.get_meta("source") or "",
+            "destination": state.get_meta("destination") or "",
+            "running": pid is not None,
+            "pid": pid,
+            "files_replicated": state.count_files(),
+            "last_reconcile": _number(state.get_meta("last_reconcile")),
+            "last_sync": _number(state.get_meta("last_sync")),
+            "last_summary": state.get_meta("last_summary"),
+            "deletes_refused": state.get_meta("deletes_refused"),
+            "pending": journal.count(),
+            "pending_first": [
+                {"op": e.op, "key": e.key, "moved_from": e.moved_from}
+                for e in journal.pending(limit=SHOW_PENDING)
+            ],
+            "failed": [
+                {
+                    "key": f.key,
+                    "op": f.op,
+                    "reason": f.reason,
+                    "attempts": f.attempts,
+                    "last_seen": f.last_seen,
+                }
+                for f in state.failures()
+            ],
+        }
+
+
+def _number(value: str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _print(info: dict[str, Any]) -> None:
+    out = sys.stdout
+    out.write(f"state: {shown(info['state'])}\n")
+    out.write(f"source: {shown(info['source'])}\n")
+    out.write(f"destination: {shown(info['destination'])}\n")
+    running = f"running (pid {info['pid']})" if info["running"] else "not running"
+    out.write(f"replicator: {running}\n")
+    out.write(f"files replicated: {info['files_replicated']}\n")
+    out.write(f"last reconcile: {_when(info['last_reconcile'])}\n")
+    if info["last_summary"]:
+        out.write(f"last sync: {_when(info['last_sync'])}: {info['last_summary']}\n")
+    if info["deletes_refused"]:
+        out.write(f"deletes refused: {info['deletes_refused']} (until a reconcile allows them)\n")
+    out.write(f"pending: {info['pending']}\n")
+    for entry in info["pending_first"]:
+        moved = f" (from {shown(entry['moved_from'])})" if entry["moved_from"] else ""
+        out.write(f"  {entry['op']} {shown(entry['key'])}{moved}\n")
+    out.write(f"failed: {len(info['failed'])}\n")
+    for failure in info["failed"]:
+        out.write(
+            f"  {shown(failure['key'])}: {failure['op']}: {shown(failure['reason'])} "
+            f"({failure['attempts']}x, last {_when(failure['last_seen'])})\n"
+        )
+
+
+def _forget(path: Path) -> int:
+    """Delete the state file at `path` and its companions, unless a replicator holds it."""
+    pid = holder(path)
+    if pid is not None:
+        fail(f"state {shown(str(path))}: in use by a running fsreplica (pid {pid}); stop it first")
+        return EXIT_USAGE
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")
+    print(f"fsreplica: forgot {shown(str(path))}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _paths(args: argparse.Namespace) -> list[Path] | None:
+    """The state files the command line names, or None after saying why there are none."""
+    if args.state:
+        return [Path(args.state)]
+    if args.source and args.destination:
+        # DEST as written: default_state_path reads it as open_destination would.
+        path = default_state_path(os.path.abspath(args.source), args.destination)
+        if not path.exists():
+            pair = f"{shown(args.source)} -> {shown(args.destination)}"
+            fail(f"no state for {pair}: nothing was replicated between them")
+            return None
+        return [path]
+    if args.source or args.forget:
+        fail(f"{'--forget: ' if args.forget else ''}give both SRC and DEST, or --state")
+        return None
+    base = default_state_path("", "").parent
+    paths = sorted(base.glob("*.db")) if base.is_dir() else []
+    if not paths:
+        fail(f"no replication state under {base}")
+        return None
+    return paths
 
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 with nothing failed, 1 when some files failed, 2 when there is no state."""
-    if args.state:
-        paths = [Path(args.state)]
-    elif args.source and args.destination:
-        # DEST as written: default_state_path reads it as open_destination would.
-        paths = [default_state_path(os.path.abspath(args.source), args.destination)]
-    elif args.source:
-        fail("give both SRC and DEST, or --state")
+    paths = _paths(args)
+    if paths is None:
         return EXIT_USAGE
-    else:
-        base = default_state_path("", "").parent
-        paths = sorted(base.glob("*.db")) if base.is_dir() else []
-        if not paths:
-            fail(f"no replication state under {base}")
-            return EXIT_USAGE
-    failed = False
-    for index, path in enumerate(paths):
+    if args.forget:
+        return _forget(paths[0])
+    try:
+        infos = [_read(path) for path in paths]
+    except FsreplicaError as exc:
+        fail(exc)
+        return EXIT_USAGE
+    for index, info in enumerate(infos):
+        if args.json:
+            print(json.dumps(info, ensure_ascii=True, default=_bytes_safe))
+            continue
         if index:
             sys.stdout.write("\n")
-        try:
-            failed |= _show(path)
-        except FsreplicaError as exc:
-            fail(exc)
-            return EXIT_USAGE
+        _print(info)
+    failed = any(info["failed"] or info["deletes_refused"] for info in infos)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _bytes_safe(value: object) -> str:
+    return str(value)

@@ -163,6 +163,30 @@ def default_state_path(source: str, destination: str) -> Path:
     return Path(base) / "fsreplica" / f"{digest}.db"
 
 
+def holder(path: str | os.PathLike[str]) -> int | None:
+    """The pid of the process that holds the state file `path` for writing, if one does.
+
+    Read from /proc/locks (the flock a writer takes on `<path>.lock`), so asking never takes the
+    lock itself: a replicator starting at that moment is never turned away. None where nothing
+    holds it, or where /proc/locks cannot tell (not Linux).
+    """
+    try:
+        st = os.stat(os.fspath(path) + ".lock")
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    inode = f":{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (" ->" marks a waiter)
+        if "FLOCK" in fields and "->" not in fields and len(fields) >= 6:
+            pid, where = fields[-4], fields[-3]
+            if f":{where}".endswith(inode) and pid.isdigit():
+                return int(pid)
+    return None
+
+
 class State:
     """The state database of one replication.
 
