@@ -13,6 +13,7 @@ from typing import TypeVar
 import pytest
 
 from fsreplica.destinations.memory import MemoryDestination
+from fsreplica.errors import DestinationError
 from fsreplica.replicate import State
 from fsreplica.replicate.apply import Applier
 from fsreplica.replicate.engine import Mode, Retry, Task
@@ -123,3 +124,27 @@ def _open_unless_full() -> int:
         if exc.errno != errno.EMFILE:
             raise
         return -1
+
+
+class _Refusing(MemoryDestination):
+    """A destination that refuses every put for good."""
+
+    def put(self, key: str, source: object) -> object:  # type: ignore[override]
+        raise DestinationError("put", f"memory://{key}", "access denied")
+
+
+def test_a_failed_put_names_one_op_one_path_one_cause(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("alpha")
+    state = State(tmp_path / "s.db")
+    try:
+        parts = Parts(src, _Refusing(), state, DeleteGuard(str(src), max_delete=None))
+        with caplog.at_level(logging.WARNING, logger="fsreplica.test"):
+            assert parts.applier.batch([Task("a.txt")]) == [None]
+    finally:
+        state.close()
+    assert parts.report.snapshot().failed == [("a.txt", "access denied")]
+    assert [r.getMessage() for r in caplog.records] == [f"put {src}/a.txt: access denied"]
