@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 BAD = b"bad\xff.txt"
@@ -61,3 +62,17 @@ def trees(draw: st.DrawFn) -> dict[bytes, bytes]:
     files = {name: name[::-1] for name in names if name != directory}
     files.update({directory + b"/" + name: name for name in names[:2]})
     return files
+
+
+def examples(count: int) -> settings:
+    """Hypothesis settings for a test whose examples run real processes.
+
+    Few examples, no deadline (a process start varies on a loaded machine), no example database
+    (nothing written beside the tests).
+    """
+    return settings(
+        max_examples=count,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )

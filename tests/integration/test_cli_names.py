@@ -10,8 +10,8 @@ import itertools
 import os
 from pathlib import Path
 
-from byte_names import BAD, byte_tree, trees, u8_tree, write
-from hypothesis import HealthCheck, given, settings
+from byte_names import BAD, byte_tree, examples, trees, u8_tree, write
+from hypothesis import given
 from test_cli_replicate_helpers import Daemon, fsreplica, wait_for
 
 NO_EXCLUDES = "--no-default-excludes"
@@ -71,12 +71,7 @@ class TestSync:
         state = ["--state", tmp_path / "state.db"]
         count = itertools.count()
 
-        @settings(
-            max_examples=8,
-            deadline=None,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        )
+        @examples(8)
         @given(files=trees())
         def example(files: dict[bytes, bytes]) -> None:
             sub = f"ex{next(count)}"
@@ -119,12 +114,7 @@ class TestReplicate:
         try:
             daemon.wait_ready()
 
-            @settings(
-                max_examples=10,
-                deadline=None,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            )
+            @examples(10)
             @given(files=trees())
             def example(files: dict[bytes, bytes]) -> None:
                 sub = f"ex{next(count)}"

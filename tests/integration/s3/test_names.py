@@ -14,8 +14,8 @@ from urllib.parse import unquote
 
 import boto3
 from botocore.config import Config
-from byte_names import BAD, byte_tree, trees, u8_tree, write
-from hypothesis import HealthCheck, given, settings
+from byte_names import BAD, byte_tree, examples, trees, u8_tree, write
+from hypothesis import given
 
 from fsreplica._names import from_key, to_key
 from servers import motoserver
@@ -87,12 +87,7 @@ class TestSync:
         count = itertools.count()
         expected: dict[bytes, bytes] = {}
 
-        @settings(
-            max_examples=6,
-            deadline=None,
-            database=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        )
+        @examples(6)
         @given(files=trees())
         def example(files: dict[bytes, bytes]) -> None:
             sub = f"ex{next(count)}".encode()
@@ -118,12 +113,7 @@ class TestReplicate:
         count = itertools.count()
         with Replicating(src, f"s3://{bucket}/live", env, tmp_path, NO_EXCLUDES):
 
-            @settings(
-                max_examples=6,
-                deadline=None,
-                database=None,
-                suppress_health_check=[HealthCheck.too_slow],
-            )
+            @examples(6)
             @given(files=trees())
             def example(files: dict[bytes, bytes]) -> None:
                 sub = f"ex{next(count)}".encode()
