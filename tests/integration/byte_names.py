@@ -13,15 +13,23 @@ BAD = b"bad\xff.txt"
 
 
 def byte_tree(root: Path) -> dict[bytes, bytes]:
-    """Regular files under `root` by their relative path as bytes (every name, hidden too)."""
+    """Regular files under `root` by their relative path as bytes (every name, hidden too).
+
+    Safe to call while a replicator writes there: a file gone between the listing and the read is
+    left out (the caller polls until the tree is what it expects).
+    """
     out = {}
     base = os.fsencode(root)
     for dirpath, _, filenames in os.walk(base):
         for name in filenames:
             path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
+            if os.path.islink(path):
+                continue
+            try:
                 with open(path, "rb") as f:
                     out[os.path.relpath(path, base)] = f.read()
+            except FileNotFoundError:
+                continue  # a replicator's temporary file, renamed away since it was listed
     return out
 
 
