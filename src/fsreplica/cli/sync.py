@@ -30,7 +30,6 @@ from fsreplica.cli._replication import (
 from fsreplica.destinations import parse_location
 from fsreplica.errors import FsreplicaError
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
-from fsreplica.replicate.dryrun import dry_plan
 from fsreplica.replicate.engine import Mode
 from fsreplica.replicate.reconcile import Plan, check_overlap
 from fsreplica.replicate.report import excluded_note
@@ -110,6 +109,8 @@ def _dry_run(args: argparse.Namespace) -> int:
         if args.links and local is None:
             fail(f"--links: only for local destinations ({destination.url} cannot store symlinks)")
             return EXIT_USAGE
+        from fsreplica.replicate.dryrun import dry_plan  # noqa: PLC0415 - only for --dry-run
+
         plan = dry_plan(
             source,
             destination,

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY, WatcherConfig
 from fsreplica.destinations import (
@@ -25,7 +26,6 @@ from fsreplica.events import FileSystemEvent
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.apply import Applier
 from fsreplica.replicate.backoff import Backoff
-from fsreplica.replicate.checksum import by_content
 from fsreplica.replicate.engine import DEFAULT_MAX_BATCH, DEFAULT_TRANSFERS, Engine, Task
 from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
@@ -42,7 +42,9 @@ from fsreplica.replicate.reconcile import (
 from fsreplica.replicate.report import Report, SyncReport
 from fsreplica.replicate.state import FileRecord, State, default_state_path
 from fsreplica.watch import Watcher
-from fsreplica.watch.appear import DirectoryWait
+
+if TYPE_CHECKING:
+    from fsreplica.watch.appear import DirectoryWait
 
 DEFAULT_SCAN_INTERVAL = 3600.0
 """Seconds between full reconciles while replicating in real time."""
@@ -244,6 +246,8 @@ class Replicator:
             dest_links=dest_links,
         )
         if self.checksum:
+            from fsreplica.replicate.checksum import by_content  # noqa: PLC0415 - hashes: only with --checksum
+
             by_content(plan, self.source, tree.files, listing, self.destination)
         return plan
 
@@ -508,6 +512,8 @@ class Replicator:
         self.log.warning("%s; waiting for it to return", exc)
         while True:
             try:
+                from fsreplica.watch.appear import DirectoryWait  # noqa: PLC0415 - Linux, rare
+
                 with DirectoryWait(self.source) as waiting:
                     with self._lock:
                         if self._stop.is_set():
