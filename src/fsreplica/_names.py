@@ -80,6 +80,20 @@ def to_key(name: str) -> str:
     return _TO_KEY.sub(_escape_for_key, name)
 
 
+def in_key_order(name: str) -> bool:
+    """True when `name` is its own store key (`to_key(name) == name`): listed alike everywhere.
+
+    Such a name is valid UTF-8, and for it Python's order of `str` (by code point) is the order of
+    its UTF-8 bytes: the order in which S3 lists keys, SQLite sorts TEXT, and a walk that sorts
+    each directory lists paths. Any other name (bytes that are not UTF-8, controls, the quote) is
+    sorted differently by each of them: the reconcile sets such names aside and compares them
+    once every side has been read (see `fsreplica.replicate.march`).
+    """
+    if name.isascii():
+        return name.isprintable()
+    return _TO_KEY.search(name) is None
+
+
 def from_key(key: str) -> str:
     """Return the name of a store key made by `to_key`; never raises."""
     if QUOTE not in key:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 from fsreplica.replicate.report import SyncReport, human
 
 if TYPE_CHECKING:
-    from fsreplica.replicate.reconcile import Plan
+    from fsreplica.replicate.march import Plan
 
 REFRESH = 0.25
 CLEAR = "\r\x1b[K"  # back to the start of the line, erase it
@@ -22,7 +22,8 @@ class Progress:
 
     Args:
         report: Returns the report the work updates (read, never written).
-        total: How many tasks are expected.
+        total: How many tasks are expected; None when that is known as the work goes (the
+            report's `expected`, which counts every outcome, files in place too).
         stream: Where to draw; default stderr.
         settled: Outcomes the report will hold that are not among the `total` tasks (a plan's
             unchanged files and unreadable entries, which the reconcile counts up front).
@@ -33,7 +34,7 @@ class Progress:
     def __init__(
         self,
         report: Callable[[], SyncReport],
-        total: int,
+        total: int | None,
         *,
         stream: TextIO | None = None,
         settled: int = 0,
@@ -46,7 +47,7 @@ class Progress:
         self.settled = settled
         self.clock = clock
         self.refresh = refresh
-        self.enabled = self.stream.isatty() and total > 0
+        self.enabled = self.stream.isatty() and (total is None or total > 0)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._draw_loop, name="fsreplica-progress")
         self._start = clock()
@@ -71,6 +72,18 @@ class Progress:
             refresh=refresh,
         )
 
+    @classmethod
+    def for_sync(
+        cls,
+        report: Callable[[], SyncReport],
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        refresh: float = REFRESH,
+    ) -> Progress:
+        """The progress of a sync whose reconcile queues work as it walks: the total grows."""
+        return cls(report, None, stream=stream, clock=clock, refresh=refresh)
+
     def __enter__(self) -> Progress:
         self._start = self.clock()
         if self.enabled:
@@ -85,7 +98,7 @@ class Progress:
             self.stream.flush()
 
     def done(self) -> int:
-        """How many of the `total` tasks have an outcome so far."""
+        """How many of the expected outcomes are there so far."""
         return self._finished(self.report())
 
     def _finished(self, r: SyncReport) -> int:
@@ -99,19 +112,23 @@ class Progress:
             + len(r.failed)
         )
         # Changes replayed from the journal are not in `total`: never show more than all done.
-        return min(max(outcomes - self.settled, 0), self.total)
+        return min(max(outcomes - self.settled, 0), self._total(r))
+
+    def _total(self, r: SyncReport) -> int:
+        return r.expected if self.total is None else self.total
 
     def line(self) -> str:
         """The status line for the report as it is now, without terminal controls."""
         r = self.report()
         done = self._finished(r)
+        total = self._total(r)
         elapsed = max(self.clock() - self._start, 1e-6)
         rate = r.bytes_copied / elapsed
         if done:
-            eta = f"{elapsed / done * max(self.total - done, 0):.0f} s"
+            eta = f"{elapsed / done * max(total - done, 0):.0f} s"
         else:
             eta = "?"  # no task finished yet: nothing to extrapolate from
-        return f"{done}/{self.total} files, {human(r.bytes_copied)}, {human(rate)}/s, ETA {eta}"
+        return f"{done}/{total} files, {human(r.bytes_copied)}, {human(rate)}/s, ETA {eta}"
 
     def draw(self) -> None:
         """Replace the line on the terminal with the current status."""

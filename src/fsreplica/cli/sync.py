@@ -28,10 +28,11 @@ from fsreplica.cli._replication import (
     open_to_look,
 )
 from fsreplica.destinations import parse_location
-from fsreplica.errors import FsreplicaError
+from fsreplica.errors import FsreplicaError, InternalError
 from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
 from fsreplica.replicate.engine import Mode
-from fsreplica.replicate.reconcile import Plan, check_overlap
+from fsreplica.replicate.march import Plan
+from fsreplica.replicate.reconcile import check_overlap
 from fsreplica.replicate.report import excluded_note
 from fsreplica.replicate.state import default_state_path
 
@@ -141,12 +142,14 @@ def run(args: argparse.Namespace) -> int:
     with replicator:
         interrupted = _on_termination(replicator.interrupt)
         try:
-            plan = replicator.plan()
-        except FsreplicaError as exc:
+            # Copies start while the trees are walked: the total grows as they are.
+            with Progress.for_sync(replicator.progress):
+                report = replicator.sync_all()
+        except InternalError:
+            raise
+        except FsreplicaError as exc:  # SRC unreadable, DEST cannot be listed
             fail(exc)
             return EXIT_USAGE
-        with Progress.for_plan(replicator.progress, plan):
-            report = replicator.sync_all(plan)
     for key, cause in report.failed:
         fail(f"{shown(args.source.rstrip('/') + '/' + key)}: {shown(cause)}")
     if report.refused and not replicator.log.isEnabledFor(logging.ERROR):

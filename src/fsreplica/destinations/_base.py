@@ -130,7 +130,11 @@ class Destination(Protocol):
         ...
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield every stored object whose key starts with `prefix`, in no particular order.
+        """Yield every stored object whose key starts with `prefix`.
+
+        In key order (by `str` comparison) if the destination can: a reconcile then compares
+        the listing with the source in a stream. Any order is correct; a key that comes out of
+        order costs the reconcile a look at the source, and at most one copy more.
 
         Raises:
             DestinationError: The listing failed.

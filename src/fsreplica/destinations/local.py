@@ -25,7 +25,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fsreplica._oserrors import OSErrorKind, cause_of, classify_oserror
@@ -94,6 +94,13 @@ class StagedFile:
     fds: list[int]  # the directories from the root to the file's parent
     where: str
     info: ObjectInfo | None
+
+
+_Listed = list[tuple[str, "ObjectInfo | None"]]
+"""A directory's objects by key, in key order; None for a subdirectory."""
+_Found = list[tuple[str, str, "ObjectInfo | None"]]
+"""A directory's objects and subdirectories (None), each with what it is sorted by."""
+_Above = list[Iterator[tuple[str, "ObjectInfo | None"]]]
 
 
 class LocalDestination:
@@ -463,31 +470,53 @@ class LocalDestination:
         return self._scan(prefix, hashes=False, links=links)
 
     def _scan(self, prefix: str, *, hashes: bool, links: bool) -> Iterator[ObjectInfo]:
+        """Yield the objects under the root whose key starts with `prefix`, in key order.
+
+        Each directory's entries are sorted, a directory's name with a '/' after it, so that
+        the keys come in the order of their UTF-8 bytes, as the source walk yields them (see
+        `fsreplica.replicate.march`). One directory is read at a time, and closed before its
+        objects are yielded.
+        """
         start = prefix.rpartition("/")[0]
         if start:
             try:
                 check_key(start, op="list")
             except DestinationError:
                 return
-        stack = [start]
-        while stack:
-            rel = stack.pop()
-            try:
-                fd = self._open_dir(rel)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    continue  # replaced by a symlink since it was listed
-                raise _error("list", self._where(rel) if rel else self.root, exc) from exc
-            try:
-                if not hashes:
-                    mode = os.fstat(fd).st_mode & 0o7777
-                    with self._lock:
-                        self._dir_modes[rel] = mode
-                yield from self._scan_dir(fd, rel, prefix, stack.append, hashes=hashes, links=links)
-            finally:
-                os.close(fd)
+        here = iter(self._scan_dir(start, prefix, hashes=hashes, links=links))
+        above: _Above = []
+        while True:
+            for key, info in here:
+                if info is None:
+                    above.append(here)
+                    here = iter(self._scan_dir(key, prefix, hashes=hashes, links=links))
+                    break
+                yield info
+            else:
+                if not above:
+                    return
+                here = above.pop()
+
+    def _scan_dir(self, rel: str, prefix: str, *, hashes: bool, links: bool) -> _Listed:
+        """The objects of directory `rel` and its subdirectories (None), in key order, by key."""
+        try:
+            fd = self._open_dir(rel)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return []  # replaced by a symlink since it was listed
+            raise _error("list", self._where(rel) if rel else self.root, exc) from exc
+        try:
+            if not hashes:
+                mode = os.fstat(fd).st_mode & 0o7777
+                with self._lock:
+                    self._dir_modes[rel] = mode
+            found = self._read_dir(fd, rel, prefix, hashes=hashes, links=links)
+        finally:
+            os.close(fd)
+        found.sort(key=_first)
+        return [(key, info) for _, key, info in found]
 
     def _open_dir(self, rel: str) -> int:
         """Open the directory `rel`; through the ones above it when its path is too long."""
@@ -503,17 +532,12 @@ class LocalDestination:
         self._close_fds(fds)
         return fd
 
-    def _scan_dir(
-        self,
-        fd: int,
-        rel: str,
-        prefix: str,
-        push: Callable[[str], None],
-        *,
-        hashes: bool,
-        links: bool,
-    ) -> Iterator[ObjectInfo]:
-        """Yield the objects of the open directory `rel`; `push` its subdirectories."""
+    def _read_dir(self, fd: int, rel: str, prefix: str, *, hashes: bool, links: bool) -> _Found:
+        """The objects and subdirectories (None) of the open directory `rel`, unsorted.
+
+        Each comes with what it is sorted by: its name, with a '/' after a directory's.
+        """
+        found: _Found = []
         try:
             with os.scandir(fd) as it:
                 entries = list(it)
@@ -525,7 +549,7 @@ class LocalDestination:
             try:
                 if entry.is_dir(follow_symlinks=False):
                     if key.startswith(prefix) or prefix.startswith(key + "/"):
-                        push(key)
+                        found.append((name + "/", key, None))
                     continue
                 if name[0] == "." and is_temp(name):
                     with self._lock:
@@ -537,7 +561,8 @@ class LocalDestination:
                     if links:
                         st = entry.stat(follow_symlinks=False)
                         target = os.readlink(name, dir_fd=fd)
-                        yield ObjectInfo(key, st.st_size, st.st_mtime_ns, None, None, target)
+                        link = ObjectInfo(key, st.st_size, st.st_mtime_ns, None, None, target)
+                        found.append((name, key, link))
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
@@ -549,9 +574,11 @@ class LocalDestination:
             if hashes:
                 # getxattr has no dir_fd: name the file through the open directory, which
                 # works at any depth.
-                yield self._info(key, st, f"/proc/self/fd/{fd}/{name}")
+                info = self._info(key, st, f"/proc/self/fd/{fd}/{name}")
             else:
-                yield ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+                info = ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+            found.append((name, key, info))
+        return found
 
     def sweep(self, *, source: str | None = None) -> int:
         """Tidy up after a listing: remove abandoned temporary files, fix directory modes.
@@ -757,3 +784,7 @@ class LocalDestination:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _first(item: tuple[str, str, ObjectInfo | None]) -> str:
+    return item[0]

@@ -73,10 +73,11 @@ class MemoryDestination:
                 raise FileNotFoundError(key) from None
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Yield the info of every key starting with `prefix`."""
+        """Yield the info of every key starting with `prefix`, in key order."""
         self._enter("list")
         with self._lock:
             infos = [info for key, (_, info) in self._objects.items() if key.startswith(prefix)]
+        infos.sort(key=_key_of)
         yield from infos
 
     def rename(self, src_key: str, dst_key: str) -> ObjectInfo:
@@ -151,3 +152,7 @@ class MemoryDestination:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _key_of(info: ObjectInfo) -> str:
+    return info.key

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fsreplica.destinations import Destination, ObjectInfo, SourceFile, features_of
 from fsreplica.replicate.engine import Mode, Task
-from fsreplica.replicate.reconcile import Plan
+from fsreplica.replicate.march import Plan
 from fsreplica.replicate.verify import Read, dest_sha256
 
 WORKERS = 4

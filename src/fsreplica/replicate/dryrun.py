@@ -7,14 +7,16 @@ through one opened for looking only (see `cli._replication.open_to_look`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from fsreplica.destinations import Destination, ObjectInfo, features_of
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.checksum import by_content
 from fsreplica.replicate.guard import DeleteGuard
-from fsreplica.replicate.reconcile import Plan, make_plan, walk_source
-from fsreplica.replicate.state import FileRecord, State
+from fsreplica.replicate.march import Check, Plan, march
+from fsreplica.replicate.reconcile import SourceTree, listing_of, scan_source, source_has
+from fsreplica.replicate.state import State
 
 
 def dry_plan(
@@ -46,37 +48,31 @@ def dry_plan(
         ReconcileError: The source is missing or unreadable.
         StateError: The state file exists but cannot be read.
     """
-    tree = walk_source(source, rules, links=links, defaults=defaults)
-    features = features_of(destination)
-    if links and features.links is not None:
-        entries = features.links.quick_list(links=True)
-    elif features.quick_list is not None:
-        entries = features.quick_list()
-    else:
-        entries = destination.list()
-    listing: dict[str, ObjectInfo] = {info.key: info for info in entries}
-    dest_links = None
-    if links:
-        dest_links = {k: i.link for k, i in listing.items() if i.link is not None}
-        for key in dest_links:
-            del listing[key]
-    records: dict[str, FileRecord] = {}
-    known_dev = None
-    if os.path.exists(state):
-        with State(state, readonly=True) as db:
-            records = db.all_files()
-            known_dev = db.get_meta("source_dev")
-    plan = make_plan(
-        tree,
-        listing,
-        records,
-        rules=rules,
-        delete=delete,
-        max_delete=max_delete,
-        dest_links=dest_links,
-    )
+    check: Check | None = None
     if checksum:
-        by_content(plan, source, tree.files, listing, destination)
+
+        def check(
+            part: Plan, files: dict[str, os.stat_result], found: dict[str, ObjectInfo]
+        ) -> None:
+            by_content(part, source, files, found, destination)
+
+    tree = SourceTree()
+    listing = listing_of(destination, features_of(destination), links=links)
+    with contextlib.ExitStack() as stack:
+        db = stack.enter_context(State(state, readonly=True)) if os.path.exists(state) else None
+        plan = march(
+            scan_source(source, rules, tree=tree, links=links, defaults=defaults),
+            listing,
+            () if db is None else db.iter_files(),
+            tree=tree,
+            rules=rules,
+            delete=delete,
+            max_delete=max_delete,
+            present=source_has(source, links=links),
+            links=links,
+            check=check,
+        )
+        known_dev = None if db is None else db.get_meta("source_dev")
     # As Replicator's device check, without recording the device.
     dev = str(os.stat(source).st_dev)
     guard = DeleteGuard(source, max_delete=max_delete)

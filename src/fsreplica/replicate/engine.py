@@ -153,6 +153,8 @@ class Engine:
         lock = threading.Lock()
         self._cond = threading.Condition(lock)
         self._idle = threading.Condition(lock)
+        self._room = threading.Condition(lock)  # a producer waiting for the backlog to shrink
+        self._room_at = -1  # wake it when so few tasks wait (-1: nobody waits)
         self._pending: dict[str, Task] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._busy: set[str] = set()
@@ -198,6 +200,19 @@ class Engine:
             self._submit_locked(task)
             self._cond.notify()
 
+    def wait_room(self, limit: int) -> None:
+        """Block while `limit` tasks or more wait to run; return at once unless workers run.
+
+        For a producer that decides work faster than it is done (a reconcile that walks while
+        the workers copy): the backlog, and the memory it holds, stays bounded. It goes on
+        once half of them have been taken, so that workers always find a batch ready.
+        """
+        with self._cond:
+            while len(self._pending) >= limit and self.started and not self._stopping:
+                self._room_at = limit // 2
+                self._room.wait()
+            self._room_at = -1
+
     def _submit_locked(self, task: Task) -> None:
         key = task.key
         waiting = self._pending.get(key)
@@ -232,6 +247,8 @@ class Engine:
                     continue  # re-queued when its key is released
                 task = self._pending.pop(key)
                 self._busy.add(key)
+                if len(self._pending) <= self._room_at:
+                    self._room.notify_all()
                 moved = task.moved_from
                 if moved is not None:
                     if moved in self._busy or moved == key:
@@ -271,6 +288,8 @@ class Engine:
             del pending[key]
             busy.add(key)
             batch.append(task)
+        if len(pending) <= self._room_at:
+            self._room.notify_all()
         return batch
 
     def _release(self, task: Task, held: list[str]) -> None:
@@ -312,6 +331,7 @@ class Engine:
             self._stopping = True
             self._cond.notify_all()
             self._idle.notify_all()
+            self._room.notify_all()
         if first and self._on_failure is not None:
             self._on_failure(failure)
 
@@ -389,6 +409,7 @@ class Engine:
             self._stopping = True
             self._cond.notify_all()
             self._idle.notify_all()
+            self._room.notify_all()
         for thread in self._threads:
             thread.join()
         self._threads.clear()

@@ -1,8 +1,10 @@
 """Three-way reconcile: the source tree, the destination listing and the state.
 
 Source only -> put; destination only -> delete (guarded); both -> compare size, mtime_ns and the
-recorded hash, and copy only what changed. The result is a plan of tasks for the engine; every
-task re-reads the disk when it runs, so a plan made from a slightly older scan is still safe.
+recorded hash, and copy only what changed. The sides are walked in key order and compared side
+by side by `march`, which hands each task on as it decides it; every task re-reads the disk when
+it runs, so a decision made from a slightly older scan is still safe. This module walks the
+source, chooses the destination's listing, and logs what a reconcile found.
 """
 
 from __future__ import annotations
@@ -10,16 +12,15 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from fsreplica._names import shown
-from fsreplica.destinations import Destination, ObjectInfo, features_of
+from fsreplica.destinations import Destination, Features, ObjectInfo, features_of
 from fsreplica.destinations._source import _kind
 from fsreplica.errors import ReconcileError
 from fsreplica.filters import IgnoreRules
-from fsreplica.replicate.engine import Mode, Task
-from fsreplica.replicate.guard import refusal
-from fsreplica.replicate.state import FileRecord
+from fsreplica.replicate.march import Plan
 
 
 @dataclass
@@ -42,196 +43,152 @@ class SourceTree:
     excluded: int = 0
 
 
-def walk_source(
-    root: str, rules: IgnoreRules, *, links: bool = False, defaults: IgnoreRules | None = None
-) -> SourceTree:
-    """Walk `root` with os.scandir, never following symlinks, skipping ignored names.
+def scan_source(
+    root: str,
+    rules: IgnoreRules,
+    *,
+    tree: SourceTree,
+    links: bool = False,
+    defaults: IgnoreRules | None = None,
+) -> Iterator[tuple[str, os.stat_result | str]]:
+    """Yield the regular files under `root` and their stats in key order; never follow symlinks.
 
-    With `links`, symlinks are collected with their target text (never resolved) instead of
-    being skipped. A directory that vanishes between its parent's listing and its own is gone,
-    not unreadable. Ignored entries that `defaults` (the default patterns, part of `rules`)
-    matches are counted in `excluded`, so that the user can be told about them.
+    Each directory is listed once with os.scandir and its entries sorted, a directory's name
+    with a '/' after it, so that the keys come in the order of their UTF-8 bytes (as an S3
+    listing has them; see `fsreplica.replicate.march`). Ignored names are skipped. With
+    `links`, symlinks are yielded too, with their target text (never resolved) instead of a
+    stat. What is neither, what cannot be read, and what `defaults` (the default patterns, part
+    of `rules`) leaves out are noted in `tree` as the walk goes. A directory that vanishes
+    between its parent's listing and its own is gone, not unreadable.
 
     Raises:
-        ReconcileError: `root` is missing or not a readable directory.
+        ReconcileError: `root` is missing or not a readable directory (at the first item).
     """
-    tree = SourceTree()
     try:
         if not stat.S_ISDIR(os.stat(root).st_mode):
             raise ReconcileError(root, "source is not a directory")
     except OSError as exc:
         raise ReconcileError(root, f"source {(exc.strerror or str(exc)).lower()}") from exc
-    files = tree.files
     child = rules.child
-    stack = [""]
-    while stack:
-        rel = stack.pop()
+    unreadable = tree.unreadable
+
+    def entries(rel: str) -> list[tuple[str, os.DirEntry[str] | None]]:
+        """The entries of directory `rel` in key order, by key (None for a directory)."""
         try:
             with os.scandir(os.path.join(root, rel) if rel else root) as it:
-                entries = list(it)
+                found = list(it)
         except OSError as exc:
             if not rel:
                 raise ReconcileError(root, (exc.strerror or str(exc)).lower()) from exc
-            if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
-                continue  # removed (or replaced by a file) since its parent was listed
-            tree.unreadable.append((rel, (exc.strerror or str(exc)).lower()))
-            continue
-        for entry in entries:
-            if child(rel, entry.name):
-                if defaults is not None and defaults.child(rel, entry.name):
+            if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                unreadable.append((rel, (exc.strerror or str(exc)).lower()))
+            return []  # else removed (or replaced by a file) since its parent was listed
+        named: list[tuple[str, str, os.DirEntry[str] | None]] = []
+        for entry in found:
+            name = entry.name
+            if child(rel, name):
+                if defaults is not None and defaults.child(rel, name):
                     tree.excluded += 1
                 continue
-            key = f"{rel}/{entry.name}" if rel else entry.name
+            key = f"{rel}/{name}" if rel else name
             try:
                 # The entry's type comes with the listing: a directory needs no stat call.
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(key)
+                    named.append((name + "/", key, None))
                     continue
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                continue
+            named.append((name, key, entry))
+        named.sort(key=_first)
+        return [(key, entry) for _, key, entry in named]
+
+    here = iter(entries(""))
+    above: list[Iterator[tuple[str, os.DirEntry[str] | None]]] = []
+    while True:
+        for key, entry in here:
+            if entry is None:
+                above.append(here)
+                here = iter(entries(key))
+                break
+            try:
                 st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                tree.unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                unreadable.append((key, (exc.strerror or str(exc)).lower()))
                 continue
             if stat.S_ISREG(st.st_mode):
-                files[key] = st
+                yield key, st
             elif stat.S_ISDIR(st.st_mode):
-                stack.append(key)  # replaced by a directory since it was listed
+                # Replaced by a directory since it was listed: its keys come out of order,
+                # which the march allows for.
+                above.append(here)
+                here = iter(entries(key))
+                break
             elif links and stat.S_ISLNK(st.st_mode):
                 try:
-                    tree.links[key] = os.readlink(os.path.join(root, key))
+                    target = os.readlink(os.path.join(root, key))
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
-                    tree.unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                    unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                    continue
+                yield key, target
             else:
                 tree.skipped.append((key, _kind(st.st_mode)))
+        else:
+            if not above:
+                return
+            here = above.pop()
+
+
+def _first(item: tuple[str, str, os.DirEntry[str] | None]) -> str:
+    return item[0]
+
+
+def walk_source(
+    root: str, rules: IgnoreRules, *, links: bool = False, defaults: IgnoreRules | None = None
+) -> SourceTree:
+    """Walk `root` as `scan_source` does, into a `SourceTree` (every file held in memory).
+
+    Raises:
+        ReconcileError: `root` is missing or not a readable directory.
+    """
+    tree = SourceTree()
+    files, found_links = tree.files, tree.links
+    for key, value in scan_source(root, rules, tree=tree, links=links, defaults=defaults):
+        if isinstance(value, str):
+            found_links[key] = value
+        else:
+            files[key] = value
     return tree
 
 
-@dataclass
-class Plan:
-    """What a reconcile will do.
-
-    Attributes:
-        tasks: Puts, adoptions and checks for the engine.
-        deletes: Keys only at the destination that will be deleted.
-        unchanged: Keys already in place.
-        forget: State records of keys gone from both sides.
-        skipped: From the source walk.
-        unreadable: From the source walk.
-        refused: Why deletions were refused, if they were.
-        source_count: Regular files in the source.
-        dest_count: Objects at the destination.
-        excluded: Source entries the default ignore patterns left out.
-    """
-
-    tasks: list[Task] = field(default_factory=list)
-    deletes: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    forget: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    unreadable: list[tuple[str, str]] = field(default_factory=list)
-    refused: str | None = None
-    source_count: int = 0
-    dest_count: int = 0
-    excluded: int = 0
-
-    def delete_tasks(self) -> list[Task]:
-        """The deletions as tasks."""
-        return [Task(key, mode=Mode.DELETE) for key in self.deletes]
+def listing_of(
+    destination: Destination, features: Features, *, links: bool
+) -> Iterator[ObjectInfo]:
+    """The listing a reconcile reads: the quickest the destination has (with its symlinks)."""
+    if links and features.links is not None:
+        return features.links.quick_list(links=True)
+    if features.quick_list is not None:
+        return features.quick_list()
+    return destination.list()
 
 
-def make_plan(
-    tree: SourceTree,
-    listing: dict[str, ObjectInfo],
-    records: dict[str, FileRecord],
-    *,
-    rules: IgnoreRules,
-    delete: bool,
-    max_delete: int | None,
-    dest_links: dict[str, str] | None = None,
-) -> Plan:
-    """Compare the three sides and decide what to do.
+def source_has(root: str, *, links: bool) -> Callable[[str], bool]:
+    """Whether `root` has a regular file (or, with `links`, a symlink) under a key, now."""
 
-    Args:
-        tree: The source walk.
-        listing: The destination's objects by key.
-        records: The state's records by key.
-        rules: Ignore rules; ignored keys at the destination are left alone.
-        delete: Delete keys found only at the destination.
-        max_delete: Deletions allowed; None for the default guard (refuse when the source is
-            empty or when more than half of the destination would go).
-        dest_links: The destination's symlinks and their targets, when symlinks are copied
-            (`tree.links`): a link that differs is put again, one gone from the source deleted.
-    """
-    plan = Plan(
-        skipped=tree.skipped,
-        unreadable=tree.unreadable,
-        source_count=len(tree.files),
-        dest_count=len(listing),
-        excluded=tree.excluded,
-    )
-    files = tree.files
-    tasks = plan.tasks
-    get_info = listing.get
-    get_rec = records.get
-    unchanged = 0
-    # The hot loop of a no-change re-sync: comparisons inlined (the destination holds what was
-    # recorded; the source is untouched, as FileRecord.same_stat), no call per file.
-    for key, st in files.items():
-        info = get_info(key)
-        if info is None:
-            tasks.append(Task(key, mode=Mode.FORCE))
-            continue
-        rec = get_rec(key)
-        if (
-            rec is not None
-            and info.size == rec.size
-            and info.mtime_ns == rec.dest_mtime_ns
-            and (info.sha256 is None or rec.sha256 is None or info.sha256 == rec.sha256)
-        ):
-            if (
-                st.st_mtime_ns == rec.mtime_ns
-                and st.st_size == rec.size
-                and st.st_ctime_ns == rec.ctime_ns
-                and st.st_ino == rec.inode
-                and (st.st_mode & 0o7777) == rec.mode
-            ):
-                unchanged += 1
-            else:
-                tasks.append(Task(key, mode=Mode.SYNC))
-        elif info.size == st.st_size and info.mtime_ns == st.st_mtime_ns:
-            tasks.append(Task(key, mode=Mode.ADOPT, dest_info=info))
-        else:
-            tasks.append(Task(key, mode=Mode.FORCE))
-    plan.unchanged = unchanged
-    dest_links = dest_links or {}
-    links = tree.links
-    for key, target in links.items():
-        if dest_links.get(key) != target:
-            tasks.append(Task(key, mode=Mode.FORCE))
-        else:
-            plan.unchanged += 1
-    plan.source_count += len(links)
-    plan.dest_count += len(dest_links)
-    blocked = tuple(f"{key}/" for key, _ in tree.unreadable)
-    extra = [
-        key
-        for key in (listing.keys() | dest_links.keys()) - files.keys() - links.keys()
-        if not rules.key(key) and not key.startswith(blocked)
-    ]
-    plan.forget = sorted(records.keys() - files.keys() - listing.keys())
-    if extra and delete:
-        plan.refused = refusal(
-            len(extra),
-            source_empty=plan.source_count == 0,
-            dest_count=plan.dest_count,
-            max_delete=max_delete,
-        )
-        if plan.refused is None:
-            plan.deletes = sorted(extra)
-    return plan
+    def present(key: str) -> bool:
+        try:
+            mode = os.lstat(os.path.join(root, key)).st_mode
+        except OSError:
+            return False
+        return stat.S_ISREG(mode) or (links and stat.S_ISLNK(mode))
+
+    return present
 
 
 def check_overlap(source: str, destination: Destination | str) -> None:

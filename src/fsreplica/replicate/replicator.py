@@ -30,17 +30,18 @@ from fsreplica.replicate.engine import DEFAULT_MAX_BATCH, DEFAULT_TRANSFERS, Eng
 from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.journal import Journal
+from fsreplica.replicate.march import Check, Plan, march
 from fsreplica.replicate.outcomes import Outcomes
 from fsreplica.replicate.reconcile import (
-    Plan,
     SourceTree,
     check_overlap,
+    listing_of,
     log_plan,
-    make_plan,
-    walk_source,
+    scan_source,
+    source_has,
 )
 from fsreplica.replicate.report import Report, SyncReport
-from fsreplica.replicate.state import FileRecord, State, default_state_path
+from fsreplica.replicate.state import State, default_state_path
 from fsreplica.watch import Watcher
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ RECHECK_FIRST = 2.0
 """Seconds before a file parked as failed is first tried again, while replicating in real time."""
 RECHECK_MAX = 60.0
 """Longest time between two tries of a parked file (and never longer than the scan interval)."""
+QUEUE_AHEAD = 4096
+"""Tasks a reconcile queues ahead of the workers at most: it walks on once half are taken."""
 
 
 def _max_batch(transfers: int) -> int:
@@ -206,13 +209,15 @@ class Replicator:
         self._lost: RootLost | None = None  # why run() stopped on its own
         self._waiting: DirectoryWait | None = None  # for the source to return
         self._reconciling = threading.Lock()  # the periodic one, and one after the source returns
+        self._syncing = False  # sync_all runs
+        self._interrupted = threading.Event()  # the sync under way is to end early
         self._closed = False
         self.state.set_meta(source=self.source, destination=self.destination.url)
 
     # -- one-shot --------------------------------------------------------------------------
 
     def plan(self) -> Plan:
-        """Return what a reconcile would do, changing nothing.
+        """Return what a reconcile would do, changing nothing (every task held in the plan).
 
         Raises:
             ReconcileError: The source is missing or unreadable.
@@ -222,54 +227,49 @@ class Replicator:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            plan = self._make_plan()
+            plan = self._march(submit=None)
         finally:
             if collecting:
                 gc.enable()
         self._check_device(plan)
         return plan
 
-    def _make_plan(self) -> Plan:
-        tree, listing, records = self._walk_both()
-        dest_links = None
-        if self.links:
-            dest_links = {k: i.link for k, i in listing.items() if i.link is not None}
-            for key in dest_links:
-                del listing[key]
-        plan = make_plan(
-            tree,
-            listing,
-            records,
-            rules=self.rules,
-            delete=self.delete,
-            max_delete=self.max_delete,
-            dest_links=dest_links,
-        )
+    def _march(
+        self, *, submit: Callable[[Task], None] | None, stopped: Callable[[], bool] | None = None
+    ) -> Plan:
+        """Walk the source, the destination and the state side by side (see `march`).
+
+        Both sides are walked every time, as rsync does: a file changed or removed at the
+        destination behind our back is found and repaired.
+        """
+        check: Check | None = None
         if self.checksum:
             from fsreplica.replicate.checksum import by_content  # noqa: PLC0415 - hashes: only with --checksum
 
-            by_content(plan, self.source, tree.files, listing, self.destination)
-        return plan
+            def check(
+                part: Plan, files: dict[str, os.stat_result], listing: dict[str, ObjectInfo]
+            ) -> None:
+                by_content(part, self.source, files, listing, self.destination)
 
-    def _walk_both(self) -> tuple[SourceTree, dict[str, ObjectInfo], dict[str, FileRecord]]:
-        """Walk the source, list the destination and load the state.
-
-        Both sides are walked every time, as rsync does: a file changed or removed at the
-        destination behind our back is found and repaired. One after the other: walking them in
-        two threads was slower (the per-entry work holds the GIL, and the two threads hand it
-        back and forth on every system call).
-        """
-        dest = self.destination
-        features = self._features
-        if self.links and features.links is not None:
-            entries = features.links.quick_list(links=True)
-        elif features.quick_list is not None:
-            entries = features.quick_list()
-        else:
-            entries = dest.list()
-        tree = walk_source(self.source, self.rules, links=self.links, defaults=self.default_rules)
-        listing = {info.key: info for info in entries}
-        return tree, listing, self.state.all_files()
+        tree = SourceTree()
+        # The listing first: an S3 listing starts fetching its pages as soon as it is asked for.
+        listing = listing_of(self.destination, self._features, links=self.links)
+        return march(
+            scan_source(
+                self.source, self.rules, tree=tree, links=self.links, defaults=self.default_rules
+            ),
+            listing,
+            self.state.iter_files(),
+            tree=tree,
+            rules=self.rules,
+            delete=self.delete,
+            max_delete=self.max_delete,
+            present=source_has(self.source, links=self.links),
+            links=self.links,
+            submit=submit,
+            check=check,
+            stopped=stopped,
+        )
 
     def _check_device(self, plan: Plan) -> None:
         """Refuse deletions when the source is now another filesystem (unmounted?)."""
@@ -282,38 +282,44 @@ class Replicator:
             self.state.set_meta(source_dev=dev)
 
     def reconcile(self, plan: Plan | None = None) -> Plan:
-        """Walk both sides, queue the work and return the plan (the engine does the work).
+        """Walk the three sides and queue the work as it is found; return the plan.
+
+        The engine copies while the walk goes on; deletions are queued at the end, once the
+        guard has seen the whole destination.
 
         Args:
-            plan: A plan just made by `plan()`, to avoid walking again.
+            plan: A plan just made by `plan()`, to queue instead of walking again.
 
         Raises:
             ReconcileError: The source is missing or unreadable; nothing is deleted.
         """
         if plan is None:
-            plan = self.plan()
+            plan = self._march(submit=self._queue, stopped=self._halted)
+            self._check_device(plan)
+        else:
+            for task in plan.tasks:
+                self._queue(task)
         if self._features.sweep is not None:
-            # Not in plan(): a dry run changes nothing. Never a copy in flight (see sweep).
+            # Not in plan(): a dry run changes nothing. A copy in flight is never swept.
             self._features.sweep(source=self.source)
+        report = self._report
+        report.skipped(plan.skipped)
+        report.excluded(plan.excluded)
+        if not plan.complete:
+            return plan  # stopped: nothing deleted, forgotten or settled
         self._outcomes.forget(plan.forget)
         # Unreadable directories (and entries) are failures of their paths, listed by `status`
         # and tried again at each reconcile. A replicator logs each once, when it starts.
         fresh = self._outcomes.unreadable(plan.unreadable)
         shown = plan if self._watcher is None else dataclasses.replace(plan, unreadable=fresh)
         log_plan(shown, self.source, self.log)
-        report = self._report
+        report.expect(plan.unchanged + len(plan.unreadable))
         report.unchanged(plan.unchanged)
-        report.skipped(plan.skipped)
         for key, cause in plan.unreadable:
             report.failed(key, cause)
         report.refused(plan.refused)
-        report.excluded(plan.excluded)
-        if plan.tasks or plan.deletes:
-            self._engine.start()  # a no-change re-sync needs no worker threads
         for task in plan.delete_tasks():
-            self._engine.submit(task)
-        for task in plan.tasks:
-            self._engine.submit(task)
+            self._queue(task)
         # A refusal stands until a reconcile settles it; `status` shows it meanwhile.
         self._outcomes.reconciled(when=time.time(), refused=plan.refused)
         if self._watcher is not None:
@@ -321,6 +327,29 @@ class Replicator:
             # when its deletes were refused): the live guard's reference.
             self._guard.watch(max(plan.dest_count, plan.source_count))
         return plan
+
+    def _queue(self, task: Task) -> None:
+        """Hand a reconcile's task to the engine (started by the first one), a bounded backlog."""
+        engine = self._engine
+        if not engine.started:
+            # A no-change re-sync needs no worker threads: none until a task comes.
+            with self._lock:
+                if self._halted():
+                    return
+                engine.start()
+        elif self._halted():
+            return
+        self._report.expect(1)
+        engine.wait_room(QUEUE_AHEAD)
+        engine.submit(task)
+
+    def _halted(self) -> bool:
+        """True when the reconcile under way is to stop early (interrupted, or a thread failed)."""
+        return (
+            self._interrupted.is_set()
+            or self._engine.failure is not None
+            or (self._live and self._stop.is_set())
+        )
 
     def replay(self) -> int:
         """Queue the changes a previous run journaled but did not finish; return how many."""
@@ -344,9 +373,16 @@ class Replicator:
             InternalError: A worker thread stopped on an unexpected exception.
         """
         self._report.reset()
-        self.replay()
-        self.reconcile(plan)
-        self._engine.wait_idle()
+        with self._lock:
+            self._syncing = True
+        try:
+            self.replay()
+            self.reconcile(plan)
+            self._engine.wait_idle()
+        finally:
+            with self._lock:
+                self._syncing = False
+                self._interrupted.clear()
         self._raise_failure()
         report = self._report.snapshot()
         self._outcomes.synced(when=time.time(), summary=report.summary())
@@ -561,8 +597,12 @@ class Replicator:
     def interrupt(self) -> None:
         """End a sync early: copies in flight finish, waiting ones are left (journaled).
 
-        `sync_all` then returns what was done so far. Idempotent, any thread.
+        `sync_all` then returns what was done so far (its reconcile stops walking: nothing is
+        deleted). Idempotent, any thread.
         """
+        with self._lock:  # never between _queue's look at the flag and its start of the engine
+            if self._syncing:
+                self._interrupted.set()
         self._engine.stop()
 
     def stop(self) -> None:

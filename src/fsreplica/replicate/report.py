@@ -25,6 +25,9 @@ class SyncReport:
         failed: (key, cause) of files that could not be replicated.
         refused: Why deletions were refused by a safety guard, if they were.
         excluded: Source entries the default ignore patterns left out (a directory once).
+        expected: Outcomes to expect so far: each task a reconcile queued, and the files it
+            found in place or could not read; it grows while the reconcile walks (see
+            `Replicator.progress`).
     """
 
     files_copied: int = 0
@@ -37,6 +40,7 @@ class SyncReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     refused: str | None = None
     excluded: int = 0
+    expected: int = 0
 
     @property
     def ok(self) -> bool:
@@ -128,6 +132,11 @@ class Report:
         """The last walk of the source left out `count` entries by the default patterns."""
         with self._lock:
             self._tally.excluded = count
+
+    def expect(self, n: int) -> None:
+        """`n` more outcomes are to come (tasks queued, files found in place or unreadable)."""
+        with self._lock:
+            self._tally.expected += n
 
     def refused(self, reason: str | None) -> None:
         """Say why a reconcile's deletions were refused (None: they were not)."""

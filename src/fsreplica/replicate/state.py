@@ -300,16 +300,31 @@ class State:
         records = map(_record_of, rows)
         return {rec.key: rec for rec in records}
 
-    def all_files(self) -> dict[str, FileRecord]:
-        """Return every record by key."""
-        with self.lock:
-            rows = self.db.execute("SELECT * FROM files").fetchall()
-        make = FileRecord._make  # a tuple per row: ten thousand records in a few ms
-        records = {row[0]: make(row) for row in rows}
-        if any(key.__class__ is not str for key in records):
-            # BLOB keys (names that are not UTF-8) are rare: only then a second pass
-            records = {rec.key: rec for rec in map(_record_of, rows)}
-        return records
+    def iter_files(self, *, page: int = 1000) -> Iterator[FileRecord]:
+        """Yield every record in the order of the stored keys, `page` records per query.
+
+        TEXT keys come first, in the order of their UTF-8 bytes (SQLite's BINARY collation, the
+        primary key's own order: no sort); BLOB keys (names that are not UTF-8) after them. Each
+        page is read under the lock, so writers go on between two pages; a record written
+        meanwhile is seen or not depending on where it falls.
+        """
+        make = FileRecord._make
+        after: str | bytes | None = None
+        while True:
+            with self.lock:
+                if after is None:
+                    rows = self.db.execute(
+                        "SELECT * FROM files ORDER BY key LIMIT ?", (page,)
+                    ).fetchall()
+                else:
+                    rows = self.db.execute(
+                        "SELECT * FROM files WHERE key > ? ORDER BY key LIMIT ?", (after, page)
+                    ).fetchall()
+            for row in rows:
+                yield make(row) if row[0].__class__ is str else _record_of(row)
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
 
     def keys_with_inode(self, inode: int) -> list[str]:
         """Return the keys recorded with source inode `inode` (the names of a hard link)."""

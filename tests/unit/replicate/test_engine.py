@@ -326,3 +326,45 @@ def test_stop_is_idempotent(recorder: Recorder) -> None:
     engine.stop()
     with pytest.raises(ValueError):
         Engine(recorder, give_up=recorder.give_up, transfers=0)
+
+
+class TestBacklog:
+    """A producer faster than the workers waits while the backlog is full."""
+
+    def test_wait_room_blocks_until_half_the_backlog_is_taken(
+        self, engine: Engine, recorder: Recorder
+    ) -> None:
+        for key in "abc":  # the three workers, each held by a task
+            recorder.gate[key] = threading.Event()
+            recorder.entered[key] = threading.Event()
+            engine.submit(Task(key))
+            assert recorder.entered[key].wait(DEADLINE)
+        for n in range(8):
+            engine.submit(Task(f"w{n}"))
+        room = threading.Event()
+
+        def produce() -> None:
+            engine.wait_room(8)
+            room.set()
+
+        producer = threading.Thread(target=produce, name="producer")
+        producer.start()
+        try:
+            assert not room.wait(0.2)  # 8 waiting: full
+            for key in "abc":
+                recorder.gate[key].set()
+            assert room.wait(DEADLINE)
+        finally:
+            for key in "abc":
+                recorder.gate[key].set()
+            producer.join(DEADLINE)
+        assert engine.wait_idle(DEADLINE)
+
+    def test_wait_room_returns_at_once_without_workers(self, recorder: Recorder) -> None:
+        engine = Engine(recorder, give_up=recorder.give_up, transfers=1)
+        for n in range(4):
+            engine.submit(Task(f"k{n}"))
+        engine.wait_room(2)  # never started: nothing would take them
+        engine.start()
+        engine.stop()
+        engine.wait_room(2)  # stopped

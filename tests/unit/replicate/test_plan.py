@@ -1,4 +1,4 @@
-"""The reconcile's decision table: `make_plan` on pure inputs (no disk, no destination)."""
+"""The reconcile's decision table: `march` on pure inputs (no disk, no destination)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from fsreplica.destinations import ObjectInfo
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.engine import Mode
-from fsreplica.replicate.reconcile import SourceTree, make_plan
+from fsreplica.replicate.march import Plan, march
+from fsreplica.replicate.reconcile import SourceTree
 from fsreplica.replicate.state import FileRecord
 
 SIZE, MTIME, CTIME, INODE, MODE = 10, 2_000, 3_000, 7, 0o644
@@ -34,6 +35,28 @@ def info(key: str, *, size: int = SIZE, mtime: int = MTIME, sha: str | None = "a
 def rec(key: str, *, sha: str | None = "aa", dest_mtime: int = MTIME) -> FileRecord:
     """What the state recorded when `key` was last replicated (matching `st()`)."""
     return FileRecord(key, SIZE, MTIME, CTIME, INODE, MODE, sha, dest_mtime)
+
+
+def make_plan(
+    tree: SourceTree,
+    listing: dict[str, ObjectInfo],
+    records: dict[str, FileRecord],
+    *,
+    rules: IgnoreRules,
+    delete: bool,
+    max_delete: int | None,
+) -> Plan:
+    """The plan of three sides held in dicts: each fed to `march` in key order."""
+    return march(
+        sorted(tree.files.items()),
+        [listing[key] for key in sorted(listing)],
+        [records[key] for key in sorted(records)],
+        tree=tree,
+        rules=rules,
+        delete=delete,
+        max_delete=max_delete,
+        present=tree.files.__contains__,
+    )
 
 
 @dataclass

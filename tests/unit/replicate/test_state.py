@@ -15,7 +15,7 @@ def record(key: str, size: int = 1) -> FileRecord:
 
 
 class TestRecords:
-    """get, get_many and all_files agree."""
+    """get, get_many and iter_files agree."""
 
     def test_get_many_returns_the_existing_ones(self, tmp_path: Path) -> None:
         with State(tmp_path / "s.db") as state:
@@ -28,7 +28,9 @@ class TestRecords:
             }
             assert state.get_many(["k4"]) == {"k4": record("k4", 4)}
             assert state.get_many(["missing"]) == {}
-            assert state.all_files()["k2"] == state.get("k2") == record("k2", 2)
+            assert (
+                {r.key: r for r in state.iter_files()}["k2"] == state.get("k2") == record("k2", 2)
+            )
 
 
 class TestNamesThatAreNotText:
@@ -48,7 +50,7 @@ class TestNamesThatAreNotText:
                 self.BAD: record(self.BAD),
                 "plain": record("plain"),
             }
-            assert set(state.all_files()) == {self.BAD, self.BAD + "2", "plain"}
+            assert {r.key for r in state.iter_files()} == {self.BAD, self.BAD + "2", "plain"}
             [failure] = state.failures()
             assert (failure.key, failure.reason) == (
                 self.BAD + "3",
@@ -60,7 +62,7 @@ class TestNamesThatAreNotText:
             with state.transaction() as db:
                 state.forget(db, self.BAD)
                 state.forget_many(db, [self.BAD + "2", self.BAD + "3"])
-            assert set(state.all_files()) == {"plain"}
+            assert {r.key for r in state.iter_files()} == {"plain"}
             assert state.failures() == []
             state.set_meta(source=self.BAD)
             assert state.get_meta("source") == self.BAD
@@ -78,4 +80,4 @@ class TestNamesThatAreNotText:
             assert state.get("é/plain.txt") == record("é/plain.txt")
             with state.transaction() as db:
                 state.record(db, record("é/plain.txt", 2))
-            assert list(state.all_files().values()) == [record("é/plain.txt", 2)]
+            assert list(state.iter_files()) == [record("é/plain.txt", 2)]

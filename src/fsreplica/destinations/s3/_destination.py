@@ -364,31 +364,38 @@ class S3Destination:
             pages.close()
 
     def _infos(self, page: Sequence[ObjectMeta]) -> Iterator[ObjectInfo]:
-        """The infos of a LIST page, named by the names the stored keys stand for."""
-        unknown: dict[str, ObjectMeta] = {}
+        """The infos of a LIST page, named by the names the stored keys stand for, in its order.
+
+        In the page's order (the order of the stored keys) even when some needed a HEAD: a
+        reconcile compares the listing with the source in that order (see `replicate.march`).
+        """
+        infos: list[ObjectInfo | None] = []
+        unknown: dict[str, tuple[int, ObjectMeta]] = {}
         for meta in page:
             key, modified = meta["path"], meta["last_modified"].isoformat()
             cached = self._cache.get(key, meta["e_tag"], meta["size"], modified)
             if cached is None:
-                unknown[key] = meta
-            else:
-                yield _named(cached, from_key(key))
-        if not unknown:
-            return
-        keys = tuple(unknown)
-        results = _listing.head_all(self._store, keys, concurrency=self.list_concurrency)
-        for key, result in zip(keys, results, strict=True):
-            if isinstance(result, BaseException):
-                if is_missing(result):
-                    continue  # deleted since the LIST
-                raise self._error("list", key, result) from result
-            head, attributes = result
-            info = _meta.info_from(key, head["size"], head["last_modified"], attributes)
-            modified = unknown[key]["last_modified"].isoformat()
-            self._cache.put(
-                info, head["e_tag"], modified if head["e_tag"] == unknown[key]["e_tag"] else None
-            )
-            yield _named(info, from_key(key))
+                unknown[key] = (len(infos), meta)
+            infos.append(None if cached is None else _named(cached, from_key(key)))
+        if unknown:
+            keys = tuple(unknown)
+            results = _listing.head_all(self._store, keys, concurrency=self.list_concurrency)
+            for key, result in zip(keys, results, strict=True):
+                if isinstance(result, BaseException):
+                    if is_missing(result):
+                        continue  # deleted since the LIST
+                    raise self._error("list", key, result) from result
+                head, attributes = result
+                found = _meta.info_from(key, head["size"], head["last_modified"], attributes)
+                at, listed = unknown[key]
+                modified = listed["last_modified"].isoformat()
+                self._cache.put(
+                    found, head["e_tag"], modified if head["e_tag"] == listed["e_tag"] else None
+                )
+                infos[at] = _named(found, from_key(key))
+        for info in infos:
+            if info is not None:
+                yield info
 
     # -- optional capabilities ---------------------------------------------------------------
 
