@@ -200,6 +200,13 @@ class Engine:
             self._submit_locked(task)
             self._cond.notify()
 
+    def submit_many(self, tasks: list[Task]) -> None:
+        """Queue `tasks` (distinct keys or not) as `submit` does, under one lock."""
+        with self._cond:
+            for task in tasks:
+                self._submit_locked(task)
+            self._cond.notify(len(tasks))
+
     def wait_room(self, limit: int) -> None:
         """Block while `limit` tasks or more wait to run; return at once unless workers run.
 

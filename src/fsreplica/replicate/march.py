@@ -143,7 +143,7 @@ def march(
     max_delete: int | None,
     present: Callable[[str], bool],
     links: bool = False,
-    submit: Callable[[Task], None] | None = None,
+    submit: Callable[[list[Task]], None] | None = None,
     check: Check | None = None,
     stopped: Callable[[], bool] | None = None,
     window: int = WINDOW,
@@ -164,7 +164,8 @@ def march(
             asked only for destination keys that came out of order.
         links: Symlinks are copied: a source entry may be a symlink's target, a destination
             object a symlink (`link`); a link that differs is put again.
-        submit: Called with each task as soon as it is decided; None to collect them in `tasks`.
+        submit: Called with the tasks of each window as soon as they are decided; None to
+            collect them in `tasks`.
         check: Looks again at each window's files found on both sides (`--checksum`).
         stopped: Asked before each window; when it returns True, the march ends early and the
             plan is not `complete`.
@@ -193,30 +194,7 @@ def march(
         for items in (source, dest, records):
             if isinstance(items, Generator):
                 items.close()  # left unread: an S3 listing's prefetch thread ends now
-    # Out of order: decided against the source as it is now (see the module's docstring).
-    for key in dst.late:
-        plan.dest_count += 1
-        if not rules.key(key) and not present(key):
-            judge.extra.add(key)
-    for key in src.late:
-        plan.source_count += 1
-        judge.extra.discard(key)
-        judge.emit([Task(key, mode=Mode.FORCE)])
-    plan.skipped = tree.skipped
-    plan.unreadable = tree.unreadable
-    plan.excluded = tree.excluded
-    plan.forget = sorted(judge.forget)
-    blocked = tuple(f"{key}/" for key, _ in tree.unreadable)
-    extra = sorted(key for key in judge.extra if not key.startswith(blocked))
-    if extra and delete:
-        plan.refused = refusal(
-            len(extra),
-            source_empty=plan.source_count == 0,
-            dest_count=plan.dest_count,
-            max_delete=max_delete,
-        )
-        if plan.refused is None:
-            plan.deletes = extra
+    judge.settle(tree, dst.late, src.late, present=present, delete=delete, max_delete=max_delete)
     return plan
 
 
@@ -229,7 +207,7 @@ class _Judge:
         *,
         rules: IgnoreRules,
         links: bool,
-        submit: Callable[[Task], None] | None,
+        submit: Callable[[list[Task]], None] | None,
         check: Check | None,
     ) -> None:
         self.plan = plan
@@ -244,10 +222,46 @@ class _Judge:
         """Hand `tasks` on (or collect them)."""
         if self.submit is None:
             self.plan.tasks.extend(tasks)
-            return
-        for task in tasks:
-            self.submit(task)
-        self.plan.queued += len(tasks)
+        elif tasks:
+            self.submit(tasks)
+            self.plan.queued += len(tasks)
+
+    def settle(
+        self,
+        tree: SourceTree,
+        dest_late: Iterable[str],
+        source_late: Iterable[str],
+        *,
+        present: Callable[[str], bool],
+        delete: bool,
+        max_delete: int | None,
+    ) -> None:
+        """Once every side is read: keys that came out of order, then the deletions."""
+        plan = self.plan
+        # Decided against the source as it is now (see the module's docstring).
+        for key in dest_late:
+            plan.dest_count += 1
+            if not self.rules.key(key) and not present(key):
+                self.extra.add(key)
+        late = [Task(key, mode=Mode.FORCE) for key in source_late]
+        plan.source_count += len(late)
+        self.extra.difference_update(task.key for task in late)
+        self.emit(late)
+        plan.skipped = tree.skipped
+        plan.unreadable = tree.unreadable
+        plan.excluded = tree.excluded
+        plan.forget = sorted(self.forget)
+        blocked = tuple(f"{key}/" for key, _ in tree.unreadable)
+        extra = sorted(key for key in self.extra if not key.startswith(blocked))
+        if extra and delete:
+            plan.refused = refusal(
+                len(extra),
+                source_empty=plan.source_count == 0,
+                dest_count=plan.dest_count,
+                max_delete=max_delete,
+            )
+            if plan.refused is None:
+                plan.deletes = extra
 
     def window(
         self,

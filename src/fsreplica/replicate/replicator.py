@@ -235,7 +235,10 @@ class Replicator:
         return plan
 
     def _march(
-        self, *, submit: Callable[[Task], None] | None, stopped: Callable[[], bool] | None = None
+        self,
+        *,
+        submit: Callable[[list[Task]], None] | None,
+        stopped: Callable[[], bool] | None = None,
     ) -> Plan:
         """Walk the source, the destination and the state side by side (see `march`).
 
@@ -297,8 +300,7 @@ class Replicator:
             plan = self._march(submit=self._queue, stopped=self._halted)
             self._check_device(plan)
         else:
-            for task in plan.tasks:
-                self._queue(task)
+            self._queue(plan.tasks)
         if self._features.sweep is not None:
             # Not in plan(): a dry run changes nothing. A copy in flight is never swept.
             self._features.sweep(source=self.source)
@@ -318,8 +320,7 @@ class Replicator:
         for key, cause in plan.unreadable:
             report.failed(key, cause)
         report.refused(plan.refused)
-        for task in plan.delete_tasks():
-            self._queue(task)
+        self._queue(plan.delete_tasks())
         # A refusal stands until a reconcile settles it; `status` shows it meanwhile.
         self._outcomes.reconciled(when=time.time(), refused=plan.refused)
         if self._watcher is not None:
@@ -328,8 +329,10 @@ class Replicator:
             self._guard.watch(max(plan.dest_count, plan.source_count))
         return plan
 
-    def _queue(self, task: Task) -> None:
-        """Hand a reconcile's task to the engine (started by the first one), a bounded backlog."""
+    def _queue(self, tasks: list[Task]) -> None:
+        """Hand a reconcile's tasks to the engine (started by the first), a bounded backlog."""
+        if not tasks:
+            return
         engine = self._engine
         if not engine.started:
             # A no-change re-sync needs no worker threads: none until a task comes.
@@ -339,9 +342,9 @@ class Replicator:
                 engine.start()
         elif self._halted():
             return
-        self._report.expect(1)
+        self._report.expect(len(tasks))
         engine.wait_room(QUEUE_AHEAD)
-        engine.submit(task)
+        engine.submit_many(tasks)
 
     def _halted(self) -> bool:
         """True when the reconcile under way is to stop early (interrupted, or a thread failed)."""

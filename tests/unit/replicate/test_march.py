@@ -62,7 +62,7 @@ def run(
         delete=True,
         max_delete=max_delete,
         present=known.__contains__,
-        submit=submitted.append,
+        submit=submitted.extend,
         **options,  # type: ignore[arg-type]
     )
     return plan, submitted
@@ -92,8 +92,8 @@ class TestStream:
         source = Counted((key, st()) for key in keys)
         read_when: list[int] = []
 
-        def submit(task: Task) -> None:
-            read_when.append(source.taken)
+        def submit(tasks: list[Task]) -> None:
+            read_when.extend([source.taken] * len(tasks))
 
         march(
             source,
