@@ -155,6 +155,7 @@ class Engine:
         self._idle = threading.Condition(lock)
         self._room = threading.Condition(lock)  # a producer waiting for the backlog to shrink
         self._room_at = -1  # wake it when so few tasks wait (-1: nobody waits)
+        self._released = False  # wait_room returns at once (the producer's owner stops)
         self._pending: dict[str, Task] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._busy: set[str] = set()
@@ -189,6 +190,7 @@ class Engine:
                 return
             self.started = True
             self._stopping = False
+            self._released = False
         for n in range(self._transfers):
             thread = threading.Thread(target=self._work, name=f"fsreplica-transfer-{n}")
             thread.start()
@@ -215,7 +217,11 @@ class Engine:
         once half of them have been taken, so that workers always find a batch ready.
         """
         with self._cond:
-            while len(self._pending) >= limit and self.started and not self._stopping:
+            while (
+                len(self._pending) >= limit
+                and self.started
+                and not (self._stopping or self._released)
+            ):
                 self._room_at = limit // 2
                 self._room.wait()
             self._room_at = -1
@@ -387,6 +393,12 @@ class Engine:
             for task in back:
                 self._submit_locked(task)
             self._cond.notify(max(1, len(back)))
+
+    def release(self) -> None:
+        """Make `wait_room` return now, and at once until the next `start()`; any thread."""
+        with self._cond:
+            self._released = True
+            self._room.notify_all()
 
     @property
     def idle(self) -> bool:

@@ -618,6 +618,7 @@ class Replicator:
                 waiting.cancel()
         if watcher is not None:
             watcher.stop()
+        self._engine.release()  # a reconcile waiting for room walks on, and sees it must stop
 
     # -- lifecycle ---------------------------------------------------------------------------
 

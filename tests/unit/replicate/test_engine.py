@@ -360,6 +360,28 @@ class TestBacklog:
             producer.join(DEADLINE)
         assert engine.wait_idle(DEADLINE)
 
+    def test_release_ends_a_wait_for_room(self, engine: Engine, recorder: Recorder) -> None:
+        recorder.gate["a"] = threading.Event()
+        recorder.entered["a"] = threading.Event()
+        for key in ("a", "a", "b", "c", "d", "e"):
+            engine.submit(Task(key))
+        assert recorder.entered["a"].wait(DEADLINE)
+        room = threading.Event()
+
+        def produce() -> None:
+            engine.wait_room(1)  # a key held by a task that never ends: never room by itself
+            room.set()
+
+        producer = threading.Thread(target=produce, name="producer")
+        producer.start()
+        try:
+            engine.release()
+            assert room.wait(DEADLINE)
+            engine.wait_room(1)  # released: at once
+        finally:
+            recorder.gate["a"].set()
+            producer.join(DEADLINE)
+
     def test_wait_room_returns_at_once_without_workers(self, recorder: Recorder) -> None:
         engine = Engine(recorder, give_up=recorder.give_up, transfers=1)
         for n in range(4):
