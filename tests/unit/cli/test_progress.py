@@ -145,3 +145,32 @@ def test_a_real_sync_ends_with_every_planned_task_done(tmp_path: Path) -> None:
     assert (report.files_copied, report.deleted, report.unchanged) == (1, 1, 3)
     assert progress.done() == progress.total == 3
     assert progress.line().startswith("3/3 files, 3 B, ")
+
+
+def test_a_streaming_sync_counts_every_outcome_against_what_it_expects_so_far() -> None:
+    # While the reconcile walks, the total is what it has found so far; files in place count.
+    tally = SyncReport(files_copied=3, bytes_copied=3 * MiB, unchanged=2, expected=10)
+    clock = iter(range(100)).__next__
+    progress = Progress.for_sync(lambda: tally, stream=TtyStream(), clock=lambda: float(clock()))
+    assert progress.enabled
+    assert progress.done() == 5
+    assert progress.line().startswith("5/10 files, 3.0 MiB, ")
+    tally.expected = 4  # replayed journal changes are not expected: never past all done
+    assert progress.line().startswith("4/4 files, ")
+
+
+def test_a_real_streaming_sync_ends_with_all_done(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        (src / name).write_text(name)
+    with Replicator(src, str(tmp_path / "dst"), state=tmp_path / "s.db") as replicator:
+        assert replicator.sync_all().ok
+        (src / "d").write_text("d")
+        (src / "a").unlink()
+        progress = Progress.for_sync(replicator.progress, stream=TtyStream(), refresh=0.001)
+        with progress:
+            report = replicator.sync_all()
+    assert (report.files_copied, report.deleted, report.unchanged) == (1, 1, 2)
+    assert progress.done() == report.expected == 4
+    assert progress.line().startswith("4/4 files, ")
