@@ -17,6 +17,13 @@ DEFAULT_IGNORE: tuple[str, ...] = (".*", "*.metadata.json", "*~", "*.tmp")
 NameFilter = Callable[[str], bool]
 
 
+def ignore_patterns(
+    exclude: Iterable[str] = (), *, default_excludes: bool = True
+) -> tuple[str, ...]:
+    """The patterns to ignore: `DEFAULT_IGNORE` unless `default_excludes` is off, then `exclude`."""
+    return (*(DEFAULT_IGNORE if default_excludes else ()), *exclude)
+
+
 def _compile(patterns: Iterable[str]) -> re.Pattern[str] | None:
     parts = [fnmatch.translate(p) for p in patterns]
     if not parts:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import fsreplica
+from fsreplica.filters import ignore_patterns
 
 from .conftest import write
 
@@ -89,3 +90,26 @@ class TestRules:
     def test_bad_pattern(self, bad: object) -> None:
         with pytest.raises(ValueError, match="ignore pattern"):
             fsreplica.IgnoreRules([bad])  # type: ignore[list-item]
+
+
+class TestIgnorePatterns:
+    """The one composition of the default patterns and --exclude (CLI and Replicator)."""
+
+    def test_defaults_then_exclude(self) -> None:
+        patterns = ignore_patterns(["*.log"])
+        assert patterns == (*fsreplica.DEFAULT_IGNORE, "*.log")
+
+    def test_without_defaults(self) -> None:
+        assert ignore_patterns(["*.log"], default_excludes=False) == ("*.log",)
+        assert ignore_patterns(default_excludes=False) == ()
+
+    def test_replicator_uses_it(self, tmp_path: Path) -> None:
+        (tmp_path / "src").mkdir()
+        with fsreplica.Replicator(
+            tmp_path / "src",
+            tmp_path / "dst",
+            state=tmp_path / "state.db",
+            exclude=["*.log"],
+            default_excludes=False,
+        ) as replicator:
+            assert replicator.ignore == ignore_patterns(["*.log"], default_excludes=False)

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from fsreplica import filters
 from fsreplica._names import one_line
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
 from fsreplica.errors import InternalError
@@ -103,9 +104,9 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def ignore_patterns(args: argparse.Namespace) -> list[str]:
+def ignore_patterns(args: argparse.Namespace) -> tuple[str, ...]:
     """The ignore patterns --exclude and --no-default-excludes ask for."""
-    return [*([] if args.no_default_excludes else DEFAULT_IGNORE), *args.exclude]
+    return filters.ignore_patterns(args.exclude, default_excludes=not args.no_default_excludes)
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ from fsreplica.destinations import (
 )
 from fsreplica.errors import InternalError, ReconcileError, RootLost, WatcherError, WatcherStopped
 from fsreplica.events import FileSystemEvent
-from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules
+from fsreplica.filters import DEFAULT_IGNORE, IgnoreRules, ignore_patterns
 from fsreplica.replicate.apply import Applier
 from fsreplica.replicate.backoff import Backoff
 from fsreplica.replicate.engine import DEFAULT_MAX_BATCH, DEFAULT_TRANSFERS, Engine, Task
@@ -145,7 +145,7 @@ class Replicator:
             self._owns_destination = False
         self._features = features_of(self.destination)
         self.log = logger or logging.getLogger("fsreplica")
-        self.ignore = (*(DEFAULT_IGNORE if default_excludes else ()), *exclude)
+        self.ignore = ignore_patterns(exclude, default_excludes=default_excludes)
         self.rules = IgnoreRules(self.ignore)
         # Told apart so that what they leave out can be counted and shown (it surprises people).
         self.default_rules = IgnoreRules(DEFAULT_IGNORE) if default_excludes else None
