@@ -131,6 +131,20 @@ class DestinationError(FsreplicaError):
         return f"{self.op} {shown(self.url)}: {shown(self.reason)}"
 
 
+class PreflightError(DestinationError):
+    """The destination cannot be used at all; its message is the one line to show the user.
+
+    Raised by `open_destination` for a destination checked when it opens (S3: the bucket is
+    missing, the credentials are refused, the endpoint cannot be reached).
+    """
+
+    def __init__(self, url: str, reason: str, *, retryable: bool = False) -> None:
+        super().__init__("preflight", url, reason, retryable=retryable)
+
+    def __str__(self) -> str:
+        return f"{self.url}: {self.reason}"
+
+
 class InternalError(FsreplicaError):
     """A thread of fsreplica stopped on an unexpected exception (a bug, or a broken system).
 

@@ -41,6 +41,6 @@ stale uploads are swept once an hour.
 """
 
 from fsreplica.destinations.s3._destination import S3Destination
-from fsreplica.destinations.s3._errors import PreflightError
+from fsreplica.errors import PreflightError
 
 __all__ = ["PreflightError", "S3Destination"]

@@ -14,7 +14,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fsreplica.destinations.s3._errors import PreflightError, classify
+from fsreplica.destinations.s3._errors import classify
+from fsreplica.errors import PreflightError
 
 if TYPE_CHECKING:
     from fsreplica.destinations.s3._config import Connection, Location

@@ -129,13 +129,3 @@ def destination_error(op: str, url: str, exc: BaseException) -> DestinationError
     """Wrap `exc` as a DestinationError for `op` on `url`."""
     reason, retryable = classify(exc)
     return DestinationError(op, url, reason, retryable=retryable)
-
-
-class PreflightError(DestinationError):
-    """The destination cannot be used at all; its message is the one line to show the user."""
-
-    def __init__(self, url: str, reason: str, *, retryable: bool = False) -> None:
-        super().__init__("preflight", url, reason, retryable=retryable)
-
-    def __str__(self) -> str:
-        return f"{self.url}: {self.reason}"
