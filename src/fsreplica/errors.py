@@ -16,6 +16,11 @@ class FsreplicaError(Exception):
     """Base class of every error fsreplica raises on purpose."""
 
 
+def _line(op: str, where: str, reason: str) -> str:
+    """The one-line form of an error about one path or URL: `<op> <where>: <reason>`."""
+    return f"{op} {shown(where)}: {shown(reason)}"
+
+
 class PathError(FsreplicaError):
     """Something cannot be done with one path, shown as `<op> <path>: <reason>`.
 
@@ -33,7 +38,7 @@ class PathError(FsreplicaError):
         super().__init__(path, reason)
 
     def __str__(self) -> str:
-        return f"{self.op} {shown(self.path)}: {shown(self.reason)}"
+        return _line(self.op, self.path, self.reason)
 
 
 class ReconcileError(PathError):
@@ -92,7 +97,7 @@ class WatcherError(FsreplicaError):
             reason = err.strerror
         else:
             reason = str(err)
-        return f"{self.op} {shown(self.path)}: {shown(reason)}"
+        return _line(self.op, self.path, reason)
 
 
 class RootLost(WatcherError):
@@ -128,7 +133,7 @@ class DestinationError(FsreplicaError):
         super().__init__(op, url, reason)
 
     def __str__(self) -> str:
-        return f"{self.op} {shown(self.url)}: {shown(self.reason)}"
+        return _line(self.op, self.url, self.reason)
 
 
 class PreflightError(DestinationError):
