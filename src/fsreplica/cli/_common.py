@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from fsreplica import filters
 from fsreplica._names import one_line
+from fsreplica._oserrors import cause_of
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
 from fsreplica.errors import InternalError
 from fsreplica.filters import DEFAULT_IGNORE
@@ -95,7 +96,7 @@ def source_problem(path: str) -> str | None:
             os.stat(path)  # exists: it is not a directory; missing: say so
             return f"{path}: not a directory"
     except OSError as exc:
-        return f"{path}: {(exc.strerror or str(exc)).lower()}"
+        return f"{path}: {cause_of(exc)}"
     return None
 
 

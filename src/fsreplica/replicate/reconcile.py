@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from fsreplica._names import shown
+from fsreplica._oserrors import cause_of
 from fsreplica.destinations import Destination, Features, ObjectInfo, features_of
 from fsreplica.destinations._source import _kind
 from fsreplica.errors import ReconcileError
@@ -68,7 +69,7 @@ def scan_source(
         if not stat.S_ISDIR(os.stat(root).st_mode):
             raise ReconcileError(root, "source is not a directory")
     except OSError as exc:
-        raise ReconcileError(root, f"source {(exc.strerror or str(exc)).lower()}") from exc
+        raise ReconcileError(root, f"source {cause_of(exc)}") from exc
     child = rules.child
     unreadable = tree.unreadable
 
@@ -79,9 +80,9 @@ def scan_source(
                 found = list(it)
         except OSError as exc:
             if not rel:
-                raise ReconcileError(root, (exc.strerror or str(exc)).lower()) from exc
+                raise ReconcileError(root, cause_of(exc)) from exc
             if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
-                unreadable.append((rel, (exc.strerror or str(exc)).lower()))
+                unreadable.append((rel, cause_of(exc)))
             return []  # else removed (or replaced by a file) since its parent was listed
         named: list[tuple[str, str, os.DirEntry[str] | None]] = []
         for entry in found:
@@ -99,7 +100,7 @@ def scan_source(
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                unreadable.append((key, cause_of(exc)))
                 continue
             named.append((name, key, entry))
         named.sort(key=_first)
@@ -118,7 +119,7 @@ def scan_source(
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                unreadable.append((key, cause_of(exc)))
                 continue
             if stat.S_ISREG(st.st_mode):
                 yield key, st
@@ -134,7 +135,7 @@ def scan_source(
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
-                    unreadable.append((key, (exc.strerror or str(exc)).lower()))
+                    unreadable.append((key, cause_of(exc)))
                     continue
                 yield key, target
             else:

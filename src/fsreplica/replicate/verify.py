@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from fsreplica._names import shown
+from fsreplica._oserrors import cause_of
 from fsreplica.destinations import Destination, ObjectInfo, SourceFile, features_of
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.reconcile import walk_source
@@ -83,7 +84,7 @@ def _compare(root: str, key: str, info: ObjectInfo, read: Read | None) -> Differ
             size = source.size
             drift = _drift(source, info)
     except OSError as exc:
-        return Difference(key, "unreadable", (exc.strerror or str(exc)).lower())
+        return Difference(key, "unreadable", cause_of(exc))
     if size != info.size:
         return Difference(key, "size", f"source {size} bytes, destination {info.size}")
     dst_hash = dest_sha256(read, key, info)
