@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-from test_cli_replicate_helpers import Daemon, fsreplica, tree, wait_for
+from test_cli_replicate_helpers import WITHOUT_READ_OVERRIDE, Daemon, fsreplica, tree, wait_for
 
 
 def converged(src: Path, dst: Path) -> None:
@@ -105,12 +104,7 @@ def test_a_failed_file_fixed_by_chmod_is_replicated_without_a_reconcile(tmp_path
     secret.write_text("readable once fixed")
     secret.chmod(0)
     command = [
-        "setpriv",
-        "--bounding-set=-dac_override,-dac_read_search",
-        "--",
-        sys.executable,
-        "-m",
-        "fsreplica",
+        *WITHOUT_READ_OVERRIDE,
     ]
     d = Daemon(tmp_path, src, dst, command=command)
     try:

@@ -13,6 +13,18 @@ from pathlib import Path
 DEADLINE = 15.0
 
 
+# `fsreplica` as root without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (setpriv, util-linux): it
+# cannot read what the file modes forbid, as an ordinary user could not.
+WITHOUT_READ_OVERRIDE = (
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--",
+    sys.executable,
+    "-m",
+    "fsreplica",
+)
+
+
 def fsreplica(
     *args: str | Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:

@@ -5,11 +5,17 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from test_cli_replicate_helpers import DEADLINE, Daemon, fsreplica, tree, wait_for
+from test_cli_replicate_helpers import (
+    DEADLINE,
+    WITHOUT_READ_OVERRIDE,
+    Daemon,
+    fsreplica,
+    tree,
+    wait_for,
+)
 from test_cli_unreadable import fsreplica_without_read_override
 
 EXIT_SOURCE_LOST = 3
@@ -88,12 +94,7 @@ class TestUnreadableDirectory:
         locked.chmod(0)
         log = tmp_path / "replicate.log"
         command = [
-            "setpriv",
-            "--bounding-set=-dac_override,-dac_read_search",
-            "--",
-            sys.executable,
-            "-m",
-            "fsreplica",
+            *WITHOUT_READ_OVERRIDE,
             "replicate",
             str(src),
             str(dst),

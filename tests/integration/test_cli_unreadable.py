@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from test_cli_replicate_helpers import DEADLINE, fsreplica, tree
+from test_cli_replicate_helpers import DEADLINE, WITHOUT_READ_OVERRIDE, fsreplica, tree
 
 pytestmark = pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv")
 
@@ -21,12 +20,7 @@ def fsreplica_without_read_override(*args: str | Path) -> subprocess.CompletedPr
     """Run `fsreplica ARGS` unable to read what the file modes forbid."""
     return subprocess.run(
         [
-            "setpriv",
-            "--bounding-set=-dac_override,-dac_read_search",
-            "--",
-            sys.executable,
-            "-m",
-            "fsreplica",
+            *WITHOUT_READ_OVERRIDE,
             *map(str, args),
         ],
         capture_output=True,

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
-
 from integration.s3.test_cli import run, s3_env, tree
 from servers import motoserver
 
@@ -39,14 +36,7 @@ def test_sync_checksum_recopies_an_object_whose_hash_differs(
     env = s3_env(tmp_path, endpoint, motoserver.ACCESS_KEY, motoserver.SECRET_KEY)
     state = ["--state", str(tmp_path / "state.db")]
     assert run(["sync", str(src), f"s3://{bucket}/p", *state], env).returncode == 0
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=motoserver.ACCESS_KEY,
-        aws_secret_access_key=motoserver.SECRET_KEY,
-        region_name=motoserver.REGION,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    client = motoserver.client(endpoint)
     try:
         meta = client.head_object(Bucket=bucket, Key="p/b.txt")["Metadata"]
         meta = {k: v for k, v in meta.items() if k != "sha256"}

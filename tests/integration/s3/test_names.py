@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from urllib.parse import unquote
 
-import boto3
-from botocore.config import Config
 from byte_names import BAD, byte_tree, examples, trees, u8_tree, write
 from hypothesis import given
 
@@ -27,14 +25,7 @@ NO_EXCLUDES = "--no-default-excludes"
 
 def stored(endpoint: str, bucket: str, prefix: str) -> dict[bytes, bytes]:
     """Every object under `prefix`, by the file name its key stands for, as bytes."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=motoserver.ACCESS_KEY,
-        aws_secret_access_key=motoserver.SECRET_KEY,
-        region_name=motoserver.REGION,
-        config=Config(s3={"addressing_style": "path"}),
-    )
+    client = motoserver.client(endpoint)
     out = {}
     try:
         pages = client.get_paginator("list_objects_v2").paginate(
