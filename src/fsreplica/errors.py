@@ -181,3 +181,60 @@ class InvalidKeyError(DestinationError):
     def __init__(self, op: str, key: str) -> None:
         super().__init__(op, repr(key), "invalid key", retryable=False)
         self.key = key
+
+
+class ControlError(FsreplicaError):
+    """A request to the daemon was refused; `status` is the HTTP status it maps to.
+
+    Attributes:
+        reason: The one line to show.
+        detail: Anything more a client can act on (a field name, the current value), or None.
+    """
+
+    status = 400
+
+    def __init__(self, reason: str, *, detail: object = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class PolicyNotFound(ControlError):
+    """No policy (or job) by that id."""
+
+    status = 404
+
+
+class PolicyConflict(ControlError):
+    """A policy by that id exists already (or the change conflicts with another policy)."""
+
+    status = 409
+
+
+class InvalidPolicy(ControlError):
+    """A policy's fields are wrong (a bad id, type or value)."""
+
+    status = 422
+
+
+class ConfigError(FsreplicaError):
+    """The daemon's config file cannot be used; one line `PATH:LINE: reason`.
+
+    Attributes:
+        path: The config file.
+        line: The line concerned (1-based), or None when it is the whole file.
+        reason: What is wrong.
+    """
+
+    def __init__(self, path: str, reason: str, *, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        super().__init__(path, reason, line)
+
+    def __str__(self) -> str:
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        return f"{shown(where)}: {shown(self.reason)}"
