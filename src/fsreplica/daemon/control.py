@@ -28,10 +28,14 @@ PolicyState = Literal[
     "destination-down",
     "source-gone",
     "deletes-refused",
+    "standby",
     "disabled",
     "failed",
 ]
-"""Where a policy is; a dashboard shows each state in words, not only in colour."""
+"""Where a policy is; a dashboard shows each state in words, not only in colour.
+
+"standby": another daemon holds the destination's lease; this one takes over when it expires.
+"""
 
 EventKind = Literal[
     "put",
@@ -116,6 +120,7 @@ class PolicyStatus:
         last_reconcile: When the last reconcile finished (Unix time), or None.
         last_reconcile_result: Its one-line summary, or None.
         destination_up: False while the destination is unreachable.
+        overflows: Times the watcher's queue overflowed (each followed by a rescan).
     """
 
     id: str
@@ -131,17 +136,30 @@ class PolicyStatus:
     last_reconcile: float | None = None
     last_reconcile_result: str | None = None
     destination_up: bool = True
+    overflows: int = 0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DaemonStatus:
-    """The daemon as a whole."""
+    """The daemon as a whole.
+
+    Attributes:
+        version: fsreplica's version.
+        started: When the daemon started (Unix time).
+        ready: Every enabled policy has finished its first reconcile and is live.
+        config: The config file.
+        policies: Every policy's status, in config order.
+        watches: inotify watches the daemon holds (shared by policies with the same source).
+        watch_limit: The system's limit on them (fs.inotify.max_user_watches), or None.
+    """
 
     version: str
     started: float
     ready: bool
     config: str
     policies: tuple[PolicyStatus, ...]
+    watches: int = 0
+    watch_limit: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -232,7 +250,7 @@ class Control(Protocol):
         ...
 
     def job(self, job_id: str) -> Job:
-        """A job by id (PolicyNotFound-like `JobNotFound` when unknown)."""
+        """A job by id (`PolicyNotFound` when unknown)."""
         ...
 
     def status(self) -> DaemonStatus:
