@@ -189,6 +189,7 @@ class Event:
         detail: One line more (a reason, a summary, the old path of a rename).
         bytes: Bytes written, for a put.
         lag: Seconds from the change on disk to the destination write, for put and delete.
+        duration: Seconds the reconcile took, for reconciled.
     """
 
     id: int
@@ -199,6 +200,7 @@ class Event:
     detail: str | None = None
     bytes: int | None = None
     lag: float | None = None
+    duration: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
