@@ -15,7 +15,10 @@ from obstore.store import S3Store
 
 from fsreplica._names import from_key, to_key
 from fsreplica.destinations._base import ObjectInfo, check_key
-from fsreplica.destinations.s3 import _listing, _meta, _preflight, _upload
+from fsreplica.destinations._store import body as _body
+from fsreplica.destinations._store import meta as _meta
+from fsreplica.destinations._store.prefetch import Prefetch
+from fsreplica.destinations.s3 import _listing, _preflight, _upload
 from fsreplica.destinations.s3._cache import MetadataCache, default_path
 from fsreplica.destinations.s3._config import Connection, Location, parse_url, resolve
 from fsreplica.destinations.s3._control import STALE_UPLOAD_AGE, Control
@@ -237,12 +240,12 @@ class S3Destination:
         skey = to_key(key)
         try:
             if source.size <= self.multipart_threshold:
-                body = _upload.read_whole(source)
+                body = _body.read_whole(source)
                 attributes = _meta.attributes_for(source)
                 etag = self._put_small(skey, body, attributes, source)
                 size = len(body)
             else:
-                _upload.hash_file(source)
+                _body.hash_file(source)
                 attributes = _meta.attributes_for(source)
                 if self.conditional:
                     self._refuse_if_newer(skey, source)
@@ -349,9 +352,10 @@ class S3Destination:
         well (S3 lists no user metadata), `list_concurrency` at a time.
         """
         stored = to_key(prefix)  # a prefix of a name is a prefix of its key (a prefix code)
-        return self._list(_listing.Prefetch(_listing.pages(self._store, stored)), stored)
+        pages = Prefetch(_listing.pages(self._store, stored), name="fsreplica-s3-list")
+        return self._list(pages, stored)
 
-    def _list(self, pages: _listing.Prefetch[_listing.Page], prefix: str) -> Iterator[ObjectInfo]:
+    def _list(self, pages: Prefetch[_listing.Page], prefix: str) -> Iterator[ObjectInfo]:
         try:
             for page in pages:
                 yield from self._infos(page)
@@ -446,7 +450,7 @@ class S3Destination:
         updated = dict(attributes)
         updated[_meta.MTIME] = _meta.format_mtime(mtime_ns)
         if mode is not None:
-            updated[_meta.MODE] = format(0o100000 | mode, "o")
+            updated[_meta.MODE] = _meta.mode_text(mode)
         updated.pop("content-type", None)
         try:
             etag = self.control.replace_metadata(skey, updated, if_match=meta["e_tag"])

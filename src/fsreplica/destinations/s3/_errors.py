@@ -9,7 +9,6 @@ credentials in use.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 from obstore.exceptions import (
     AlreadyExistsError,
@@ -18,8 +17,15 @@ from obstore.exceptions import (
     UnauthenticatedError,
 )
 
+from fsreplica.destinations._store.errors import (
+    PRECONDITION,
+    status_reason,
+    transport_reason,
+    unexpected,
+)
 from fsreplica.errors import DestinationError
 
+DENIED = "access denied (check AWS_ACCESS_KEY_ID)"
 _CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
 _STATUS = re.compile(r"\b(?:status code:? |status: )([1-5]\d\d)\b")
 
@@ -40,27 +46,6 @@ _CODES: dict[str, tuple[str, bool]] = {
     "RequestTimeout": ("request timed out", True),
 }
 
-# Transport failures, recognised in obstore's (reqwest's) text; all of them are worth retrying.
-_TRANSPORT: tuple[tuple[str, str], ...] = (
-    ("connection refused", "connection refused"),
-    ("connection reset", "connection reset"),
-    ("timed out", "timed out"),
-    ("dns error", "host not found"),
-    ("failed to lookup address", "host not found"),
-    ("connection closed", "connection closed"),
-    ("broken pipe", "connection closed"),
-    ("error sending request", "cannot reach the endpoint"),
-    ("tls", "tls handshake failed"),
-)
-
-
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """Return `text` with every non-empty secret replaced by '***'."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
 
 def classify(exc: BaseException) -> tuple[str, bool]:  # noqa: PLR0911 (a lookup table)
     """Return (reason, retryable) for a client exception.
@@ -75,7 +60,7 @@ def classify(exc: BaseException) -> tuple[str, bool]:  # noqa: PLR0911 (a lookup
             return _CODES[code.group(1)]
         return "access denied (check AWS_ACCESS_KEY_ID)", False
     if isinstance(exc, PreconditionError | AlreadyExistsError):
-        return "precondition failed (object changed meanwhile)", True
+        return PRECONDITION, True
     if isinstance(exc, ValueError) and "parse path" in str(exc):
         return "key not allowed in s3 (control character)", False
     text = _botocore_code(exc) or str(exc)
@@ -87,22 +72,11 @@ def classify(exc: BaseException) -> tuple[str, bool]:  # noqa: PLR0911 (a lookup
     lower = text.lower()
     status = _STATUS.search(lower)
     if status:
-        number = int(status.group(1))
-        if number == 404:
-            return "bucket does not exist", False
-        if number in (401, 403):
-            return "access denied (check AWS_ACCESS_KEY_ID)", False
-        if number == 429 or number >= 500:
-            return f"server error (http {number})", True
-        return f"request refused (http {number})", False
-    for needle, reason in _TRANSPORT:
-        if needle in lower:
-            return reason, True
-    if isinstance(exc, OSError | TimeoutError):
-        return (exc.strerror or type(exc).__name__).lower(), True
-    # Unknown: assume transient (the engine backs off) but show only the exception type, never
-    # the raw text, which may quote request headers.
-    return f"unexpected error ({type(exc).__name__})", True
+        return status_reason(int(status.group(1)), denied=DENIED, missing="bucket does not exist")
+    reason = transport_reason(lower)
+    if reason is not None:
+        return reason, True
+    return unexpected(exc)
 
 
 def _botocore_code(exc: BaseException) -> str | None:

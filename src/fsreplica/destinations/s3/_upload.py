@@ -1,11 +1,10 @@
-"""Putting one file: a single PUT for small files, a streamed multipart upload for large ones.
+"""Putting one large file: a streamed multipart upload.
 
-Small files are read whole (at most `multipart_threshold` bytes per worker) and sent in one
-request. Large files are read twice: once to hash them, so the digest can travel in the metadata
-that S3 fixes when a multipart upload starts, then part by part into obstore's writer, which keeps
-at most `concurrency` parts in flight: `write` blocks while they are all in flight, so memory stays
-near `(concurrency + 2) * part_size` whatever the file size and the server's speed (figures in
-benchmarks/README.md).
+Small files are read whole and sent in one PUT (`_store.body`). Large files are hashed first (the
+digest travels in the metadata that S3 fixes when a multipart upload starts), then sent part by
+part into obstore's writer, which keeps at most `concurrency` parts in flight: `write` blocks
+while they are all in flight, so memory stays near `(concurrency + 2) * part_size` whatever the
+file size and the server's speed (figures in benchmarks/README.md).
 Any failure, a changed source included, aborts the multipart upload.
 """
 
@@ -25,29 +24,12 @@ if TYPE_CHECKING:
 
 MAX_PARTS = 10_000  # S3's limit on parts per upload
 _MIB = 1024 * 1024
-# Hashing reads into one reused buffer: a fresh bytes object per read costs more time in page
-# faults than the hash itself (see benchmarks/README.md).
-HASH_CHUNK = _MIB
-
-
-def read_whole(source: SourceFile) -> bytes:
-    """Read and hash the whole (small) file; check it did not change meanwhile."""
-    body = source.read_all()
-    source.check_unchanged()
-    return body
 
 
 def part_size_for(size: int, part_size: int) -> int:
     """The part size to use for a file of `size` bytes: `part_size`, grown to stay in 10k parts."""
     needed = -(-size // (MAX_PARTS - 1))
     return max(part_size, -(-needed // _MIB) * _MIB)
-
-
-def hash_file(source: SourceFile) -> None:
-    """Read `source` once to set `source.sha256`; check it did not change."""
-    for _ in source.views(bytearray(HASH_CHUNK)):
-        pass
-    source.check_unchanged()
 
 
 def upload_multipart(

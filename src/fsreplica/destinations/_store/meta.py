@@ -1,4 +1,6 @@
-"""What each object carries as user metadata, and reading it back into an ObjectInfo.
+"""What each object carries as metadata, and reading it back into an ObjectInfo.
+
+S3 keeps it as user metadata, GCS as custom metadata; both list and show it under these names.
 
 `mtime` and `mode` use rclone's encoding (seconds with nine decimals; the octal st_mode), so both
 tools read each other's modification times. `sha256` is the hex digest of the content and
@@ -45,12 +47,17 @@ def attributes_for(source: SourceFile) -> dict[str, str]:
     """The metadata stored with the content of `source` (call after its content was hashed)."""
     attributes = {
         MTIME: format_mtime(source.mtime_ns),
-        MODE: format(_S_IFREG | source.mode, "o"),
+        MODE: mode_text(source.mode),
         CTIME: str(source.stat.st_ctime_ns),
     }
     if source.sha256 is not None:
         attributes[SHA256] = source.sha256
     return attributes
+
+
+def mode_text(mode: int) -> str:
+    """`mode` (permission bits) as the `mode` entry holds it: the octal st_mode of a file."""
+    return format(_S_IFREG | mode, "o")
 
 
 def ctime_of(attributes: Mapping[str, str]) -> int:
