@@ -136,6 +136,13 @@ class DestinationError(FsreplicaError):
         return _line(self.op, self.url, self.reason)
 
 
+class ConditionFailed(DestinationError):
+    """A conditional write found another version than the one it was to replace."""
+
+    def __init__(self, url: str, reason: str = "changed since it was read") -> None:
+        super().__init__("put", url, reason, retryable=False)
+
+
 class PreflightError(DestinationError):
     """The destination cannot be used at all; its message is the one line to show the user.
 

@@ -12,6 +12,7 @@ import pytest
 
 from fsreplica.destinations import (
     CAPABILITIES,
+    LEASE_KEY,
     Destination,
     InvalidKeyError,
     ObjectInfo,
@@ -19,7 +20,7 @@ from fsreplica.destinations import (
     SourceFile,
     features_of,
 )
-from fsreplica.errors import DestinationError
+from fsreplica.errors import ConditionFailed, DestinationError
 
 MTIME = 1_600_000_000_123_456_789
 
@@ -53,7 +54,9 @@ class TestBasics:
         features = features_of(destination)
         assert features.names <= CAPABILITIES
         for name in CAPABILITIES:  # a capability is there exactly when its methods are
-            method = {"stage": "publish", "links": "put_link"}.get(name, name)
+            method = {"stage": "publish", "links": "put_link", "conditional": "put_if"}.get(
+                name, name
+            )
             assert (name in features.names) == (getattr(destination, method, None) is not None)
 
     def test_starts_empty(self, destination: Destination) -> None:
@@ -345,3 +348,61 @@ class TestFastPaths:
         destination.discard(staged)
         destination.discard(staged)
         assert keys(destination) == []
+
+
+class TestConditional:
+    """The "conditional" capability: of two writers from one version, exactly one wins."""
+
+    def test_create_only_if_absent(self, destination: Any) -> None:
+        if (cas := features_of(destination).conditional) is None:
+            pytest.skip("no conditional capability")
+        with pytest.raises(FileNotFoundError):
+            cas.read_tag("cas/one")
+        tag = cas.put_if("cas/one", b"first", tag=None)
+        assert cas.read_tag("cas/one") == (b"first", tag)
+        with pytest.raises(ConditionFailed):
+            cas.put_if("cas/one", b"second", tag=None)
+        assert cas.read_tag("cas/one")[0] == b"first"
+
+    def test_replace_only_the_version_read(self, destination: Any) -> None:
+        if (cas := features_of(destination).conditional) is None:
+            pytest.skip("no conditional capability")
+        first = cas.put_if("cas/two", b"v1", tag=None)
+        second = cas.put_if("cas/two", b"v2", tag=first)
+        assert second != first
+        with pytest.raises(ConditionFailed):
+            cas.put_if("cas/two", b"v3", tag=first)  # a stale writer loses
+        assert cas.read_tag("cas/two") == (b"v2", second)
+
+    def test_racing_writers_one_wins(self, destination: Any) -> None:
+        if (cas := features_of(destination).conditional) is None:
+            pytest.skip("no conditional capability")
+        tag = cas.put_if("cas/race", b"start", tag=None)
+        won: list[int] = []
+        start = threading.Barrier(4)
+
+        def writer(n: int) -> None:
+            start.wait()
+            try:
+                cas.put_if("cas/race", f"writer {n}".encode(), tag=tag)
+                won.append(n)
+            except ConditionFailed:
+                pass
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(won) == 1
+        assert cas.read_tag("cas/race")[0] == f"writer {won[0]}".encode()
+
+    def test_the_lease_is_never_listed(self, destination: Any, source_file: SourceWriter) -> None:
+        if (cas := features_of(destination).conditional) is None:
+            pytest.skip("no conditional capability")
+        put(destination, "a", source_file("a", b"a"))
+        cas.put_if(LEASE_KEY, b"{}", tag=None)
+        assert keys(destination) == ["a"]
+        if (quick_list := features_of(destination).quick_list) is not None:
+            assert sorted(i.key for i in quick_list()) == ["a"]
+        assert cas.read_tag(LEASE_KEY)[0] == b"{}"

@@ -15,10 +15,12 @@ from typing import Any
 
 from fsreplica.destinations._base import (
     CAPABILITIES,
+    LEASE_KEY,
     Destination,
     Features,
     ObjectInfo,
     Staged,
+    SupportsConditional,
     SupportsCopy,
     SupportsLinks,
     SupportsLocalRoot,
@@ -94,6 +96,7 @@ def open_destination(url_or_path: str | os.PathLike[str], **options: Any) -> Des
 
 __all__ = [
     "CAPABILITIES",
+    "LEASE_KEY",
     "Destination",
     "Features",
     "InvalidKeyError",
@@ -103,6 +106,7 @@ __all__ = [
     "SourceChangedError",
     "SourceFile",
     "Staged",
+    "SupportsConditional",
     "SupportsCopy",
     "SupportsLinks",
     "SupportsLocalRoot",

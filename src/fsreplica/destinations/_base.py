@@ -3,10 +3,13 @@
 A destination stores regular files under keys ('/'-separated paths relative to its root or
 prefix). The required part is small: put a file, delete, stat, list, close. Renames, copies,
 metadata updates and reads are optional capabilities a destination offers by implementing
-`rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` / `sweep` / `put_link`. They
+`rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` / `sweep` / `put_link` /
+`put_if`. They
 are found once, by `features_of`, as typed fields of a `Features` (a bound method, or None), as
 rclone's optional features are: callers use those fields, so mypy checks every call that only some
 destinations support, and a misspelt name cannot silently choose the slow path.
+`conditional` (compare-and-swap of one small object) is what a lease is taken with, so that
+daemons on several hosts never write one destination at once.
 `quick_list` and `stage` are for speed only: `quick_list` skips per-object hash lookups, and
 `stage` splits a put in two so that a batch of files is made durable with one flush (group
 commit). `sweep` removes what interrupted puts left behind, and `put_link` stores symlinks as
@@ -35,6 +38,11 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from fsreplica.errors import DestinationError, InvalidKeyError
+
+LEASE_KEY = ".fsreplica-lease"
+"""The key of the lease object (see `SupportsConditional`): every destination leaves it out of
+its listings, as a local destination does its temporary files, so a reconcile never deletes it
+and `verify` and `status` never show it."""
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -301,6 +309,38 @@ class SupportsLocalRoot(Protocol):
         ...
 
 
+@runtime_checkable
+class SupportsConditional(Protocol):
+    """The optional "conditional" capability: compare-and-swap of one small object.
+
+    A tag names one version of an object (an ETag, a content hash): `put_if` replaces the object
+    only while it still has the tag its caller read, so of two writers racing from the same
+    version exactly one wins. Used for the lease at `LEASE_KEY`.
+    """
+
+    def read_tag(self, key: str) -> tuple[bytes, str]:
+        """Return the content of `key` and its tag.
+
+        Raises:
+            FileNotFoundError: Nothing is stored under `key`.
+            DestinationError: The read failed.
+        """
+        ...
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> str:
+        """Store `data` under `key` if its tag is still `tag` (None: only if nothing is there).
+
+        Returns:
+            The tag of the version written.
+
+        Raises:
+            ConditionFailed: Another version is there (or one is, for `tag=None`); nothing was
+                written.
+            DestinationError: The write failed.
+        """
+        ...
+
+
 class SetMetadata(Protocol):
     """The bound `set_metadata` of a destination (see `SupportsSetMetadata`)."""
 
@@ -323,8 +363,9 @@ class Sweep(Protocol):
 class Features:
     """The optional capabilities of one destination: each a bound method (or a value), or None.
 
-    Made by `features_of`, once per destination by each user of it. `stage` and `links` are the
-    destination itself (typed as the capability), since each is a group of methods used together.
+    Made by `features_of`, once per destination by each user of it. `stage`, `links` and
+    `conditional` are the destination itself (typed as the capability), since each is a group of
+    methods used together.
     """
 
     rename: Callable[[str, str], ObjectInfo] | None = None
@@ -336,6 +377,7 @@ class Features:
     sweep: Sweep | None = None
     links: SupportsLinks | None = None
     local_root: str | None = None
+    conditional: SupportsConditional | None = None
 
     @property
     def names(self) -> frozenset[str]:
@@ -360,4 +402,5 @@ def features_of(destination: Destination) -> Features:
         sweep=d.sweep if isinstance(d, SupportsSweep) else None,
         links=d if isinstance(d, SupportsLinks) else None,
         local_root=d.local_root if isinstance(d, SupportsLocalRoot) else None,
+        conditional=d if isinstance(d, SupportsConditional) else None,
     )

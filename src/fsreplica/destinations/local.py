@@ -29,7 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fsreplica._oserrors import OSErrorKind, cause_of, classify_oserror
-from fsreplica.destinations._base import ObjectInfo, check_key
+from fsreplica.destinations import _local_conditional
+from fsreplica.destinations._base import LEASE_KEY, ObjectInfo, check_key
 from fsreplica.destinations._local_copy import (
     WRITEBACK_STEP,
     SparseWriter,
@@ -47,7 +48,7 @@ from fsreplica.destinations._local_temp import (
 )
 from fsreplica.destinations._location import parse_location
 from fsreplica.destinations._source import SourceFile
-from fsreplica.errors import DestinationError
+from fsreplica.errors import ConditionFailed, DestinationError
 
 __all__ = ["TEMP_PREFIX", "TEMP_SUFFIX", "XATTR_SHA256", "LocalDestination", "StagedFile"]
 
@@ -555,6 +556,8 @@ class LocalDestination:
                     with self._lock:
                         self._temps.add(key)
                     continue
+                if name == LEASE_KEY and not rel:
+                    continue  # the lease: not an object (see `put_if`)
                 if not key.startswith(prefix):
                     continue
                 if entry.is_symlink():
@@ -769,6 +772,50 @@ class LocalDestination:
                 yield data
         finally:
             os.close(fd)
+
+    def read_tag(self, key: str) -> tuple[bytes, str]:
+        """Return the content of `key` and its tag (see `SupportsConditional`).
+
+        Raises:
+            FileNotFoundError: `key` is not a regular file here.
+            DestinationError: The read failed.
+        """
+        fd = self._open_file(key, op="read")
+        try:
+            data = os.read(fd, _local_conditional.MAX_SIZE)
+        except OSError as exc:
+            raise _error("read", self._where(key), exc) from exc
+        finally:
+            os.close(fd)
+        return data, _local_conditional.tag_of(data)
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> str:
+        """Store `data` under `key` if its tag is still `tag` (None: only if nothing is there).
+
+        Compared and renamed into place under a lock on the directory, which other processes
+        take too (see `_local_conditional`).
+
+        Raises:
+            ConditionFailed: Another version is there; nothing was written.
+            DestinationError: The write failed.
+        """
+        parts = check_key(key, op="put")
+        where = self._where(key)
+        try:
+            fds = self._walk(parts, create=True)
+        except OSError as exc:
+            raise _error("put", where, exc) from exc
+        try:
+            done = _local_conditional.replace_if(
+                parts[-1], fds[-1], data, tag=tag, fsync=self.fsync
+            )
+        except OSError as exc:
+            raise _error("put", where, exc) from exc
+        finally:
+            self._close_fds(fds)
+        if not done:
+            raise ConditionFailed(where)
+        return _local_conditional.tag_of(data)
 
     def close(self) -> None:
         """Close the root directory; idempotent."""

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 
 from fsreplica.destinations._base import ObjectInfo, check_key
 from fsreplica.destinations._source import SourceFile
+from fsreplica.errors import ConditionFailed
 
 
 class MemoryDestination:
     """Objects in a dict, with every optional capability.
+
+    Objects written by `put_if` (the lease) are kept apart and never listed.
 
     `fail(op, error, times=1)` makes the next `times` calls of `op` raise `error` first, to test
     retries without mocks. `calls` counts the calls of each operation.
@@ -23,6 +27,8 @@ class MemoryDestination:
         self.url = f"memory://{name}"
         self._lock = threading.Lock()
         self._objects: dict[str, tuple[bytes, ObjectInfo]] = {}
+        # Written by put_if: kept apart, so listings never show them (the lease).
+        self._tagged: dict[str, tuple[bytes, str]] = {}
         self._faults: dict[str, list[BaseException]] = {}
         self.calls: dict[str, int] = {}
 
@@ -133,6 +139,28 @@ class MemoryDestination:
             except KeyError:
                 raise FileNotFoundError(key) from None
         yield data
+
+    def read_tag(self, key: str) -> tuple[bytes, str]:
+        """Return what `put_if` stored under `key` and its tag (see `SupportsConditional`)."""
+        check_key(key, op="read")
+        self._enter("read_tag")
+        with self._lock:
+            try:
+                return self._tagged[key]
+            except KeyError:
+                raise FileNotFoundError(key) from None
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> str:
+        """Store `data` under `key` if its tag is still `tag` (see `SupportsConditional`)."""
+        check_key(key, op="put")
+        self._enter("put_if")
+        with self._lock:
+            current = self._tagged.get(key)
+            if (current[1] if current else None) != tag:
+                raise ConditionFailed(f"{self.url}/{key}")
+            new = f"{hashlib.sha256(data).hexdigest()[:16]}-{self.calls['put_if']}"
+            self._tagged[key] = (bytes(data), new)
+        return new
 
     def content(self, key: str) -> bytes:
         """Return the stored bytes of `key` (for tests)."""

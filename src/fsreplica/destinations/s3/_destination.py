@@ -23,7 +23,7 @@ from fsreplica.destinations.s3._cache import MetadataCache, default_path
 from fsreplica.destinations.s3._config import Connection, Location, parse_url, resolve
 from fsreplica.destinations.s3._control import STALE_UPLOAD_AGE, Control
 from fsreplica.destinations.s3._errors import destination_error, is_missing
-from fsreplica.errors import DestinationError, SourceChangedError
+from fsreplica.errors import ConditionFailed, DestinationError, SourceChangedError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -474,6 +474,53 @@ class S3Destination:
             if is_missing(exc):
                 raise FileNotFoundError(key) from None
             raise self._error("read", skey, exc) from exc
+
+    def read_tag(self, key: str) -> tuple[bytes, str]:
+        """Return the content of `key` and its ETag (see `SupportsConditional`).
+
+        Raises:
+            FileNotFoundError: `key` does not exist.
+            DestinationError: The read failed.
+        """
+        check_key(key, op="read")
+        skey = to_key(key)
+        try:
+            result = obstore.get(self._store, skey)
+            return bytes(result.bytes()), result.meta["e_tag"] or ""
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(key) from None
+            raise self._error("read", skey, exc) from exc
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> str:
+        """Store `data` under `key` with If-None-Match (tag None) or If-Match: `tag`.
+
+        Raises:
+            ConditionFailed: Another version is there; nothing was written.
+            DestinationError: The write failed, or the store ignores conditional writes (found
+                by `preflight`): a lease cannot be kept there.
+        """
+        check_key(key, op="put")
+        skey = to_key(key)
+        if not self.conditional:
+            raise DestinationError("put", self._where(skey), "the store ignores conditional writes")
+        for _ in range(2):
+            try:
+                mode: Any = "create" if tag is None else {"e_tag": self._if_match(tag)}
+                return (
+                    obstore.put(self._store, skey, data, mode=mode, use_multipart=False)["e_tag"]
+                    or ""
+                )
+            except (AlreadyExistsError, PreconditionError, FileNotFoundError):
+                pass
+            except Exception as exc:
+                raise self._error("put", skey, exc) from exc
+            current = None if tag is None else self._head(skey)
+            if current is None or current[0]["e_tag"] != tag or self._etag_bare:
+                break
+            log.info("%s: the store wants If-Match etags without quotes", self.url)
+            self._etag_bare = True  # refused although unchanged: Ceph RGW 16 (see _put_small)
+        raise ConditionFailed(self._where(skey))
 
     # -- setup and teardown --------------------------------------------------------------------
 

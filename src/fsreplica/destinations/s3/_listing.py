@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import obstore
 
+from fsreplica.destinations._base import LEASE_KEY
+
 if TYPE_CHECKING:
     from obstore import ObjectMeta
     from obstore.store import S3Store
@@ -30,7 +32,11 @@ def pages(store: S3Store, prefix: str) -> Iterator[list[ObjectMeta]]:
     # obstore lists whole path segments: list the enclosing "directory", filter the rest.
     directory = prefix.rpartition("/")[0] or None
     for page in obstore.list(store, directory, chunk_size=PAGE_SIZE):
-        yield [meta for meta in page if meta["path"].startswith(prefix)]
+        yield [
+            meta
+            for meta in page
+            if meta["path"].startswith(prefix) and meta["path"] != LEASE_KEY  # never an object
+        ]
 
 
 def head_all(
