@@ -10,6 +10,7 @@ from fsreplica.config import (
     WatcherConfig,
 )
 from fsreplica.errors import (
+    ConditionFailed,
     ConfigError,
     ControlError,
     DestinationError,
@@ -67,6 +68,7 @@ __all__ = [
     "DEFAULT_IGNORE",
     "DEFAULT_MAX_PENDING",
     "DEFAULT_WRITE_QUIET",
+    "ConditionFailed",
     "ConfigError",
     "ControlError",
     "Destination",
