@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "replicate": "replicate",
     "verify": "verify",
     "status": "status",
+    "daemon": "daemon",
 }
 
 

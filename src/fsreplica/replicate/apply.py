@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import time
 from collections.abc import Callable
 
 from fsreplica._names import shown
@@ -23,6 +24,7 @@ from fsreplica.replicate.batch import Batch, StagedCopy, make_record
 from fsreplica.replicate.engine import Mode, Retry, Task
 from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
+from fsreplica.replicate.observe import Change, Observer, put_change
 from fsreplica.replicate.outcomes import Outcomes
 from fsreplica.replicate.report import Report
 from fsreplica.replicate.state import FileRecord, State
@@ -48,6 +50,7 @@ class Applier:
         parked: Called with each task parked as failed (to check it again later, or not).
         follow: Called with the other names of a hard-linked file a live change was copied for
             (the watcher reports only the name written through).
+        observer: Told of each put, delete, rename, failure and refusal (see `Change`).
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class Applier:
         parked: Callable[[Task], None] | None = None,
         follow: Callable[[list[str]], None] | None = None,
         features: Features | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.root = root
         self.dest = destination
@@ -80,6 +84,7 @@ class Applier:
         self.health = health or DestinationHealth(destination.url, logger=logger)
         self.parked = parked
         self.follow = follow
+        self.observer = observer
 
     def __call__(self, task: Task) -> Retry | None:
         """Apply `task`; return Retry when a transient failure should be retried."""
@@ -150,6 +155,8 @@ class Applier:
             copied += 1
             size += result.size
             self.log.info("put %s (%d bytes)", shown(task.key), result.size)
+            if self.observer is not None:
+                self.observer(put_change(task.key, result.size, item.stat.st_mtime_ns))
         if copied:
             self.health.succeeded(started=work.started)
             self.report.copied(copied, size)
@@ -208,6 +215,8 @@ class Applier:
     def _failed(self, task: Task, op: str, reason: str) -> None:
         new = self.outcomes.failed(task, op, reason)
         self.report.failed(task.key, reason)
+        if self.observer is not None:
+            self.observer(Change("failed", task.key, time.time(), detail=f"{op}: {reason}"))
         if new:
             self.log.warning(
                 "%s %s: %s", op, shown(os.path.join(self.root, task.key)), shown(reason)
@@ -219,6 +228,8 @@ class Applier:
         first = self.guard.first_refusal()
         self.outcomes.refused(task, reason, first=first)
         self.report.failed(task.key, f"delete refused: {reason}")
+        if self.observer is not None:
+            self.observer(Change("refused", task.key, time.time(), detail=reason))
         if first:  # one line, not one per file of a removed tree
             self.log.error(
                 "delete refused in %s: %s; kept at the destination until a reconcile allows it",
@@ -237,6 +248,8 @@ class Applier:
             if had:
                 self.report.deleted()
                 self.log.info("delete %s", shown(task.key))
+                if self.observer is not None:
+                    self.observer(Change("delete", task.key, time.time()))
         work.done.append((task, None, None))
 
     def _present(self, work: Batch, task: Task, path: str, st: os.stat_result) -> None:
@@ -274,6 +287,8 @@ class Applier:
             return
         self.report.copied(1, info.size)
         self.log.info("put %s (%d bytes)", shown(key), info.size)
+        if self.observer is not None:
+            self.observer(put_change(key, info.size, source.stat.st_mtime_ns))
 
     def _link(self, work: Batch, task: Task, path: str, st: os.stat_result) -> None:
         """Copy the symlink at `path` as a symlink: its target text, never what it points to."""
@@ -380,6 +395,8 @@ class Applier:
         work.done.append((task, make_record(task.key, st, orec.sha256, info), old))
         self.report.renamed()
         self.log.info("rename %s -> %s", shown(old), shown(task.key))
+        if self.observer is not None:
+            self.observer(Change("rename", task.key, time.time(), detail=old))
         return True
 
 

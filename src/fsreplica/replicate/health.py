@@ -56,6 +56,12 @@ class DestinationHealth:
         """True between a transient failure and the next success."""
         return self._since is not None
 
+    @property
+    def reason(self) -> str | None:
+        """Why the destination is down (the failure that began the outage), or None when up."""
+        with self._lock:
+            return self._reason if self._since is not None else None
+
     def failed(self, error: DestinationError, *, since: float | None = None) -> None:
         """An operation failed for a reason that may pass (`error.retryable`).
 

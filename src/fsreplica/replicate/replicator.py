@@ -31,6 +31,7 @@ from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.march import Check, Plan, march
+from fsreplica.replicate.observe import Change, Observer
 from fsreplica.replicate.outcomes import Outcomes
 from fsreplica.replicate.reconcile import (
     SourceTree,
@@ -100,6 +101,8 @@ class Replicator:
             wait for it to return, then reconcile and go on; by default `run()` raises
             `RootLost`.
         logger: Where to log; default `logging.getLogger("fsreplica")`.
+        observer: Told of each put, delete, rename, failure and refusal, and of the end of each
+            reconcile's walk (see `Change`); called in the thread that did it, so quick.
 
     Raises:
         ReconcileError: The source is inside the destination or the other way round.
@@ -135,6 +138,7 @@ class Replicator:
         checksum: bool = False,
         wait_for_source: bool = False,
         logger: logging.Logger | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.source = os.path.abspath(os.fspath(source))
         if isinstance(destination, (str, os.PathLike)):
@@ -156,6 +160,7 @@ class Replicator:
         self.links = links
         self.checksum = checksum
         self.wait_for_source = wait_for_source
+        self.observer = observer
         try:
             if links and self._features.links is None:
                 raise ValueError(
@@ -191,6 +196,7 @@ class Replicator:
             parked=self._recheck_later,
             follow=self._follow,
             features=self._features,
+            observer=observer,
         )
         self._engine = Engine(
             self._applier,
@@ -327,6 +333,8 @@ class Replicator:
             # What DEST holds once this reconcile's work is done (the source's files, or more
             # when its deletes were refused): the live guard's reference.
             self._guard.watch(max(plan.dest_count, plan.source_count))
+        if self.observer is not None:
+            self.observer(Change("reconciled", time=time.time(), detail=_plan_summary(plan)))
         return plan
 
     def _queue(self, tasks: list[Task]) -> None:
@@ -588,6 +596,62 @@ class Replicator:
 
     # -- what callers see and do (the CLI, a daemon) ------------------------------------------
 
+    def resync(self) -> SyncReport:
+        """While `run()` replicates: reconcile now, wait for its work, return what it did.
+
+        What live changes did meanwhile is counted too. Any thread but `run()`'s.
+
+        Raises:
+            ReconcileError: The source is missing or unreadable.
+            WatcherError: The source cannot be watched again.
+            InternalError: A thread stopped on an unexpected exception.
+        """
+        watcher = self._watcher
+        if watcher is None or not self._live:
+            raise ReconcileError(self.source, "not replicating")
+        before = self._report.snapshot()
+        with self._reconciling:
+            if watcher.stats.roots == 0:
+                watcher.watch(self.source)
+            watcher.rewatch()
+            self.reconcile()
+        self._engine.wait_idle()
+        self._raise_failure()
+        return _since(before, self._report.snapshot())
+
+    @property
+    def pending(self) -> int:
+        """Changes waiting, being copied or waiting for a retry."""
+        return self._engine.backlog()
+
+    @property
+    def destination_up(self) -> bool:
+        """False while the destination fails for a reason that may pass."""
+        return not self._health.down
+
+    @property
+    def destination_problem(self) -> str | None:
+        """Why the destination is down (`<url>: <reason>`), or None while it takes writes."""
+        reason = self._health.reason
+        return None if reason is None else f"{self.destination.url}: {reason}"
+
+    @property
+    def waiting_for_source(self) -> bool:
+        """True while `run()` waits for the source to return."""
+        return self._waiting is not None
+
+    @property
+    def overflows(self) -> int:
+        """Times the watcher's kernel queue overflowed (each followed by a rescan)."""
+        watcher = self._watcher
+        return 0 if watcher is None else watcher.stats.overflows
+
+    @property
+    def watches(self) -> int:
+        """The inotify watches the replicator holds."""
+        watcher = self._watcher
+        return 0 if watcher is None else watcher.stats.watches
+
     @property
     def report(self) -> Report:
         """The tally of the current sync, or of real-time replication since its first reconcile."""
@@ -647,3 +711,29 @@ class Replicator:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _plan_summary(plan: Plan) -> str:
+    """One line on what a reconcile found."""
+    copies = plan.queued + len(plan.tasks)
+    text = f"{copies} to copy, {len(plan.deletes)} to delete, {plan.unchanged} unchanged"
+    if plan.refused:
+        text += f", deletes refused: {plan.refused}"
+    return text
+
+
+def _since(before: SyncReport, after: SyncReport) -> SyncReport:
+    """What was done between two snapshots of one tally."""
+    return SyncReport(
+        files_copied=after.files_copied - before.files_copied,
+        bytes_copied=after.bytes_copied - before.bytes_copied,
+        deleted=after.deleted - before.deleted,
+        renamed=after.renamed - before.renamed,
+        metadata_updated=after.metadata_updated - before.metadata_updated,
+        unchanged=after.unchanged - before.unchanged,
+        skipped=after.skipped[len(before.skipped) :],
+        failed=after.failed[len(before.failed) :],
+        refused=after.refused,
+        excluded=after.excluded - before.excluded,
+        expected=after.expected - before.expected,
+    )
