@@ -190,6 +190,30 @@ class InvalidKeyError(DestinationError):
         self.key = key
 
 
+class EncryptionKeyError(PathError):
+    """Encryption is asked for but cannot be used; nothing was written.
+
+    No key at the destination, a wrong passphrase or key, a key file others can read, or the
+    `crypt` extra missing.
+
+    Shown as `key <destination>: <reason>`; the CLI exits 2.
+    """
+
+    op = "key"
+
+
+class IntegrityError(DestinationError):
+    """An encrypted object fails to authenticate; nothing of it is given as plaintext.
+
+    Altered, truncated, swapped, sealed under another data key, or older than expected. Never
+    retryable.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__("decrypt", key, reason, retryable=False)
+        self.key = key
+
+
 class ControlError(FsreplicaError):
     """A request to the daemon was refused; `status` is the HTTP status it maps to.
 

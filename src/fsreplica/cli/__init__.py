@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "verify": "verify",
     "status": "status",
     "daemon": "daemon",
+    "key": "key",
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from fsreplica._names import one_line
 from fsreplica.cli._common import add_debounce, add_filters, at_least, source_problem
+from fsreplica.cli._encryption import add_key_options, wrap
 from fsreplica.destinations import Destination, open_destination, parse_location
 from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.errors import FsreplicaError
@@ -73,6 +74,7 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
         "or mtime; at each reconcile",
     )
     add_s3(parser)
+    add_key_options(parser)
 
 
 def add_s3(parser: argparse.ArgumentParser) -> None:
@@ -131,7 +133,7 @@ def open_to_look(args: argparse.Namespace, *, dry_run: bool = False) -> Destinat
         options["create"] = False
     elif dry_run and location.scheme == "s3":
         options.update(preflight=False, metadata_cache=False)
-    return open_destination(args.destination, **options)
+    return wrap(args, open_destination(args.destination, **options))
 
 
 def fail(message: object) -> None:
@@ -160,7 +162,9 @@ def make_replicator(
         options = destination_options(args)
         if s3_options and args.destination.lower().startswith("s3://"):
             options.update(s3_options)
-        destination = open_destination(args.destination, **options)
+        if local is not None and getattr(args, "encrypt", False):
+            options["create"] = False  # it holds the key already: never made empty here
+        destination = wrap(args, open_destination(args.destination, **options))
     except (ImportError, ValueError, FsreplicaError) as exc:
         fail(exc)
         return None

@@ -18,6 +18,7 @@ from fsreplica.cli._common import (
     plural,
     source_problem,
 )
+from fsreplica.cli._encryption import add_key_options
 from fsreplica.cli._replication import add_pair, add_s3, fail, open_to_look
 from fsreplica.errors import FsreplicaError
 from fsreplica.filters import IgnoreRules
@@ -43,6 +44,7 @@ def add_parser(sub: Any, name: str) -> None:
     add_pair(parser)
     add_filters(parser)
     add_s3(parser)
+    add_key_options(parser)
     add_common_options(parser)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fsreplica._names import shown
 from fsreplica._oserrors import cause_of
 from fsreplica.destinations import Destination, ObjectInfo, SourceFile, features_of
+from fsreplica.errors import IntegrityError
 from fsreplica.filters import IgnoreRules
 from fsreplica.replicate.reconcile import walk_source
 
@@ -87,11 +88,16 @@ def _compare(root: str, key: str, info: ObjectInfo, read: Read | None) -> Differ
         return Difference(key, "unreadable", cause_of(exc))
     if size != info.size:
         return Difference(key, "size", f"source {size} bytes, destination {info.size}")
-    dst_hash = dest_sha256(read, key, info)
-    if dst_hash is None:
+    try:
+        dst_hash = dest_sha256(read, key, info)
+    except IntegrityError as exc:  # an encrypted object that does not authenticate
+        dst_hash, detail = None, exc.reason
+    else:
+        detail = ""
+    if dst_hash is None and not detail:
         return Difference(key, "unverifiable", "destination has no content hash")
     if dst_hash != src_hash:
-        return Difference(key, "content")
+        return Difference(key, "content", detail)
     if drift:
         return Difference(key, "metadata", drift)
     return None
