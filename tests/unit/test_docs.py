@@ -74,8 +74,22 @@ def test_docstring_examples_are_found() -> None:
 def test_every_python_block_in_the_docs_is_run() -> None:
     """A Python block added to README.md or docs/ needs a test here that runs it."""
     blocks = [block for path in DOCS for block in _python_blocks(path)]
-    run_here = [_readme_block("fsreplica.Watcher("), _readme_block("fsreplica.Replicator(")]
+    run_here = [
+        _readme_block("fsreplica.Watcher("),
+        _readme_block("fsreplica.Replicator("),
+        _encryption_block(),
+    ]
     assert sorted(blocks) == sorted(run_here)
+
+
+def _encryption_block() -> str:
+    return next(iter(_python_blocks(ROOT / "docs" / "encryption.md")))
+
+
+def test_encryption_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/encryption.md's example: a sealed file read back."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    exec(compile(_encryption_block(), "docs/encryption.md", "exec"), {"__name__": "example"})
 
 
 def test_every_literal_block_in_a_docstring_is_run() -> None:
