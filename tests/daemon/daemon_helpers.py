@@ -10,7 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 
+from fsreplica.destinations.memory import MemoryDestination
 from servers import motoserver
 
 DEADLINE = 20.0
@@ -144,3 +146,18 @@ class DaemonProcess:
         if self.proc.poll() is None:
             self.kill()
         self.proc.__exit__(exc_type, exc, tb)
+
+
+class Bug(BaseException):
+    """Not an Exception: nothing on its way catches it, as a bug in a worker thread."""
+
+
+def broken_destination(url: str) -> MemoryDestination:
+    """A destination (`broken://`) whose every put meets a bug."""
+
+    def put(key: str, source: object) -> NoReturn:
+        raise Bug(f"a bug putting {key}")
+
+    destination = MemoryDestination.from_url("memory://")
+    destination.put = put  # type: ignore[method-assign,assignment]
+    return destination

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from daemon_helpers import bucket_tree, policy_table, tree, wait_for
 
+from fsreplica import destinations
 from fsreplica.daemon.config import load_config
 from fsreplica.daemon.control import Policy, PolicyStatus
 from fsreplica.daemon.manager import Manager
@@ -181,6 +183,36 @@ class TestTrouble:
             wait_live(manager, "good")
             assert tree(tmp_path / "dst1") == {"first1.txt": b"first 1"}
             assert not manager.status().ready
+
+    def test_a_bug_in_one_policy_fails_it_alone(
+        self,
+        tmp_path: Path,
+        environ: dict[str, str],
+        sources: list[Path],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setitem(
+            destinations._SCHEMES, "broken", ("daemon_helpers:broken_destination", None)
+        )
+        config = tmp_path / "config.toml"
+        config.write_text(
+            policy_table("buggy", sources[0], "broken://x")
+            + policy_table("fine", sources[1], tmp_path / "dst1", debounce=0.05)
+        )
+        with Manager(str(config)) as manager:
+            manager.start()
+            wait_for(lambda: state_of(manager, "buggy").state == "failed", "buggy to fail")
+            assert re.fullmatch(
+                r"internal error in fsreplica-transfer-\d+: Bug: a bug putting first0\.txt",
+                state_of(manager, "buggy").detail or "",
+            )
+            wait_live(manager, "fine")
+            (sources[1] / "more.txt").write_text("more")
+            wait_for(lambda: "more.txt" in tree(tmp_path / "dst1"), "fine to go on")
+            failed = [
+                e for e in manager.events(0).events if e.kind == "state" and e.policy == "buggy"
+            ]
+            assert (failed[-1].detail or "").startswith("failed: internal error in")
 
     def test_destination_down(
         self,

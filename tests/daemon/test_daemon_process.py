@@ -20,6 +20,8 @@ from daemon_helpers import (
     wait_for,
 )
 
+from servers import motoserver
+
 
 def run_daemon(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -125,6 +127,31 @@ class TestPolicies:
             wait_for(lambda: tree(tmp_path / "dst0") == wanted[0], "a delete")
             assert daemon.terminate() == 0
         assert "policy moto: put early1.txt" in daemon.output()
+
+    def test_a_destination_down_never_stalls_the_others(
+        self, tmp_path: Path, moto_bucket: tuple[str, str]
+    ) -> None:
+        endpoint, bucket = moto_bucket
+        s3_src, local_src = tmp_path / "s3src", tmp_path / "localsrc"
+        s3_src.mkdir()
+        local_src.mkdir()
+        config = tmp_path / "config.toml"
+        config.write_text(
+            policy_table("moto", s3_src, f"s3://{bucket}/p", endpoint_url=endpoint, debounce=0.05)
+            + policy_table("local", local_src, tmp_path / "dst", debounce=0.05)
+        )
+        with DaemonProcess(tmp_path, config, env=daemon_environ(tmp_path)) as daemon:
+            daemon.wait_started()
+            (s3_src / "before.txt").write_text("before")
+            wait_for(lambda: "before.txt" in bucket_tree(endpoint, bucket, "p"), "the first put")
+            with motoserver.outage():
+                (s3_src / "during.txt").write_text("waits")
+                wait_for(lambda: "unavailable" in daemon.output(), "the outage to be logged")
+                wanted = write_files(local_src, "local", 10)
+                wait_for(lambda: tree(tmp_path / "dst") == wanted, "local to go on")
+            wait_for(lambda: "during.txt" in bucket_tree(endpoint, bucket, "p"), "moto after")
+            assert daemon.terminate() == 0
+        assert "policy moto: destination s3://" in daemon.output()
 
 
 class TestReload:
