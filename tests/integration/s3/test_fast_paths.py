@@ -12,9 +12,9 @@ import pytest
 
 from fsreplica.destinations import SourceFile
 from fsreplica.destinations._base import ObjectInfo
+from fsreplica.destinations._store.cache import MetadataCache
 from fsreplica.destinations._store.prefetch import Prefetch
 from fsreplica.destinations.s3 import S3Destination
-from fsreplica.destinations.s3._cache import MetadataCache
 from fsreplica.destinations.s3._config import StaticCredentials, resolve
 from fsreplica.destinations.s3._preflight import SWEEP_INTERVAL, sweep_due
 from servers import motoserver

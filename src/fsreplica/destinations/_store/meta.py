@@ -6,6 +6,10 @@ S3 keeps it as user metadata, GCS as custom metadata; both list and show it unde
 tools read each other's modification times. `sha256` is the hex digest of the content and
 `fsreplica-ctime-ns` the source's inode change time, which orders versions of one file (a ctime
 never goes back, even when `touch -d` sets an older mtime).
+
+Azure allows only C# identifiers as metadata names, so there the ctime is `fsreplica_ctime_ns`
+(`CTIME_IDENTIFIER`); each store passes the name it uses. rclone's Azure backend writes `mtime`
+as an RFC 3339 time, which `parse_mtime` reads too.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ MTIME = "mtime"
 MODE = "mode"
 SHA256 = "sha256"
 CTIME = "fsreplica-ctime-ns"
+CTIME_IDENTIFIER = "fsreplica_ctime_ns"
 _NS = 1_000_000_000
 _S_IFREG = 0o100000
 
@@ -35,20 +40,43 @@ def format_mtime(mtime_ns: int) -> str:
 
 
 def parse_mtime(text: str) -> int | None:
-    """Parse "seconds[.fraction]" exactly (no float rounding); None when malformed."""
-    seconds, _, fraction = text.strip().partition(".")
+    """Parse "seconds[.fraction]" or an RFC 3339 time exactly; None when malformed."""
+    text = text.strip()
+    if "T" in text:
+        return _parse_rfc3339(text)
+    seconds, _, fraction = text.partition(".")
     try:
         return int(seconds) * _NS + int((fraction + "000000000")[:9] or "0")
     except ValueError:
         return None
 
 
-def attributes_for(source: SourceFile) -> dict[str, str]:
-    """The metadata stored with the content of `source` (call after its content was hashed)."""
+def _parse_rfc3339(text: str) -> int | None:
+    """Parse "2006-01-02T15:04:05.999999999Z07:00" to nanoseconds (no float rounding)."""
+    head, dot, rest = text.partition(".")
+    fraction = ""
+    if dot:
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, zone = rest[:digits], rest[digits:]
+        head += zone
+    try:
+        whole = datetime.fromisoformat(head.replace("Z", "+00:00"))
+        return int(whole.timestamp()) * _NS + int((fraction + "000000000")[:9] or "0")
+    except ValueError:
+        return None
+
+
+def attributes_for(source: SourceFile, *, ctime_name: str = CTIME) -> dict[str, str]:
+    """The metadata stored with the content of `source` (call after its content was hashed).
+
+    Args:
+        source: The file, hashed.
+        ctime_name: The name of the source ctime's entry (`CTIME_IDENTIFIER` on Azure).
+    """
     attributes = {
         MTIME: format_mtime(source.mtime_ns),
         MODE: mode_text(source.mode),
-        CTIME: str(source.stat.st_ctime_ns),
+        ctime_name: str(source.stat.st_ctime_ns),
     }
     if source.sha256 is not None:
         attributes[SHA256] = source.sha256
@@ -60,10 +88,10 @@ def mode_text(mode: int) -> str:
     return format(_S_IFREG | mode, "o")
 
 
-def ctime_of(attributes: Mapping[str, str]) -> int:
-    """The recorded source ctime, or 0 for objects written by other tools."""
+def ctime_of(attributes: Mapping[str, str], *, name: str = CTIME) -> int:
+    """The recorded source ctime (under `name`), or 0 for objects written by other tools."""
     try:
-        return int(attributes.get(CTIME, "0"))
+        return int(attributes.get(name, "0"))
     except ValueError:
         return 0
 

@@ -29,7 +29,7 @@ Keys are the POSIX relative paths under the prefix; a name that is not UTF-8 or 
 character is stored under the reversible encoding of `fsreplica._names.to_key` (rclone's
 InvalidUtf8 quoting) and listed under its name again. Each object carries `mtime` and `mode`
 (rclone's encoding), `sha256` and the source ctime as user metadata, so `stat` is one HEAD.
-S3 lists no metadata: `list` pays a HEAD for each object that the metadata cache (see `_cache`,
+S3 lists no metadata: `list` pays a HEAD for each object that the metadata cache (`_store.cache`,
 kept between runs) does not hold with the same ETag and size.
 
 obstore (Rust, object_store) carries the data path: a request costs less latency and a fraction

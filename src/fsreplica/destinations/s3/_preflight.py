@@ -21,7 +21,7 @@ from fsreplica.destinations.s3._control import PROBE_PREFIX
 if TYPE_CHECKING:
     from obstore.store import S3Store
 
-    from fsreplica.destinations.s3._cache import MetadataCache
+    from fsreplica.destinations._store.cache import MetadataCache
 
 SWEEP_INTERVAL = 3600.0
 """Seconds between two sweeps of stale multipart uploads of one destination."""

@@ -1,11 +1,11 @@
-"""Putting one large file: a streamed multipart upload.
+"""Putting one large file through obstore: a streamed multipart upload (S3) or block list (Azure).
 
 Small files are read whole and sent in one PUT (`_store.body`). Large files are hashed first (the
-digest travels in the metadata that S3 fixes when a multipart upload starts), then sent part by
-part into obstore's writer, which keeps at most `concurrency` parts in flight: `write` blocks
-while they are all in flight, so memory stays near `(concurrency + 2) * part_size` whatever the
-file size and the server's speed (figures in benchmarks/README.md).
-Any failure, a changed source included, aborts the multipart upload.
+digest travels in the metadata that S3 fixes when a multipart upload starts, and Azure when the
+block list is committed), then sent part by part into obstore's writer, which keeps at most
+`concurrency` parts in flight: `write` blocks while they are all in flight, so memory stays near
+`(concurrency + 2) * part_size` whatever the file size and the server's speed (figures in
+benchmarks/README.md). Any failure, a changed source included, aborts the multipart upload.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import obstore
 from fsreplica.errors import SourceChangedError
 
 if TYPE_CHECKING:
-    from obstore.store import S3Store
+    from obstore.store import ObjectStore
 
     from fsreplica.destinations._source import SourceFile
 
-MAX_PARTS = 10_000  # S3's limit on parts per upload
+MAX_PARTS = 10_000  # S3's limit on parts per upload (Azure's on blocks is 50,000)
 _MIB = 1024 * 1024
 
 
@@ -33,7 +33,7 @@ def part_size_for(size: int, part_size: int) -> int:
 
 
 def upload_multipart(
-    store: S3Store,
+    store: ObjectStore,
     key: str,
     source: SourceFile,
     *,

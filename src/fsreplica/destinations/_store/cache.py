@@ -1,8 +1,9 @@
 """What is known of each object between runs, so a no-change listing costs LIST requests only.
 
-S3 lists key, size, ETag and date but no user metadata; without this cache every run would pay
-a HEAD per object to learn mtime, mode and hash. Entries are valid only while the LIST shows the
-same ETag and size (and, once seen, the same date), so a change by anyone else is noticed. It is
+An object store's listing (through obstore) gives key, size, ETag and date but no user metadata;
+without this cache every run would pay a HEAD per object to learn mtime, mode and hash. Entries
+are valid only while the LIST shows the same ETag and size (and, once seen, the same date), so a
+change by anyone else is noticed. It is
 a cache: written without fsync, and a lost, corrupt or busy file (another fsreplica process
 using the same destination) only costs HEADs again, never an error.
 
@@ -40,11 +41,23 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 _Row = tuple[str, int, str | None, int, int | None, str | None]
 
 
-def default_path(identity: str) -> Path:
-    """The cache file for a destination identity (endpoint, bucket, prefix) under XDG's cache."""
+def default_path(identity: str, *, kind: str = "s3") -> Path:
+    """The cache file for a destination identity (endpoint, bucket, prefix) under XDG's cache.
+
+    Args:
+        identity: What tells the destination apart from every other one of its kind.
+        kind: The directory of the destination's kind ("s3", "azure").
+    """
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     name = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return Path(base) / "fsreplica" / "s3" / f"{name}.sqlite"
+    return Path(base) / "fsreplica" / kind / f"{name}.sqlite"
+
+
+def same_etag(one: str | None, other: str | None) -> bool:
+    """Whether two ETags name the same version (Azure lists them without the quotes of a HEAD)."""
+    if one is None or other is None:
+        return one is other
+    return one.strip('"') == other.strip('"')
 
 
 def _private_dirs(path: str) -> None:
@@ -142,7 +155,7 @@ class MetadataCache:
         with self._lock:
             rows = self._loaded()
             row = rows.get(key)
-            if row is None or row[0] != etag or row[1] != size:
+            if row is None or not same_etag(row[0], etag) or row[1] != size:
                 return None
             if row[2] is not None and row[2] != modified:
                 return None

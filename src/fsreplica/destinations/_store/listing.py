@@ -1,8 +1,8 @@
-"""Listing a prefix: LIST pages, then the HEADs that S3 needs to tell user metadata.
+"""Listing a prefix through obstore: LIST pages, then the HEADs needed to tell user metadata.
 
-S3's ListObjectsV2 answers key, size, ETag and date but no user metadata, so an object not seen
-before costs one HEAD. They are sent concurrently through obstore's async API on one event loop
-per page (no thread pool to own and stop).
+obstore's listing answers key, size, ETag and date but no user metadata (S3's ListObjectsV2 has
+none to give), so an object not seen before costs one HEAD. They are sent concurrently through
+obstore's async API on one event loop per page (no thread pool to own and stop).
 
 LIST pages come one after the other (each needs the last one's continuation token), and each
 is a round trip to the server: `_store.prefetch.Prefetch` asks for them in a thread of its own.
@@ -19,7 +19,7 @@ from fsreplica.destinations._base import LEASE_KEY
 
 if TYPE_CHECKING:
     from obstore import ObjectMeta
-    from obstore.store import S3Store
+    from obstore.store import ObjectStore
 
 PAGE_SIZE = 1000
 
@@ -27,7 +27,7 @@ Head = tuple["ObjectMeta", Mapping[str, str]]
 Page = list["ObjectMeta"]
 
 
-def pages(store: S3Store, prefix: str) -> Iterator[list[ObjectMeta]]:
+def pages(store: ObjectStore, prefix: str) -> Iterator[list[ObjectMeta]]:
     """Yield pages of the objects whose key starts with `prefix` (a plain string prefix)."""
     # obstore lists whole path segments: list the enclosing "directory", filter the rest.
     directory = prefix.rpartition("/")[0] or None
@@ -40,7 +40,7 @@ def pages(store: S3Store, prefix: str) -> Iterator[list[ObjectMeta]]:
 
 
 def head_all(
-    store: S3Store, keys: Sequence[str], *, concurrency: int
+    store: ObjectStore, keys: Sequence[str], *, concurrency: int
 ) -> list[Head | BaseException]:
     """HEAD every key, `concurrency` at a time; a failure is returned in place of its result."""
     import asyncio  # noqa: PLC0415 - slow to import; a listing that the cache answers needs none
@@ -49,7 +49,7 @@ def head_all(
 
 
 async def _head_all(
-    store: S3Store, keys: Sequence[str], concurrency: int
+    store: ObjectStore, keys: Sequence[str], concurrency: int
 ) -> list[Head | BaseException]:
     import asyncio  # noqa: PLC0415 - see head_all
 
