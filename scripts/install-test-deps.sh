@@ -26,3 +26,14 @@ if ((${#need[@]})); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# Azurite, Microsoft's Azure Storage emulator, for the az:// tier (tests/servers/azurite.py starts
+# it once per test session). Pinned: 3.35 is the last release that runs on Node 20. Installed
+# outside the repository, into FSREPLICA_TEST_DIR (default /opt/fsreplica-test).
+AZURITE_VERSION=3.35.0
+azurite_dir="${FSREPLICA_TEST_DIR:-/opt/fsreplica-test}/azurite"
+if ! grep -qs "\"version\": \"$AZURITE_VERSION\"" "$azurite_dir/node_modules/azurite/package.json"; then
+    command -v npm >/dev/null || { echo "install-test-deps: npm is needed for azurite" >&2; exit 1; }
+    mkdir -p "$azurite_dir"
+    npm install --prefix "$azurite_dir" --no-audit --no-fund --loglevel=error \
+        "azurite@$AZURITE_VERSION" >/dev/null
+fi

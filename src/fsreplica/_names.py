@@ -28,6 +28,10 @@ Two places cannot take such a key as it is:
   exact; a name without any of these characters is its own key, so a tree of plain names is
   stored under the very names any other tool shows. A Q followed by anything else (a key not
   written by fsreplica) is read as itself.
+
+  Azure Blob Storage takes a backslash for '/' and drops a '.' that ends a path segment:
+  `to_blob_key` escapes those too (Q + `5C`, Q + `2E`), as rclone's Azure backend does;
+  `from_key` decodes both.
 """
 
 from __future__ import annotations
@@ -78,6 +82,21 @@ def to_key(name: str) -> str:
         if "\ud800" <= char <= "\udfff" and not _is_escaped_byte(char):
             raise UnicodeEncodeError("utf-8", name, name.index(char), name.index(char) + 1, "")
     return _TO_KEY.sub(_escape_for_key, name)
+
+
+_BLOB_ONLY = re.compile(r"\\|\.(?=/|$)")
+
+
+def to_blob_key(name: str) -> str:
+    """Return the Azure blob name of `name`: `to_key`, with backslashes and trailing dots escaped.
+
+    Raises:
+        UnicodeEncodeError: As `to_key`.
+    """
+    key = to_key(name)
+    if "\\" not in key and "." not in key:
+        return key
+    return _BLOB_ONLY.sub(lambda match: f"{QUOTE}{ord(match.group()):02X}", key)
 
 
 def in_key_order(name: str) -> bool:

@@ -99,8 +99,9 @@ def test_every_literal_block_in_a_docstring_is_run() -> None:
         for test in doctest.DocTestFinder(exclude_empty=False).find(importlib.import_module(name)):
             if test.docstring and "::\n" in test.docstring:
                 with_blocks.add(test.name)
-    # tests/integration/s3/test_docs.py::test_package_example runs this one against moto.
-    assert with_blocks == {"fsreplica.destinations.s3"}
+    # tests/integration/s3/test_docs.py::test_package_example runs the first against moto,
+    # tests/integration/azure_blob/test_docs.py::test_package_example the second against Azurite.
+    assert with_blocks == {"fsreplica.destinations.s3", "fsreplica.destinations.azure"}
 
 
 def test_readme_python_example(tmp_path: Path) -> None:

@@ -22,7 +22,12 @@ def add_pair(parser: argparse.ArgumentParser, *, optional: bool = False) -> None
     """Add the SRC and DEST arguments."""
     nargs = "?" if optional else None
     parser.add_argument("source", metavar="SRC", nargs=nargs, help="the directory to replicate")
-    parser.add_argument("destination", metavar="DEST", nargs=nargs, help="a path or file:// URL")
+    parser.add_argument(
+        "destination",
+        metavar="DEST",
+        nargs=nargs,
+        help="a path, file:// URL, s3://bucket/prefix or az://container/prefix",
+    )
 
 
 def add_state(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +74,7 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
         "-c",
         "--checksum",
         action="store_true",
-        help="compare every file's content on both sides (reading DEST's files, or an S3 "
+        help="compare every file's content on both sides (reading DEST's files, or an "
         "object's recorded SHA-256) and copy again what differs, not only what changed in size "
         "or mtime; at each reconcile",
     )
@@ -77,48 +82,69 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
     add_key_options(parser)
 
 
+# Object stores, and the options of the command line each one takes.
+OBJECT_SCHEMES: dict[str, frozenset[str]] = {
+    "s3": frozenset({"endpoint_url", "region", "path_style"}),
+    "az": frozenset({"endpoint_url"}),
+}
+
+
 def add_s3(parser: argparse.ArgumentParser) -> None:
-    """Add --endpoint-url, --region and --path-style (s3:// destinations)."""
-    group = parser.add_argument_group("s3:// destinations")
+    """Add --endpoint-url, --region and --path-style (object storage destinations)."""
+    group = parser.add_argument_group("object storage (s3://, az://)")
     group.add_argument(
         "--endpoint-url",
         metavar="URL",
-        help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS)",
+        help="an S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS), "
+        "or an Azure blob endpoint: an emulator or a sovereign cloud (default: the connection "
+        "string's, $AZURE_STORAGE_ENDPOINT, https://ACCOUNT.blob.core.windows.net)",
     )
     group.add_argument(
-        "--region", metavar="NAME", help="signing region (default: the AWS profile's, us-east-1)"
+        "--region",
+        metavar="NAME",
+        help="s3: signing region (default: the AWS profile's, us-east-1)",
     )
     group.add_argument(
         "--path-style",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="address buckets as ENDPOINT/BUCKET (default: yes exactly with a custom endpoint)",
+        help="s3: address buckets as ENDPOINT/BUCKET (default: yes exactly with a custom endpoint)",
     )
+
+
+def object_scheme(destination: str) -> str | None:
+    """The scheme of DEST when it is an object store (`s3`, `az`), else None."""
+    scheme = destination.partition("://")[0].lower() if "://" in destination else ""
+    return scheme if scheme in OBJECT_SCHEMES else None
 
 
 def destination_options(args: argparse.Namespace) -> dict[str, Any]:
     """The keyword options for `open_destination` given on the command line.
 
     Raises:
-        ValueError: S3 options were given for a destination that is not s3://.
+        ValueError: Object storage options were given for a destination that takes none.
     """
     given = {
         name: value
         for name in ("endpoint_url", "region", "path_style")
         if (value := getattr(args, name, None)) is not None
     }
-    if given and not args.destination.lower().startswith("s3://"):
-        flags = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise ValueError(f"{flags}: only for s3:// destinations")
+    scheme = object_scheme(args.destination)
+    taken = OBJECT_SCHEMES.get(scheme or "", frozenset())
+    refused = [name for name in given if name not in taken]
+    if refused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+        takers = [f"{s}://" for s, names in OBJECT_SCHEMES.items() if names.issuperset(refused)]
+        raise ValueError(f"{flags}: only for {' and '.join(takers)} destinations")
     return given
 
 
 def open_to_look(args: argparse.Namespace, *, dry_run: bool = False) -> Destination:
     """Open DEST to look at it (`verify`, dry runs): a local DEST is never created.
 
-    A local DEST that does not exist yet is an empty destination. For a dry run, an s3:// one is
-    opened without its preflight (which writes a probe object) and without its on-disk metadata
-    cache, so that nothing is written anywhere.
+    A local DEST that does not exist yet is an empty destination. For a dry run, an object store
+    (s3://, az://) is opened without its preflight (which writes a probe object) and without its
+    on-disk metadata cache, so that nothing is written anywhere.
 
     Raises:
         ValueError: Bad options or URL.
@@ -131,7 +157,7 @@ def open_to_look(args: argparse.Namespace, *, dry_run: bool = False) -> Destinat
         if not os.path.lexists(location.path):
             return MemoryDestination()
         options["create"] = False
-    elif dry_run and location.scheme == "s3":
+    elif dry_run and object_scheme(args.destination):
         options.update(preflight=False, metadata_cache=False)
     return wrap(args, open_destination(args.destination, **options))
 
@@ -148,7 +174,7 @@ def make_replicator(
 
     Args:
         args: The parsed command line.
-        s3_options: More keyword options for an s3:// destination.
+        s3_options: More keyword options for an object store destination (s3://, az://).
         **extra: More keyword options for the Replicator.
     """
     if (problem := source_problem(args.source)) is not None:
@@ -160,7 +186,7 @@ def make_replicator(
             # Before opening, which creates the directory: never inside the source.
             check_overlap(os.path.abspath(args.source), local)
         options = destination_options(args)
-        if s3_options and args.destination.lower().startswith("s3://"):
+        if s3_options and object_scheme(args.destination):
             options.update(s3_options)
         if local is not None and getattr(args, "encrypt", False):
             options["create"] = False  # it holds the key already: never made empty here

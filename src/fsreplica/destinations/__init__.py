@@ -42,6 +42,7 @@ _SCHEMES: dict[str, tuple[str, str | None]] = {
     "file": ("fsreplica.destinations.local:LocalDestination", None),
     "memory": ("fsreplica.destinations.memory:MemoryDestination", None),
     "s3": ("fsreplica.destinations.s3:S3Destination", "s3"),
+    "az": ("fsreplica.destinations.azure:AzureDestination", "azure"),
 }
 
 
