@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from fsreplica.crypt import EXTRA_HINT, KEY_OBJECT
-from fsreplica.errors import DestinationError, EncryptionKeyError
+from fsreplica.crypt._apply import apply_encryption, find_secrets
 
 if TYPE_CHECKING:
     from fsreplica.crypt import Secrets
@@ -30,71 +29,22 @@ def add_key_options(parser: argparse.ArgumentParser, *, encrypt_flag: bool = Tru
     )
 
 
-def crypt_module() -> None:
-    """Fail closed when the crypt extra is missing: encryption is never silently dropped."""
-    try:
-        import fsreplica.crypt._store  # noqa: F401, PLC0415 - needs cryptography
-    except ImportError as exc:
-        raise EncryptionKeyError(
-            "--encrypt", f"encryption needs the crypt extra: {EXTRA_HINT} ({exc})"
-        ) from None
-
-
 def secrets_from(args: argparse.Namespace, *, what: str) -> Secrets:
     """The secrets given by --key-file, else $FSREPLICA_PASSPHRASE or a prompt.
 
-    Args:
-        args: The parsed command line.
-        what: Names the destination in messages.
-
     Raises:
-        EncryptionKeyError: No key given anywhere, or the key file is unusable.
+        EncryptionKeyError: No key given anywhere, the key file is unusable, the extra missing.
     """
-    crypt_module()
-    from fsreplica.crypt import (  # noqa: PLC0415
-        Secrets,
-        passphrase_from_env_or_prompt,
-        read_key_file,
-    )
-
-    if args.key_file:
-        passphrase, identities = read_key_file(args.key_file)
-        return Secrets(passphrase=passphrase, identities=identities)
-    passphrase = passphrase_from_env_or_prompt()
-    if passphrase is None:
-        raise EncryptionKeyError(
-            what, "no key: give --key-file, or set FSREPLICA_PASSPHRASE, or run on a terminal"
-        )
-    return Secrets(passphrase=passphrase)
+    return find_secrets(key_file=args.key_file, what=what)
 
 
 def wrap(args: argparse.Namespace, destination: Destination) -> Destination:
     """With --encrypt, `destination` unlocked and wrapped; without, itself unless encrypted.
 
-    Closes `destination` when it raises.
-
-    Raises:
-        EncryptionKeyError: No key, a wrong key, the extra missing, or an encrypted
-            destination used without --encrypt.
-        DestinationError: The key object cannot be read.
+    Closes `destination` when it raises (see `fsreplica.crypt._apply.apply_encryption`).
     """
-    try:
-        if not getattr(args, "encrypt", False):
-            _refuse_encrypted(destination)
-            return destination
-        secrets = secrets_from(args, what=destination.url)
-        from fsreplica.crypt import open_encrypted  # noqa: PLC0415
-
-        return open_encrypted(destination, secrets)
-    except BaseException:
-        destination.close()
-        raise
-
-
-def _refuse_encrypted(destination: Destination) -> None:
-    """A plain copy into an encrypted destination would mix plaintext in: refuse it."""
-    try:
-        destination.stat(KEY_OBJECT)
-    except (FileNotFoundError, DestinationError):
-        return  # a store that refuses to say (S3 without ListBucket) is given the benefit
-    raise EncryptionKeyError(destination.url, "the destination is encrypted: add --encrypt")
+    return apply_encryption(
+        destination,
+        encrypt=getattr(args, "encrypt", False),
+        key_file=getattr(args, "key_file", None),
+    )

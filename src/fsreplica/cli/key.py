@@ -8,8 +8,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from fsreplica.cli._common import EXIT_OK, EXIT_USAGE, add_common_options, exit_epilog
-from fsreplica.cli._encryption import add_key_options, crypt_module, secrets_from
+from fsreplica.cli._encryption import add_key_options, secrets_from
 from fsreplica.cli._replication import add_s3, destination_options, fail
+from fsreplica.crypt._apply import require_extra
 from fsreplica.errors import FsreplicaError
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def _open(args: argparse.Namespace, *, create: bool) -> Destination:
 def run(args: argparse.Namespace) -> int:
     """Run `key init`, `key rotate` or `key show`."""
     try:
-        crypt_module()
+        require_extra()
         if args.action == "init":
             return _init(args)
         if args.action == "rotate":

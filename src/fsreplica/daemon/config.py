@@ -101,14 +101,18 @@ def _absolute(field: str, text: str) -> str:
 def _check(field: str, value: object) -> object:  # noqa: PLR0911 - one return per kind
     """Check one field of a policy and return its value as `Policy` holds it."""
     bad = f"{field}: expected "
-    if field in ("id", "source", "destination", "state", "endpoint_url", "region"):
+    if field == "mode":
+        if value not in ("opaque", "transparent"):
+            raise InvalidPolicy(bad + '"opaque" or "transparent"', detail=field)
+        return value
+    if field in ("id", "source", "destination", "state", "endpoint_url", "region", "key_file"):
         if not isinstance(value, str) or not value:
             raise InvalidPolicy(bad + "a non-empty string", detail=field)
         if field == "id" and not POLICY_ID.fullmatch(value):
             raise InvalidPolicy(
                 f"id: {value!r} is not a policy id ([a-z0-9][a-z0-9_.-]*)", detail=field
             )
-        if field in ("source", "state"):
+        if field in ("source", "state", "key_file"):
             return _absolute(field, value)
         if field == "destination" and "://" not in value:
             return _absolute(field, value)  # a local path

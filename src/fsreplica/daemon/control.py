@@ -52,6 +52,8 @@ EventKind = Literal[
 """What an `Event` reports."""
 
 JobState = Literal["queued", "running", "done", "failed"]
+PolicyMode = Literal["opaque", "transparent"]
+"""How a policy copies: bytes as they are, or encrypted for the destination."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -74,6 +76,10 @@ class Policy:
         state: The state file; None for the default one of this SRC/DEST pair.
         endpoint_url: For object storage: the endpoint (emulators, S3-compatible stores).
         region: For object storage: the region.
+        mode: "opaque" copies bytes as they are; "transparent" encrypts them for the
+            destination (docs/encryption.md), which needs a key made by `fsreplica key init`.
+        key_file: With "transparent": the key file (0600); None for `$FSREPLICA_PASSPHRASE`
+            in the daemon's environment.
     """
 
     id: str
@@ -91,6 +97,8 @@ class Policy:
     state: str | None = None
     endpoint_url: str | None = None
     region: str | None = None
+    mode: PolicyMode = "opaque"
+    key_file: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

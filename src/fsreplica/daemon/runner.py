@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from fsreplica._names import one_line
+from fsreplica.crypt._apply import apply_encryption
 from fsreplica.daemon.control import Failure, Policy, PolicyState, PolicyStatus
 from fsreplica.daemon.eventlog import EventLog
 from fsreplica.destinations import open_destination, parse_location
@@ -182,7 +183,12 @@ class PolicyRunner:
                 options["endpoint_url"] = policy.endpoint_url
             if policy.region is not None:
                 options["region"] = policy.region
-            destination = open_destination(policy.destination, **options)
+            destination = apply_encryption(
+                open_destination(policy.destination, **options),
+                encrypt=policy.mode == "transparent",
+                key_file=policy.key_file,
+                interactive=False,
+            )
         except DestinationError as exc:
             if not exc.retryable:
                 self._fail(str(exc))
