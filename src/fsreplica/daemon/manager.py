@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fsreplica import __version__
+from fsreplica.config import WatcherConfig
 from fsreplica.daemon import configfile
 from fsreplica.daemon.config import (
     DaemonConfig,
@@ -33,6 +34,7 @@ from fsreplica.daemon.control import (
 )
 from fsreplica.daemon.eventlog import EventLog
 from fsreplica.daemon.runner import PolicyRunner
+from fsreplica.daemon.watchhub import HubRegistry, watcher_config
 from fsreplica.errors import (
     ConfigError,
     FsreplicaError,
@@ -83,6 +85,7 @@ class Manager:
         self._runners: dict[str, PolicyRunner] = {}
         self._lock = threading.Lock()  # the structures above, held briefly
         self._changing = threading.RLock()  # one change at a time: file, then runners
+        self._hubs = HubRegistry(logger=self.log)  # one watcher per source
         self._jobs: dict[str, Job] = {}
         self._job_ids = itertools.count(1)
         self._job_threads: list[threading.Thread] = []
@@ -98,9 +101,19 @@ class Manager:
     def start(self) -> None:
         """Start every enabled policy."""
         with self._changing:
+            self._prepare_hubs(self._policies)
             for policy in self._policies:
                 if policy.enabled:
                     self._start(policy)
+
+    def _prepare_hubs(self, policies: Sequence[Policy]) -> None:
+        """Start the shared watchers of these policies' sources, before the policies."""
+        by_source: dict[str, list[WatcherConfig]] = {}
+        for policy in policies:
+            if policy.enabled:
+                by_source.setdefault(policy.source, []).append(watcher_config(policy))
+        for source, configs in by_source.items():
+            self._hubs.prepare(source, configs)
 
     def close(self) -> None:
         """Stop every policy (in-flight copies finish) and every job; idempotent."""
@@ -110,6 +123,7 @@ class Manager:
                 runners = list(self._runners.values())
                 self._runners.clear()
             self._stop(runners)
+            self._hubs.close()
             for thread in self._job_threads:
                 thread.join()
             self._job_threads.clear()
@@ -122,7 +136,7 @@ class Manager:
         self.close()
 
     def _start(self, policy: Policy) -> None:
-        runner = PolicyRunner(policy, events=self._events_log)
+        runner = PolicyRunner(policy, events=self._events_log, hubs=self._hubs)
         with self._lock:
             self._runners[policy.id] = runner
         runner.start()
@@ -257,6 +271,7 @@ class Manager:
                 ]
                 self._policies = list(config.policies)
             self._stop(going)
+            self._prepare_hubs([new[i] for i in diff["added"] + diff["changed"]])
             for policy_id in diff["added"] + diff["changed"]:
                 policy = new[policy_id]
                 if policy.enabled and not self._closed:
@@ -359,7 +374,6 @@ class Manager:
             policies = list(self._policies)
             runners = dict(self._runners)
         statuses = []
-        watches = 0
         for policy in policies:
             runner = runners.get(policy.id)
             if runner is None:
@@ -367,7 +381,6 @@ class Manager:
                 statuses.append(PolicyStatus(id=policy.id, state=state))  # type: ignore[arg-type]
                 continue
             statuses.append(runner.status())
-            watches += runner.watches
         ready = all(s.state == "live" for s, p in zip(statuses, policies, strict=True) if p.enabled)
         return DaemonStatus(
             version=__version__,
@@ -375,7 +388,7 @@ class Manager:
             ready=ready,
             config=self.path,
             policies=tuple(statuses),
-            watches=watches,
+            watches=self._hubs.watches,
             watch_limit=watch_limit(),
         )
 

@@ -19,6 +19,7 @@ from fsreplica._names import one_line
 from fsreplica.crypt._apply import apply_encryption
 from fsreplica.daemon.control import Failure, Policy, PolicyState, PolicyStatus
 from fsreplica.daemon.eventlog import EventLog
+from fsreplica.daemon.watchhub import HubRegistry
 from fsreplica.destinations import open_destination, parse_location
 from fsreplica.errors import (
     DestinationError,
@@ -63,11 +64,20 @@ class PolicyRunner:
     Args:
         policy: The policy (enabled).
         events: Where its puts, deletes, failures and state changes are told.
+        hubs: The daemon's shared watchers, by source (None: a watcher of its own).
         clock: Wall clock.
     """
 
-    def __init__(self, policy: Policy, *, events: EventLog, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        events: EventLog,
+        hubs: HubRegistry | None = None,
+        clock: Any = time.time,
+    ) -> None:
         self.policy = policy
+        self._hubs = hubs
         self._events = events
         self._clock = clock
         self.log = policy_logger(policy.id)
@@ -218,6 +228,7 @@ class PolicyRunner:
                 wait_for_source=True,
                 logger=self.log,
                 observer=self._observe,
+                watcher_factory=None if self._hubs is None else self._hubs.factory(policy.source),
             )
         except (ValueError, FsreplicaError) as exc:
             destination.close()

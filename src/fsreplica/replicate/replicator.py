@@ -103,6 +103,8 @@ class Replicator:
         logger: Where to log; default `logging.getLogger("fsreplica")`.
         observer: Told of each put, delete, rename, failure and refusal, and of the end of each
             reconcile's walk (see `Change`); called in the thread that did it, so quick.
+        watcher_factory: Makes the watcher of `run()` from its settings (default `Watcher`): a
+            daemon hands out views of one watcher shared by the policies of a source.
 
     Raises:
         ReconcileError: The source is inside the destination or the other way round.
@@ -139,6 +141,7 @@ class Replicator:
         wait_for_source: bool = False,
         logger: logging.Logger | None = None,
         observer: Observer | None = None,
+        watcher_factory: Callable[[WatcherConfig], Watcher] | None = None,
     ) -> None:
         self.source = os.path.abspath(os.fspath(source))
         if isinstance(destination, (str, os.PathLike)):
@@ -161,6 +164,7 @@ class Replicator:
         self.checksum = checksum
         self.wait_for_source = wait_for_source
         self.observer = observer
+        self._new_watcher = watcher_factory or Watcher
         try:
             if links and self._features.links is None:
                 raise ValueError(
@@ -432,7 +436,7 @@ class Replicator:
                 journaled for the next start).
             RootLost: The source was deleted, moved away or unmounted (unless `wait_for_source`).
         """
-        watcher = Watcher(WatcherConfig(debounce_delay=self.debounce, ignore=self.ignore))
+        watcher = self._new_watcher(WatcherConfig(debounce_delay=self.debounce, ignore=self.ignore))
         reader = threading.Thread(
             target=self._guarded, args=(self._read_events, watcher), name="fsreplica-log"
         )
