@@ -54,9 +54,13 @@ class TestBasics:
         features = features_of(destination)
         assert features.names <= CAPABILITIES
         for name in CAPABILITIES:  # a capability is there exactly when its methods are
-            method = {"stage": "publish", "links": "put_link", "conditional": "put_if"}.get(
-                name, name
-            )
+            methods = {
+                "stage": "publish",
+                "links": "put_link",
+                "conditional": "put_if",
+                "versions": "list_versions",
+            }
+            method = methods.get(name, name)
             assert (name in features.names) == (getattr(destination, method, None) is not None)
 
     def test_starts_empty(self, destination: Destination) -> None:

@@ -4,7 +4,7 @@ A destination stores regular files under keys ('/'-separated paths relative to i
 prefix). The required part is small: put a file, delete, stat, list, close. Renames, copies,
 metadata updates and reads are optional capabilities a destination offers by implementing
 `rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` / `sweep` / `put_link` /
-`put_if`. They
+`put_if` / `list_versions`. They
 are found once, by `features_of`, as typed fields of a `Features` (a bound method, or None), as
 rclone's optional features are: callers use those fields, so mypy checks every call that only some
 destinations support, and a misspelt name cannot silently choose the slow path.
@@ -12,8 +12,9 @@ destinations support, and a misspelt name cannot silently choose the slow path.
 daemons on several hosts never write one destination at once.
 `quick_list` and `stage` are for speed only: `quick_list` skips per-object hash lookups, and
 `stage` splits a put in two so that a batch of files is made durable with one flush (group
-commit). `sweep` removes what interrupted puts left behind, and `put_link` stores symlinks as
-symlinks.
+commit). `sweep` removes what interrupted puts left behind, `put_link` stores symlinks as
+symlinks, and `list_versions` / `read_version` reach the earlier versions a store keeps (for
+`restore --at`).
 
 Keys are validated by every destination with `check_key` (shared here so all destinations refuse
 the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL, and nothing
@@ -296,6 +297,71 @@ class SupportsLinks(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One version of a key in a store that keeps versions (see `SupportsVersions`).
+
+    Attributes:
+        key: The key, as `list` names it.
+        version: The store's identifier of this version (opaque).
+        modified_ns: When the store made this version (its clock, not the source file's mtime).
+        size: Size in bytes (0 for a deletion).
+        deleted: True for a deletion (S3's delete marker): the key did not exist from then on.
+    """
+
+    key: str
+    version: str
+    modified_ns: int
+    size: int = 0
+    deleted: bool = False
+
+
+@runtime_checkable
+class SupportsVersions(Protocol):
+    """The optional "versions" capability: earlier versions of each key (S3 versioned buckets).
+
+    `keeps_versions` says whether the store keeps them at all (a bucket with versioning never
+    enabled has only the current one): a caller asking for the past refuses when it does not.
+    """
+
+    def keeps_versions(self) -> bool:
+        """True when the store keeps earlier versions of overwritten and deleted keys.
+
+        Raises:
+            DestinationError: The store cannot be asked.
+        """
+        ...
+
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        """Yield every version (deletions too) of every key that starts with `prefix`.
+
+        Each key's versions come together, newest first (the store's order decides between
+        versions made at the same time); the keys in any order.
+
+        Raises:
+            DestinationError: The listing failed.
+        """
+        ...
+
+    def stat_version(self, key: str, version: str) -> ObjectInfo:
+        """Return what is stored in `version` of `key` (mtime, mode, sha256 as `stat` does).
+
+        Raises:
+            FileNotFoundError: No such version.
+            DestinationError: The lookup failed.
+        """
+        ...
+
+    def read_version(self, key: str, version: str) -> Iterator[bytes]:
+        """Yield the content of `version` of `key` in chunks.
+
+        Raises:
+            FileNotFoundError: No such version (raised by the first `next()`).
+            DestinationError: The read failed.
+        """
+        ...
+
+
 @runtime_checkable
 class SupportsLocalRoot(Protocol):
     """The optional "local_root" capability: the destination is a directory on this machine.
@@ -363,9 +429,9 @@ class Sweep(Protocol):
 class Features:
     """The optional capabilities of one destination: each a bound method (or a value), or None.
 
-    Made by `features_of`, once per destination by each user of it. `stage`, `links` and
-    `conditional` are the destination itself (typed as the capability), since each is a group of
-    methods used together.
+    Made by `features_of`, once per destination by each user of it. `stage`, `links`,
+    `conditional` and `versions` are the destination itself (typed as the capability), since each
+    is a group of methods used together.
     """
 
     rename: Callable[[str, str], ObjectInfo] | None = None
@@ -378,6 +444,7 @@ class Features:
     links: SupportsLinks | None = None
     local_root: str | None = None
     conditional: SupportsConditional | None = None
+    versions: SupportsVersions | None = None
 
     @property
     def names(self) -> frozenset[str]:
@@ -403,4 +470,5 @@ def features_of(destination: Destination) -> Features:
         links=d if isinstance(d, SupportsLinks) else None,
         local_root=d.local_root if isinstance(d, SupportsLocalRoot) else None,
         conditional=d if isinstance(d, SupportsConditional) else None,
+        versions=d if isinstance(d, SupportsVersions) else None,
     )

@@ -108,6 +108,10 @@ class ObjectStoreDestination:
     def _close_clients(self) -> None:
         """Release what the subclass opened besides the store (once, from `close`)."""
 
+    def _listing_fallback(self) -> _listing.RawPages | None:
+        """Another client's listing, for keys obstore cannot name (see `_store.listing`)."""
+        return None
+
     # -- the contract ----------------------------------------------------------------------
 
     def put(self, key: str, source: SourceFile) -> ObjectInfo:
@@ -241,8 +245,8 @@ class ObjectStoreDestination:
         well (the listing carries no user metadata), `list_concurrency` at a time.
         """
         stored = self._to_key(prefix)  # a prefix of a name is a prefix of its key (a prefix code)
-        pages = Prefetch(_listing.pages(self._store, stored), name=self.list_thread)
-        return self._list(pages, stored)
+        listing = _listing.pages(self._store, stored, fallback=self._listing_fallback())
+        return self._list(Prefetch(listing, name=self.list_thread), stored)
 
     def _list(self, pages: Prefetch[_listing.Page], prefix: str) -> Iterator[ObjectInfo]:
         try:
@@ -266,6 +270,12 @@ class ObjectStoreDestination:
         unknown: dict[str, tuple[int, ObjectMeta]] = {}
         for meta in page:
             key, modified = meta["path"], meta["last_modified"].isoformat()
+            if not _listing.is_path(key):
+                # Written by another tool under a name obstore cannot ask for (`..`, `//`):
+                # listed with what the LIST said, for the caller to refuse by name.
+                named = from_key(key)
+                infos.append(_meta.info_from(named, meta["size"], meta["last_modified"], {}))
+                continue
             cached = self._cache.get(key, meta["e_tag"], meta["size"], modified)
             if cached is None:
                 unknown[key] = (len(infos), meta)

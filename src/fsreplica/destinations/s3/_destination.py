@@ -6,10 +6,11 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+import obstore
 from obstore.store import S3Store
 
 from fsreplica._names import to_key
-from fsreplica.destinations._base import ObjectInfo, check_key
+from fsreplica.destinations._base import ObjectInfo, ObjectVersion, check_key
 from fsreplica.destinations._store import meta as _meta
 from fsreplica.destinations._store.cache import MetadataCache, default_path
 from fsreplica.destinations._store.client import (
@@ -24,13 +25,17 @@ from fsreplica.destinations._store.client import (
     client_options,
     retry_config,
 )
+from fsreplica.destinations._store.listing import RawPages as _RawPages
 from fsreplica.destinations._store.obstore_base import ObjectStoreDestination
-from fsreplica.destinations.s3 import _preflight
+from fsreplica.destinations.s3 import _preflight, _raw
 from fsreplica.destinations.s3._config import Connection, Location, parse_url, resolve
 from fsreplica.destinations.s3._control import STALE_UPLOAD_AGE, Control
 from fsreplica.destinations.s3._errors import destination_error, is_missing
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from obstore import ObjectMeta
     from obstore.store import S3Config
 
     from fsreplica.errors import DestinationError
@@ -226,6 +231,56 @@ class S3Destination(ObjectStoreDestination):
         info = _meta.info_from(key, meta["size"], meta["last_modified"], updated)
         self._remember(skey, etag, info)
         return info
+
+    def keeps_versions(self) -> bool:
+        """True when the bucket keeps earlier versions (versioning enabled or suspended)."""
+        try:
+            return _raw.keeps_versions(self.control.client(), self.location.bucket)
+        except Exception as exc:
+            raise self._error("versions", "", exc) from exc
+
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        """Yield every version and deletion of the keys that start with `prefix`."""
+        client, bucket, base = self.control.client(), self.location.bucket, self.location.prefix
+        try:
+            yield from _raw.list_versions(client, bucket, base, to_key(prefix))
+        except Exception as exc:
+            raise self._error("list_versions", to_key(prefix), exc) from exc
+
+    def stat_version(self, key: str, version: str) -> ObjectInfo:
+        """Return the stored info of `version` of `key` (one HEAD request)."""
+        check_key(key, op="stat")
+        skey = to_key(key)
+        try:
+            result = obstore.get(self._store, skey, options={"head": True, "version": version})
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(key) from None
+            raise self._error("stat", skey, exc) from exc
+        attributes = {name.lower(): str(value) for name, value in result.attributes.items()}
+        return _meta.info_from(key, result.meta["size"], result.meta["last_modified"], attributes)
+
+    def read_version(self, key: str, version: str) -> Iterator[bytes]:
+        """Yield the content of `version` of `key` in chunks of about 1 MiB."""
+        check_key(key, op="read")
+        skey = to_key(key)
+        try:
+            result = obstore.get(self._store, skey, options={"version": version})
+            for chunk in result.stream(min_chunk_size=1024 * 1024):
+                yield bytes(chunk)
+        except Exception as exc:
+            if is_missing(exc):
+                raise FileNotFoundError(key) from None
+            raise self._error("read", skey, exc) from exc
+
+    def _listing_fallback(self) -> _RawPages:
+        """Botocore's listing, which names every key (see `_store.listing`)."""
+        client, bucket, base = self.control.client, self.location.bucket, self.location.prefix
+
+        def pages(directory: str, after: str | None) -> Iterator[list[ObjectMeta]]:
+            return _raw.raw_pages(client(), bucket, base, directory, after)
+
+        return pages
 
     # -- setup and teardown --------------------------------------------------------------------
 
