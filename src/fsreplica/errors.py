@@ -47,6 +47,12 @@ class ReconcileError(PathError):
     op = "reconcile"
 
 
+class RestoreError(PathError):
+    """A restore cannot start (the target is not empty, the store cannot go back in time)."""
+
+    op = "restore"
+
+
 class StateError(PathError):
     """The state file cannot be opened or is in use by another process."""
 

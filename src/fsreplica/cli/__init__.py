@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "status": "status",
     "daemon": "daemon",
     "key": "key",
+    "restore": "restore",
 }
 
 
