@@ -147,6 +147,8 @@ class TestTrouble:
         away = tmp_path / "away"
         sources[0].rename(away)
         wait_for(lambda: state_of(manager, "one").state == "source-gone", "one's source gone")
+        gone = [e for e in manager.events(0).events if e.kind == "state" and e.policy == "one"]
+        assert (gone[-1].detail or "").startswith("source-gone: ")
         (sources[1] / "meanwhile.txt").write_text("two goes on")
         wait_for(lambda: "meanwhile.txt" in tree(tmp_path / "dst1"), "two to go on")
         assert not manager.status().ready
@@ -243,4 +245,10 @@ class TestTrouble:
                 wait_for(lambda: "local.txt" in tree(tmp_path / "dst1"), "local to go on")
             wait_for(lambda: "during.txt" in bucket_tree(endpoint, bucket, "p"), "the change after")
             wait_live(manager, "moto")
+            states = [
+                (e.detail or "").split(":")[0]
+                for e in manager.events(0).events
+                if e.kind == "state" and e.policy == "moto"
+            ]
+            assert states[-2:] == ["destination-down", "live"]
             assert os.path.isdir(tmp_path / "dst1")

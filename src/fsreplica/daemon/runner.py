@@ -17,7 +17,7 @@ from typing import Any
 
 from fsreplica._names import one_line
 from fsreplica.crypt._apply import apply_encryption
-from fsreplica.daemon.control import Failure, Policy, PolicyState, PolicyStatus
+from fsreplica.daemon.control import EventKind, Failure, Policy, PolicyState, PolicyStatus
 from fsreplica.daemon.eventlog import EventLog
 from fsreplica.daemon.watchhub import HubRegistry
 from fsreplica.destinations import open_destination, parse_location
@@ -29,7 +29,7 @@ from fsreplica.errors import (
     RootLost,
 )
 from fsreplica.replicate import Replicator, SyncReport
-from fsreplica.replicate.observe import Change
+from fsreplica.replicate.observe import Change, ChangeKind
 from fsreplica.replicate.reconcile import check_overlap
 
 CATCHING_UP = 1000
@@ -42,6 +42,22 @@ SLOW_FIELDS_AGE = 1.0
 """Seconds the fields read from the state file (failures, refusal) are reused by `status()`."""
 FAILING_SHOWN = 5
 """Failing paths listed in a status."""
+
+_EVENT_KINDS: dict[ChangeKind, EventKind] = {
+    "put": "put",
+    "delete": "delete",
+    "rename": "rename",
+    "failed": "failed",
+    "refused": "refused",
+    "reconciled": "reconciled",
+}
+_STATE_CHANGES: dict[ChangeKind, PolicyState] = {
+    "destination-down": "destination-down",
+    "destination-up": "live",
+    "source-gone": "source-gone",
+    "source-back": "reconciling",
+}
+"""Changes of a replicator that are changes of its policy's state (a "state" event)."""
 
 
 def policy_logger(policy_id: str) -> logging.Logger:
@@ -278,6 +294,11 @@ class PolicyRunner:
     def _observe(self, change: Change) -> None:
         policy = self.policy.id
         kind = change.kind
+        if kind in _STATE_CHANGES:
+            state = _STATE_CHANGES[kind]
+            detail = f"{state}: {change.detail}" if change.detail else state
+            self._events.emit("state", policy=policy, detail=detail, when=change.time)
+            return
         if kind == "put":
             with self._lock:
                 self._files += 1
@@ -291,7 +312,7 @@ class PolicyRunner:
                     self._last_reconcile = change.time
                     self._last_result = change.detail
         self._events.emit(
-            kind,
+            _EVENT_KINDS[kind],
             policy=policy,
             path=change.key or None,
             detail=change.detail,

@@ -11,7 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-ChangeKind = Literal["put", "delete", "rename", "failed", "refused", "reconciled"]
+ChangeKind = Literal[
+    "put",
+    "delete",
+    "rename",
+    "failed",
+    "refused",
+    "reconciled",
+    "destination-down",
+    "destination-up",
+    "source-gone",
+    "source-back",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +36,8 @@ class Change:
         bytes: Bytes written, for a put.
         lag: Seconds from the change on disk (the file's mtime) to the destination write, for
             a put.
-        detail: The reason of a failure or refusal, the old key of a rename, the summary of a
-            reconcile.
+        detail: The reason of a failure, refusal or outage, the old key of a rename, the summary
+            of a reconcile.
     """
 
     kind: ChangeKind

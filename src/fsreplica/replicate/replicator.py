@@ -31,7 +31,7 @@ from fsreplica.replicate.guard import DeleteGuard
 from fsreplica.replicate.health import DestinationHealth
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.march import Check, Plan, march
-from fsreplica.replicate.observe import Change, Observer
+from fsreplica.replicate.observe import Change, ChangeKind, Observer
 from fsreplica.replicate.outcomes import Outcomes
 from fsreplica.replicate.reconcile import (
     SourceTree,
@@ -211,7 +211,7 @@ class Replicator:
             on_failure=self._fail,
         )
         self._health.waiting = self._engine.backlog
-        self._health.on_change = self._engine.outage
+        self._health.on_change = self._outage
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._watcher: Watcher | None = None
@@ -493,6 +493,13 @@ class Replicator:
         if failure is not None:
             raise failure
 
+    def _outage(self, down: bool) -> None:
+        """The destination went down (True) or came back: the engine probes, the observer hears."""
+        self._engine.outage(down)
+        if self.observer is not None:
+            kind: ChangeKind = "destination-down" if down else "destination-up"
+            self.observer(Change(kind, time=time.time(), detail=self._health.reason))
+
     def _recheck_later(self, task: Task) -> None:
         """Try a key parked as failed again later: its cause may pass without an event.
 
@@ -561,6 +568,8 @@ class Replicator:
             self.stop()
             return
         self.log.warning("%s; waiting for it to return", exc)
+        if self.observer is not None:
+            self.observer(Change("source-gone", time=time.time(), detail=str(exc)))
         while True:
             try:
                 from fsreplica.watch.appear import DirectoryWait  # noqa: PLC0415 - Linux, rare
@@ -580,6 +589,8 @@ class Replicator:
                 with self._reconciling:
                     watcher.watch(self.source)
                     self.log.warning("%s is back: reconciling", self.source)
+                    if self.observer is not None:
+                        self.observer(Change("source-back", time=time.time()))
                     self.reconcile()
                 return
             except (ReconcileError, WatcherError) as why:
