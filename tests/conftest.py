@@ -1,4 +1,5 @@
-"""Fixtures for the whole suite: a guard that fails any test leaking watcher threads or fds."""
+"""Fixtures for the whole suite: guards that fail a test leaking watcher threads or fds, or
+connecting to anything but this machine (`netguard`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
+import netguard
+
+netguard.install()  # at collection: before any test, fixture or server starts
 
 _LEAK_GRACE = 2.0  # seconds a test's threads get to finish after it returns
 
@@ -45,3 +50,13 @@ def _no_leaks() -> Iterator[None]:
             break
         time.sleep(0.01)
     pytest.fail(f"leaked threads {sorted(t.name for t in threads)} and fds {sorted(fds)}")
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only() -> Iterator[None]:
+    """Fail a test that tried to connect to (or look up) anything but this machine."""
+    netguard.take()  # refused between tests (a server's thread) belongs to no test: the last
+    yield
+    refused = netguard.take()
+    if refused:
+        pytest.fail("; ".join(dict.fromkeys(refused)))

@@ -45,6 +45,7 @@ _SCHEMES: dict[str, tuple[str, str | None]] = {
     "memory": ("fsreplica.destinations.memory:MemoryDestination", None),
     "s3": ("fsreplica.destinations.s3:S3Destination", "s3"),
     "az": ("fsreplica.destinations.azure:AzureDestination", "azure"),
+    "gs": ("fsreplica.destinations.gcs:GCSDestination", "gcs"),
 }
 
 

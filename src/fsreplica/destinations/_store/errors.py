@@ -29,6 +29,9 @@ TRANSPORT: tuple[tuple[str, str], ...] = (
     ("ssl", "tls handshake failed"),
 )
 
+TRANSPORT_REASONS = frozenset(reason for _, reason in TRANSPORT)
+"""Every reason `transport_reason` gives: the endpoint could not be reached or talked to."""
+
 PRECONDITION = "precondition failed (object changed meanwhile)"
 
 
