@@ -100,8 +100,13 @@ def test_every_literal_block_in_a_docstring_is_run() -> None:
             if test.docstring and "::\n" in test.docstring:
                 with_blocks.add(test.name)
     # tests/integration/s3/test_docs.py::test_package_example runs the first against moto,
-    # tests/integration/azure_blob/test_docs.py::test_package_example the second against Azurite.
-    assert with_blocks == {"fsreplica.destinations.s3", "fsreplica.destinations.azure"}
+    # tests/integration/azure_blob/test_docs.py::test_package_example the second against Azurite,
+    # tests/integration/gcs/test_docs.py::test_package_example the third against fake-gcs-server.
+    assert with_blocks == {
+        "fsreplica.destinations.s3",
+        "fsreplica.destinations.azure",
+        "fsreplica.destinations.gcs",
+    }
 
 
 def test_readme_python_example(tmp_path: Path) -> None:

@@ -86,18 +86,20 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
 OBJECT_SCHEMES: dict[str, frozenset[str]] = {
     "s3": frozenset({"endpoint_url", "region", "path_style"}),
     "az": frozenset({"endpoint_url"}),
+    "gs": frozenset({"endpoint_url"}),
 }
 
 
 def add_s3(parser: argparse.ArgumentParser) -> None:
     """Add --endpoint-url, --region and --path-style (object storage destinations)."""
-    group = parser.add_argument_group("object storage (s3://, az://)")
+    group = parser.add_argument_group("object storage (s3://, az://, gs://)")
     group.add_argument(
         "--endpoint-url",
         metavar="URL",
         help="an S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, AWS), "
-        "or an Azure blob endpoint: an emulator or a sovereign cloud (default: the connection "
-        "string's, $AZURE_STORAGE_ENDPOINT, https://ACCOUNT.blob.core.windows.net)",
+        "an Azure blob endpoint: an emulator or a sovereign cloud (default: the connection "
+        "string's, $AZURE_STORAGE_ENDPOINT, https://ACCOUNT.blob.core.windows.net), or a GCS "
+        "JSON API endpoint (default: $STORAGE_EMULATOR_HOST, Google's)",
     )
     group.add_argument(
         "--region",
@@ -113,7 +115,7 @@ def add_s3(parser: argparse.ArgumentParser) -> None:
 
 
 def object_scheme(destination: str) -> str | None:
-    """The scheme of DEST when it is an object store (`s3`, `az`), else None."""
+    """The scheme of DEST when it is an object store (`s3`, `az`, `gs`), else None."""
     scheme = destination.partition("://")[0].lower() if "://" in destination else ""
     return scheme if scheme in OBJECT_SCHEMES else None
 
@@ -135,7 +137,8 @@ def destination_options(args: argparse.Namespace) -> dict[str, Any]:
     if refused:
         flags = ", ".join("--" + name.replace("_", "-") for name in refused)
         takers = [f"{s}://" for s, names in OBJECT_SCHEMES.items() if names.issuperset(refused)]
-        raise ValueError(f"{flags}: only for {' and '.join(takers)} destinations")
+        them = " and ".join([", ".join(takers[:-1]), takers[-1]] if len(takers) > 2 else takers)
+        raise ValueError(f"{flags}: only for {them} destinations")
     return given
 
 
@@ -143,8 +146,8 @@ def open_to_look(args: argparse.Namespace, *, dry_run: bool = False) -> Destinat
     """Open DEST to look at it (`verify`, dry runs): a local DEST is never created.
 
     A local DEST that does not exist yet is an empty destination. For a dry run, an object store
-    (s3://, az://) is opened without its preflight (which writes a probe object) and without its
-    on-disk metadata cache, so that nothing is written anywhere.
+    (s3://, az://, gs://) is opened without its preflight (which writes a probe object) and
+    without its on-disk metadata cache (gs:// has none), so that nothing is written anywhere.
 
     Raises:
         ValueError: Bad options or URL.
@@ -157,8 +160,10 @@ def open_to_look(args: argparse.Namespace, *, dry_run: bool = False) -> Destinat
         if not os.path.lexists(location.path):
             return MemoryDestination()
         options["create"] = False
-    elif dry_run and object_scheme(args.destination):
-        options.update(preflight=False, metadata_cache=False)
+    elif dry_run and (scheme := object_scheme(args.destination)):
+        options.update(preflight=False)
+        if scheme != "gs":
+            options.update(metadata_cache=False)
     return wrap(args, open_destination(args.destination, **options))
 
 
@@ -174,7 +179,7 @@ def make_replicator(
 
     Args:
         args: The parsed command line.
-        s3_options: More keyword options for an object store destination (s3://, az://).
+        s3_options: More keyword options for an object store destination (s3://, az://, gs://).
         **extra: More keyword options for the Replicator.
     """
     if (problem := source_problem(args.source)) is not None:

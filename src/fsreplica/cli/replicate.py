@@ -32,10 +32,10 @@ EXIT_SOURCE_LOST = 3
 """SRC itself went away while replicating (and --wait-for-source was not given)."""
 
 
-# The S3 client retries a request for 20 s by default, so that a one-shot sync, which gives a
-# change up after a few attempts, rides out a short outage. A replicator never gives up and
-# probes a destination that is down itself: its requests fail sooner, so that an outage is
-# seen (and logged) within seconds, not after 20 s of silence.
+# An object store's client (S3, GCS) retries a request for 20 s by default, so that a one-shot
+# sync, which gives a change up after a few attempts, rides out a short outage. A replicator
+# never gives up and probes a destination that is down itself: its requests fail sooner, so that
+# an outage is seen (and logged) within seconds, not after 20 s of silence.
 S3_RETRY_TIMEOUT = 4.0
 
 

@@ -134,7 +134,7 @@ class TestEndpointFlags:
         )
         assert (done.returncode, done.stderr.strip()) == (
             2,
-            "fsreplica: --endpoint-url: only for s3:// and az:// destinations",
+            "fsreplica: --endpoint-url: only for s3://, az:// and gs:// destinations",
         )
 
 

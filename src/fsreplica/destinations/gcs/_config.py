@@ -21,6 +21,7 @@ seconds of timeouts, and on a network that routes it, a request to an address no
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,7 +107,7 @@ def endpoint_from(value: str) -> str:
     return url.rstrip("/")
 
 
-def resolve(
+def resolve(  # noqa: PLR0911 (one return per link of the chain)
     location: Location,
     *,
     endpoint_url: str | None = None,
@@ -164,8 +165,13 @@ def _from_file(path: str, where: str, label: str) -> tuple[Any, str | None]:
     from google.auth import exceptions  # noqa: PLC0415
 
     try:
-        load = google.auth.load_credentials_from_file
-        credentials, project = load(path, scopes=[SCOPE])  # type: ignore[no-untyped-call]
+        # google-auth warns that a credentials file from an untrusted source must be validated
+        # first. This one is the user's own (named by them, or written by gcloud), which
+        # google.auth.default() loads the same way.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            load = google.auth.load_credentials_from_file
+            credentials, project = load(path, scopes=[SCOPE])  # type: ignore[no-untyped-call]
     except exceptions.DefaultCredentialsError as exc:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, OSError):

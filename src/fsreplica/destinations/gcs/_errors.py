@@ -33,20 +33,18 @@ def unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-def classify(exc: BaseException) -> tuple[str, bool]:  # noqa: PLR0911 (a lookup table)
+def classify(exc: BaseException) -> tuple[str, bool]:
     """Return (reason, retryable) for a client exception.
 
     Args:
         exc: What google-cloud-storage, google-auth or requests raised.
     """
+    token = _token_failure(exc)
+    if token is not None:
+        return token
     exc = unwrap(exc)
     if isinstance(exc, api.GoogleAPICallError) and exc.code is not None:
         return status_reason(int(exc.code), denied=DENIED, missing=MISSING_BUCKET)
-    if isinstance(exc, auth.RefreshError):
-        reason = transport_reason(str(exc))
-        if reason is not None:  # the token endpoint could not be reached
-            return f"cannot get a token: {reason}", True
-        return REFUSED, False
     if isinstance(exc, auth.DefaultCredentialsError):
         return REFUSED, False
     response = getattr(exc, "response", None)  # google-resumable-media's InvalidResponse
@@ -57,6 +55,20 @@ def classify(exc: BaseException) -> tuple[str, bool]:  # noqa: PLR0911 (a lookup
     if reason is not None:
         return reason, True
     return unexpected(exc)
+
+
+def _token_failure(exc: BaseException) -> tuple[str, bool] | None:
+    """(reason, retryable) when getting an access token failed, not the request itself."""
+    while isinstance(exc, api.RetryError) and exc.cause is not None:
+        exc = exc.cause
+    if isinstance(exc, auth.RefreshError | auth.TransportError):
+        # google-auth wraps what the token endpoint's transport raised (requests' errors).
+        reason = transport_reason(str(exc.args[0] if exc.args else exc))
+        if reason is not None:
+            return f"cannot get a token: {reason}", True
+        if isinstance(exc, auth.RefreshError):
+            return REFUSED, False
+    return None
 
 
 def is_missing(exc: BaseException) -> bool:
