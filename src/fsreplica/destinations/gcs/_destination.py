@@ -9,7 +9,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from fsreplica._names import from_key, to_key
-from fsreplica.destinations._base import ObjectInfo, check_key
+from fsreplica.destinations._base import LEASE_KEY, ObjectInfo, check_key
 from fsreplica.destinations._store import body as _body
 from fsreplica.destinations._store import meta as _meta
 from fsreplica.destinations._store.prefetch import Prefetch
@@ -23,7 +23,12 @@ from fsreplica.destinations.gcs._errors import (
 )
 from fsreplica.destinations.gcs._generations import Generations
 from fsreplica.destinations.gcs._preflight import NO_CREDENTIALS, preflight
-from fsreplica.errors import DestinationError, PreflightError, SourceChangedError
+from fsreplica.errors import (
+    ConditionFailed,
+    DestinationError,
+    PreflightError,
+    SourceChangedError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -273,7 +278,8 @@ class GCSDestination:
         try:
             for page in pages:
                 for blob in page:
-                    yield self._info(from_key(blob.name[start:]), blob)
+                    if blob.name[start:] != LEASE_KEY:  # never an object of the tree
+                        yield self._info(from_key(blob.name[start:]), blob)
         except DestinationError:
             raise
         except Exception as exc:
@@ -353,6 +359,59 @@ class GCSDestination:
             if is_missing(exc):
                 raise FileNotFoundError(key) from None
             raise self._error("read", name, exc) from exc
+
+    def read_tag(self, key: str) -> tuple[bytes, str]:
+        """Return the content of `key` and its generation, as text (see `SupportsConditional`).
+
+        Raises:
+            FileNotFoundError: `key` does not exist.
+            DestinationError: The read failed.
+        """
+        check_key(key, op="read")
+        name = self._name(key)
+        for _ in range(MAX_CONDITIONAL_TRIES):
+            blob = self._get(name, op="read")
+            if blob is None:
+                raise FileNotFoundError(key)
+            try:
+                # The generation just seen: a newer one written in between is read again.
+                data = blob.download_as_bytes(
+                    if_generation_match=blob.generation, **self._calls.kwargs
+                )
+            except Exception as exc:
+                if is_missing(exc) or is_precondition(exc):
+                    continue
+                raise self._error("read", name, exc) from exc
+            return data, str(blob.generation)
+        raise DestinationError("read", self._where(name), "object keeps changing", retryable=True)
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> str:
+        """Store `data` under `key` if its generation is still `tag` (None: only if absent).
+
+        Raises:
+            ConditionFailed: Another generation is there; nothing was written.
+            DestinationError: The write failed, or the store ignores conditional writes (found
+                by `preflight`): a lease cannot be kept there.
+        """
+        check_key(key, op="put")
+        name = self._name(key)
+        if not self.conditional:
+            raise DestinationError("put", self._where(name), "the store ignores conditional writes")
+        try:
+            generation = 0 if tag is None else int(tag)
+        except ValueError:
+            raise ConditionFailed(self._where(name), "not a generation of this store") from None
+        blob = self._bucket.blob(name)
+        try:
+            blob.upload_from_string(
+                data, content_type=_OCTETS, if_generation_match=generation, **self._calls.kwargs
+            )
+        except Exception as exc:
+            if is_precondition(exc):
+                raise ConditionFailed(self._where(name)) from None
+            raise self._error("put", name, exc) from exc
+        self._generations.set(name, blob.generation)
+        return str(blob.generation)
 
     # -- setup and teardown --------------------------------------------------------------------
 
