@@ -18,6 +18,7 @@ every destination kind, get encryption at once. What it forwards and how:
   `rename` and `copy` are not offered: each object is sealed for its own key, so a moved copy
   would no longer open; the replicator then puts the renamed file afresh and deletes the old.
   Symlinks (`put_link`) are not offered either: a symlink's target would travel in clear.
+- `conditional` (`read_tag`/`put_if`, the daemon's lease) seals small objects in memory.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fsreplica.crypt import KEY_OBJECT
-from fsreplica.crypt._format import open_digest, open_stream, plain_size
+from fsreplica.crypt._format import open_digest, open_stream, plain_size, seal_bytes
 from fsreplica.crypt._keys import Keyring
 from fsreplica.crypt._sealed import SealedSource
 from fsreplica.destinations._base import (
+    LEASE_KEY,
     Destination,
     ObjectInfo,
     Staged,
@@ -41,7 +43,7 @@ from fsreplica.destinations._base import (
 from fsreplica.errors import DestinationError, InvalidKeyError
 
 if TYPE_CHECKING:
-    from fsreplica.destinations._base import Features, SupportsStage
+    from fsreplica.destinations._base import Features, SupportsConditional, SupportsStage
     from fsreplica.destinations._source import SourceFile
 
 log = logging.getLogger("fsreplica")
@@ -239,6 +241,32 @@ class _Stage(CryptDestination):
         return stage
 
 
+class _Conditional(CryptDestination):
+    """Compare-and-swap of one small object (the daemon's lease), sealed like any object.
+
+    The lease keeps its own name even when names are sealed: the inner destination knows it and
+    never lists it, so a reconcile never deletes it.
+    """
+
+    def read_tag(self, key: str) -> tuple[bytes, str]:
+        """The plaintext of `key` and its tag (see `SupportsConditional`)."""
+        data, tag = self._cas().read_tag(self._cas_key(key))
+        return b"".join(open_stream(self.keyring.content, key, iter([data]))), tag
+
+    def put_if(self, key: str, data: bytes, *, tag: str | None) -> str:
+        """Seal `data` and store it if the tag is still `tag` (see `SupportsConditional`)."""
+        sealed = seal_bytes(self.keyring.content, key, data)
+        return self._cas().put_if(self._cas_key(key), sealed, tag=tag)
+
+    def _cas_key(self, key: str) -> str:
+        return key if key == LEASE_KEY else self.stored_key(key, op="put_if")
+
+    def _cas(self) -> SupportsConditional:
+        conditional = self._features.conditional
+        assert conditional is not None
+        return conditional
+
+
 def _published(info: ObjectInfo, stored: ObjectInfo) -> ObjectInfo:
     return ObjectInfo(info.key, info.size, stored.mtime_ns, stored.mode, info.sha256)
 
@@ -251,6 +279,7 @@ _MIXINS: dict[str, type[CryptDestination]] = {
     "sweep": _Sweep,
     "local_root": _LocalRoot,
     "stage": _Stage,
+    "conditional": _Conditional,
 }
 
 

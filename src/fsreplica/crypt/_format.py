@@ -113,6 +113,16 @@ class Sealer:
         return sealed
 
 
+def seal_bytes(keys: ContentKeys, key: str, data: bytes) -> bytes:
+    """The whole object for `data` under `key` (for small objects held in memory)."""
+    sealer = Sealer(keys, key)
+    pieces = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
+    last = len(pieces) - 1
+    return sealer.header + b"".join(
+        sealer.seal(piece, last=n == last) for n, piece in enumerate(pieces)
+    )
+
+
 def open_stream(keys: ContentKeys, key: str, stream: Iterator[bytes]) -> Iterator[bytes]:
     """Yield the plaintext of the object `key`, read from `stream`, one chunk at a time.
 
