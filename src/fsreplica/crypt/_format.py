@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -60,6 +60,16 @@ class ContentKeys:
     key_id: bytes
     content: bytes
     digest: bytes
+    _digest_aead: AESGCM = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One cipher object for every digest (stateless, shared by the worker threads).
+        object.__setattr__(self, "_digest_aead", AESGCM(self.digest))
+
+    @property
+    def digest_aead(self) -> AESGCM:
+        """AES-256-GCM under the digest key."""
+        return self._digest_aead
 
 
 def encrypted_size(size: int) -> int:
@@ -192,9 +202,7 @@ def _open(
 def seal_digest(keys: ContentKeys, key: str, sha256: str) -> str:
     """Seal the hex SHA-256 of the content of `key` for the metadata (no ':' in the result)."""
     nonce = os.urandom(12)
-    sealed = AESGCM(keys.digest).encrypt(
-        nonce, bytes.fromhex(sha256), _DIGEST_INFO + _path_bytes(key)
-    )
+    sealed = keys.digest_aead.encrypt(nonce, bytes.fromhex(sha256), _DIGEST_INFO + _path_bytes(key))
     return _DIGEST_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii").rstrip("=")
 
 
@@ -205,7 +213,7 @@ def open_digest(keys: ContentKeys, key: str, value: str | None) -> str | None:
     text = value[len(_DIGEST_PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        plain = AESGCM(keys.digest).decrypt(raw[:12], raw[12:], _DIGEST_INFO + _path_bytes(key))
+        plain = keys.digest_aead.decrypt(raw[:12], raw[12:], _DIGEST_INFO + _path_bytes(key))
     except (ValueError, InvalidTag):
         return None
     return plain.hex()
