@@ -12,6 +12,8 @@ from fsreplica.crypt import EXTRA_HINT, KEY_OBJECT
 from fsreplica.errors import DestinationError, EncryptionKeyError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fsreplica.crypt._keys import Secrets
     from fsreplica.destinations import Destination
 
@@ -62,11 +64,24 @@ def find_secrets(*, key_file: str | None, what: str, interactive: bool = True) -
 
 
 def apply_encryption(
-    destination: Destination, *, encrypt: bool, key_file: str | None, interactive: bool = True
+    destination: Destination,
+    *,
+    encrypt: bool,
+    key_file: str | None,
+    interactive: bool = True,
+    state: str | None = None,
 ) -> Destination:
     """With `encrypt`, `destination` unlocked and wrapped; without, itself unless encrypted.
 
     Closes `destination` when it raises.
+
+    Args:
+        destination: The destination as opened.
+        encrypt: Whether it is encrypted.
+        key_file: Where the key is (see `find_secrets`).
+        interactive: Whether a passphrase may be asked for on the terminal.
+        state: For reading (restore): a replicator's state file; an object whose content is
+            not the version recorded there is refused (a replayed older version).
 
     Raises:
         EncryptionKeyError: No key, a wrong key, the extra missing, no key object, or an
@@ -80,10 +95,24 @@ def apply_encryption(
         secrets = find_secrets(key_file=key_file, what=destination.url, interactive=interactive)
         from fsreplica.crypt._store import open_encrypted  # noqa: PLC0415
 
-        return open_encrypted(destination, secrets)
+        expected = _recorded(state) if state is not None else None
+        return open_encrypted(destination, secrets, expected=expected)
     except BaseException:
         destination.close()
         raise
+
+
+def _recorded(path: str) -> Callable[[str], str | None]:
+    """Each key's SHA-256 as the state file `path` records it (read whole, then closed).
+
+    Raises:
+        StateError: The state file cannot be read.
+    """
+    from fsreplica.replicate.state import State  # noqa: PLC0415
+
+    with State(path, exclusive=False, readonly=True) as state:
+        recorded = {rec.key: rec.sha256 for rec in state.iter_files()}
+    return recorded.get
 
 
 def refuse_encrypted(destination: Destination) -> None:

@@ -23,6 +23,7 @@ every destination kind, get encryption at once. What it forwards and how:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,10 +41,15 @@ from fsreplica.destinations._base import (
     check_key,
     features_of,
 )
-from fsreplica.errors import DestinationError, InvalidKeyError
+from fsreplica.errors import DestinationError, IntegrityError, InvalidKeyError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fsreplica.destinations._base import Features, SupportsConditional, SupportsStage
+
+    Expected = Callable[[str], str | None]
+    """A key's expected plaintext SHA-256 (from a replicator's state), or None when unknown."""
     from fsreplica.destinations._source import SourceFile
 
 log = logging.getLogger("fsreplica")
@@ -70,9 +76,12 @@ class CryptDestination:
         keyring: The unwrapped data key.
     """
 
-    def __init__(self, inner: Destination, keyring: Keyring) -> None:
+    def __init__(
+        self, inner: Destination, keyring: Keyring, *, expected: Expected | None = None
+    ) -> None:
         self.inner = inner
         self.keyring = keyring
+        self.expected = expected
         self.url = inner.url
         self._features: Features = features_of(inner)
         self._names = keyring.names
@@ -165,14 +174,36 @@ class _Read(CryptDestination):
     def read(self, key: str) -> Iterator[bytes]:
         """Yield the plaintext of `key`, each chunk once it authenticated.
 
+        With `expected` (the SHA-256 a replicator's state records for the key), the last chunk
+        is given only if the whole content has that hash: an older version put back (replayed)
+        authenticates, but is refused here.
+
         Raises:
             FileNotFoundError: Nothing is stored under `key`.
-            IntegrityError: The object does not authenticate (see `_format.open_stream`).
+            IntegrityError: The object does not authenticate (see `_format.open_stream`), or it
+                is not the version `expected` names.
             DestinationError: Reading failed.
         """
         read = self._features.read
         assert read is not None
-        return open_stream(self.keyring.content, key, read(self.stored_key(key, op="read")))
+        stream = open_stream(self.keyring.content, key, read(self.stored_key(key, op="read")))
+        want = self.expected(key) if self.expected is not None else None
+        return stream if want is None else _checked(stream, key, want)
+
+
+def _checked(stream: Iterator[bytes], key: str, want: str) -> Iterator[bytes]:
+    """`stream`, its last chunk held back until the whole content is known to hash to `want`."""
+    digest = hashlib.sha256()
+    held: bytes | None = None
+    for chunk in stream:
+        if held is not None:
+            yield held
+        digest.update(chunk)
+        held = chunk
+    if digest.hexdigest() != want:
+        raise IntegrityError(key, "not the version the state records (an older one put back?)")
+    if held is not None:
+        yield held
 
 
 class _SetMetadata(CryptDestination):
@@ -283,11 +314,19 @@ _MIXINS: dict[str, type[CryptDestination]] = {
 }
 
 
-def encrypted(inner: Destination, keyring: Keyring) -> CryptDestination:
+def encrypted(
+    inner: Destination, keyring: Keyring, *, expected: Expected | None = None
+) -> CryptDestination:
     """Wrap `inner` so that everything stored in it is encrypted with `keyring`'s data key.
 
     The wrapper has the optional capabilities of `inner` that it can keep (see the module's
     docstring): `features_of` finds exactly those.
+
+    Args:
+        inner: The destination holding the sealed objects.
+        keyring: The unwrapped data key.
+        expected: For reading: each key's SHA-256 as a replicator's state records it; a read
+            that finds another version raises `IntegrityError` (see `read`).
     """
     names = frozenset(features_of(inner).names & _MIXINS.keys())
     cls = _CLASSES.get(names)
@@ -297,4 +336,4 @@ def encrypted(inner: Destination, keyring: Keyring) -> CryptDestination:
         )
         cls = type("CryptDestination", bases, {"__doc__": CryptDestination.__doc__})
         _CLASSES[names] = cls
-    return cls(inner, keyring)
+    return cls(inner, keyring, expected=expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import TYPE_CHECKING
 
 from fsreplica.crypt import KEY_OBJECT
 from fsreplica.crypt._destination import CryptDestination, encrypted
@@ -11,6 +12,9 @@ from fsreplica.crypt._keys import Keyring, Secrets, UnlockError, new_keyring, un
 from fsreplica.destinations._base import Destination, features_of
 from fsreplica.destinations._source import SourceFile
 from fsreplica.errors import EncryptionKeyError
+
+if TYPE_CHECKING:
+    from fsreplica.crypt._destination import Expected
 
 
 def read_key_object(inner: Destination) -> bytes | None:
@@ -79,13 +83,15 @@ def unlock_destination(inner: Destination, secrets: Secrets) -> Keyring:
         raise EncryptionKeyError(inner.url, str(exc)) from None
 
 
-def open_encrypted(inner: Destination, secrets: Secrets) -> CryptDestination:
-    """Unlock `inner` with `secrets` and wrap it (see `encrypted`).
+def open_encrypted(
+    inner: Destination, secrets: Secrets, *, expected: Expected | None = None
+) -> CryptDestination:
+    """Unlock `inner` with `secrets` and wrap it (see `encrypted`, and its `expected`).
 
     Raises:
         EncryptionKeyError: See `unlock_destination`.
     """
-    return encrypted(inner, unlock_destination(inner, secrets))
+    return encrypted(inner, unlock_destination(inner, secrets), expected=expected)
 
 
 def rotate_key(inner: Destination, current: Secrets, new: Secrets) -> Keyring:

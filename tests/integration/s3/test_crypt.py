@@ -1,7 +1,7 @@
 """`--encrypt` to object storage (moto, Ceph RGW) as real processes.
 
-A round trip with renames and deletes, a multipart upload (17 MiB), and a scan of everything the bucket
-holds (keys, bodies, user metadata) for a canary and for the plain SHA-256 of every source file.
+A round trip with renames and deletes, a multipart upload (17 MiB), and a scan of everything the
+bucket holds (keys, bodies, user metadata) for a canary and the plain SHA-256 of each source file.
 """
 
 from __future__ import annotations
