@@ -8,6 +8,7 @@ process for the Python libraries, the child process for inotifywait.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import threading
@@ -18,7 +19,7 @@ from typing import IO, Any, ClassVar
 
 from _watch_common import DELETE, PUT, TOUCH, Sink, context_switches, memory, thread_cpu_seconds
 
-TOOLS = ("fsreplica", "watchdog", "watchfiles", "inotifywait")
+TOOLS = ("fsreplica", "watchdog", "watchfiles", "inotifywait", "naive")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def make_adapter(tool: str, sink: Sink, tuning: Tuning) -> Adapter:
         "watchdog": WatchdogAdapter,
         "watchfiles": WatchfilesAdapter,
         "inotifywait": InotifywaitAdapter,
+        "naive": NaiveAdapter,
     }
     return drivers[tool](sink, tuning)
 
@@ -376,6 +378,62 @@ class InotifywaitAdapter(Adapter):
 
     def cpu_seconds(self) -> float:
         return self.settled_cpu_seconds()  # another process: only the scheduler can tell
+
+
+# ----------------------------------------------------------------- the floor
+
+
+class NaiveAdapter(Adapter):
+    """The floor: a plain Python inotify loop that only reads and parses (`_inotify_floor.py`).
+
+    A close or a move in is a put, a delete or a move out a delete; an overflow rescans the tree
+    and reports every file as a put. No debounce, no rename pairing, no back-pressure.
+    """
+
+    name = "naive"
+
+    def load(self) -> None:
+        import _inotify_floor  # noqa: PLC0415
+
+        self._floor = _inotify_floor
+        self._reader: Any = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, root: str) -> None:
+        self._set_root(root)
+        floor = self._floor
+        puts = floor.IN_CLOSE_WRITE | floor.IN_MOVED_TO
+        sink, prefix = self.sink, len(os.fsencode(self._prefix))
+        fsdecode = os.fsdecode
+
+        def on_path(path: bytes, mask: int, _when: float) -> None:
+            if mask & puts:
+                sink(PUT, fsdecode(path[prefix:]))
+            elif mask & (floor.IN_DELETE | floor.IN_MOVED_FROM):
+                sink(DELETE, fsdecode(path[prefix:]))
+
+        self._reader = floor.NaiveInotify(root, on_path)
+        self._thread = _start_thread(self._consume, "bench-consumer")
+
+    def _consume(self) -> None:
+        reader, stop = self._reader, self._stop
+        while not stop.is_set():
+            overflows = reader.overflows
+            reader.read(0.05)
+            if reader.overflows != overflows:
+                reader.rescan()
+
+    def stop(self) -> None:
+        self.sink.gate.set()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._reader is not None:
+            self._reader.close()
+
+    def overflows(self) -> int | None:
+        return int(self._reader.overflows) if self._reader is not None else None
 
 
 def _drain(stream: IO[bytes] | None) -> None:

@@ -3,7 +3,10 @@
 The writer is a separate process so its CPU time is never charged to the watcher being measured.
 It prints "ready", creates nothing until it reads a line on stdin, then writes and exits.
 
-    python _watch_gen.py KIND ROOT COUNT      # KIND: burst | race | flat
+    python _watch_gen.py KIND ROOT COUNT [RATE]   # KIND: burst | race | flat
+
+With RATE (files a second) the writer keeps to a schedule (file i at start + i / RATE) instead
+of writing as fast as it can: changes that arrive spread out, as a busy tree makes them all day.
 """
 
 from __future__ import annotations
@@ -71,8 +74,13 @@ def write_file(path: str) -> None:
         os.close(fd)
 
 
-def _write_all(root: str, keys: list[str], *, make_parents: bool) -> None:
-    for key in keys:
+def _write_all(root: str, keys: list[str], *, make_parents: bool, rate: float = 0.0) -> None:
+    start = time.monotonic()
+    for i, key in enumerate(keys):
+        if rate:
+            wait = start + i / rate - time.monotonic()
+            if wait > 0.0005:
+                time.sleep(wait)
         path = os.path.join(root, key)
         if make_parents:
             os.makedirs(os.path.dirname(path))
@@ -81,12 +89,13 @@ def _write_all(root: str, keys: list[str], *, make_parents: bool) -> None:
 
 def main(argv: list[str]) -> int:
     kind, root, count = argv[1], argv[2], int(argv[3])
+    rate = float(argv[4]) if len(argv) > 4 else 0.0
     keys = {"burst": burst_keys, "race": race_keys, "flat": flat_keys}[kind](count)
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1  # the worker gave up before measuring
     started = time.perf_counter()
-    _write_all(root, keys, make_parents=kind == "race")
+    _write_all(root, keys, make_parents=kind == "race", rate=rate)
     print(f"done {time.perf_counter() - started:.6f}", flush=True)
     return 0
 

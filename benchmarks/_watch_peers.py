@@ -40,6 +40,8 @@ def _run(command: list[str]) -> int:
 
 
 def _version(tool: str) -> str:
+    if tool == "naive":
+        return "_inotify_floor.py"
     if tool == "inotifywait":
         exe = shutil.which("inotifywait")
         if exe is None:

@@ -36,9 +36,9 @@ class Spec:
 class Writer:
     """The writer child process (see _watch_gen.py): started early, told to go when measuring."""
 
-    def __init__(self, kind: str, root: str, count: int) -> None:
+    def __init__(self, kind: str, root: str, count: int, rate: float = 0.0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, GEN, kind, root, str(count)],
+            [sys.executable, GEN, kind, root, str(count), str(rate)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -129,14 +129,21 @@ def burst(spec: Spec) -> Metrics:
     return _write_and_count(spec, "burst", _watch_gen.burst_keys(count))
 
 
+def paced(spec: Spec) -> Metrics:
+    """COUNT files into 100 existing directories, at RATE files a second (a busy tree)."""
+    _watch_gen.prepare_burst(spec.root)
+    count = int(spec.params["count"])
+    return _write_and_count(spec, "burst", _watch_gen.burst_keys(count), float(spec.params["rate"]))
+
+
 def race(spec: Spec) -> Metrics:
     """COUNT times `mkdir -p rN/b/c` then write rN/b/c/f.txt, as fast as possible."""
     count = int(spec.params["count"])
     return _write_and_count(spec, "race", _watch_gen.race_keys(count))
 
 
-def _write_and_count(spec: Spec, kind: str, keys: list[str]) -> Metrics:
-    writer = Writer(kind, spec.root, len(keys))  # before the watcher: its fork costs nothing
+def _write_and_count(spec: Spec, kind: str, keys: list[str], rate: float = 0.0) -> Metrics:
+    writer = Writer(kind, spec.root, len(keys), rate)  # before the watcher: its fork costs nothing
     sink, adapter = _started(spec, Tuning())
     try:
         cpu_before = adapter.cpu_seconds()
@@ -149,7 +156,7 @@ def _write_and_count(spec: Spec, kind: str, keys: list[str]) -> Metrics:
             writer_done=writer.done,
             quiet=1.0,
             grace=0.3,
-            timeout=30 + len(keys) / 2000,
+            timeout=30 + len(keys) / (min(rate, 2000) if rate else 2000),
         )
         write_s = writer.wait()
         overflows = adapter.overflows()
@@ -308,6 +315,7 @@ def idle(spec: Spec) -> Metrics:
 SCENARIOS: dict[str, Callable[[Spec], Metrics]] = {
     "latency": latency,
     "burst": burst,
+    "paced": paced,
     "race": race,
     "ready": ready,
     "overflow": overflow,

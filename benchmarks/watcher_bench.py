@@ -75,6 +75,7 @@ def plans(quick: bool) -> list[Plan]:
                     Variant("ext4 2k", "ext4", 1, {"count": 2000}),
                 ),
             ),
+            Plan("paced", (Variant("tmpfs 1000/s", "tmpfs", 1, _paced_params(1000, 2)),)),
             Plan("race", (Variant("tmpfs 1k", "tmpfs", 1, {"count": 1000}),)),
             Plan("ready", (Variant("tmpfs 1k dirs/10k files", "tmpfs", 1, tree=(1000, 10_000)),)),
             Plan("overflow", (Variant("tmpfs 2k", "tmpfs", 1, _overflow_params(2000, 0.3)),)),
@@ -91,6 +92,14 @@ def plans(quick: bool) -> list[Plan]:
             tuple(
                 Variant(f"{fs} {count // 1000}k", fs, rounds, {"count": count})
                 for count, rounds in ((10_000, 5), (100_000, 3))
+                for fs in ("tmpfs", "ext4")
+            ),
+        ),
+        Plan(
+            "paced",
+            tuple(
+                Variant(f"{fs} {rate}/s", fs, 3, _paced_params(rate, seconds))
+                for rate, seconds in ((100, 20), (1000, 10), (10_000, 5))
                 for fs in ("tmpfs", "ext4")
             ),
         ),
@@ -114,6 +123,10 @@ def _overflow_params(count: int, stall_s: float) -> dict[str, Any]:
     # reading and the kernel queue overflows; stall_s is how long the consumer stays stalled
     # after the writer finished.
     return {"count": count, "queue_limit": OVERFLOW_QUEUE, "max_pending": 256, "stall_s": stall_s}
+
+
+def _paced_params(rate: int, seconds: float) -> dict[str, Any]:
+    return {"count": int(rate * seconds), "rate": rate}
 
 
 def _idle_params(seconds: int) -> dict[str, Any]:

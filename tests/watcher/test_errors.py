@@ -151,6 +151,32 @@ class TestLostRoots:
             event = next(iter(watcher.events()))
             assert event.key == "f"
 
+    def test_event_batches_yield_what_comes_before_an_error_then_raise_it(
+        self, tmp_path: Path
+    ) -> None:
+        one, two = tmp_path / "one", tmp_path / "two"
+        one.mkdir()
+        two.mkdir()
+        with fsreplica.Watcher(fsreplica.WatcherConfig(debounce_delay=0)) as watcher:
+            watcher.watch(one)
+            watcher.watch(two)
+            write(two / "before", "x")
+            seen: list[str] = []
+
+            def read() -> None:
+                for batch in watcher.event_batches():
+                    assert batch, "a batch is never empty"
+                    seen.extend(event.key for event in batch)
+                    if "before" in seen:
+                        one.rmdir()
+
+            with pytest.raises(fsreplica.WatcherError, match="watched root was deleted"):
+                read()
+            assert seen == ["before"]
+            write(two / "after", "x")
+            batch = next(iter(watcher.event_batches()))
+            assert [event.key for event in batch] == ["after"]
+
 
 class TestThreadFailure:
     """A backend whose thread fails says so in the stream, instead of going quiet."""

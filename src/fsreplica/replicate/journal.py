@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from fsreplica.replicate.state import State, from_sql, sql_key
+
+_INSERT = "INSERT INTO journal (key, op, moved_from, time) VALUES (?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Journal:
         # the path of every change.
         with self.state.lock:
             cur = self.state.db.execute(
-                "INSERT INTO journal (key, op, moved_from, time) VALUES (?, ?, ?, ?)",
+                _INSERT,
                 (
                     sql_key(key),
                     op,
@@ -63,6 +65,34 @@ class Journal:
             seq = cur.lastrowid
         assert seq is not None
         return seq
+
+    def append_many(self, changes: Sequence[tuple[str, str, str | None, float]]) -> list[int]:
+        """Record changes durably in one transaction; return their sequence numbers, in order.
+
+        Args:
+            changes: (key, op, moved_from, when) of each change, as for `append`.
+        """
+        if len(changes) == 1:
+            key, op, moved_from, when = changes[0]
+            return [self.append(key, op, moved_from=moved_from, when=when)]
+        # One commit for the changes that arrived together: a commit per change cost more
+        # than the change's copy under a steady flow of small files.
+        now = time.time()
+        seqs = []
+        with self.state.transaction() as db:
+            for key, op, moved_from, when in changes:
+                seq = db.execute(
+                    _INSERT,
+                    (
+                        sql_key(key),
+                        op,
+                        None if moved_from is None else sql_key(moved_from),
+                        when or now,
+                    ),
+                ).lastrowid
+                assert seq is not None
+                seqs.append(seq)
+        return seqs
 
     @staticmethod
     def ack(db: sqlite3.Connection, seqs: Iterable[int]) -> None:

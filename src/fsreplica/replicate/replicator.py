@@ -535,11 +535,11 @@ class Replicator:
             self.log.error("%s", exc)
 
     def _read_events(self, watcher: Watcher) -> None:
-        events = watcher.events
+        batches = watcher.event_batches
         while True:
             try:
-                for event in events():
-                    self._on_event(event)
+                for events in batches():
+                    self._on_event(events)
                 return
             except RootLost as exc:
                 self._source_lost(watcher, exc)
@@ -603,11 +603,17 @@ class Replicator:
                 self.stop()
                 return
 
-    def _on_event(self, event: FileSystemEvent) -> None:
-        seq = self.journal.append(
-            event.key, str(event.operation), moved_from=event.moved_from, when=event.time
+    def _on_event(self, events: list[FileSystemEvent]) -> None:
+        """Journal the events that arrived together (one commit), then queue their tasks."""
+        seqs = self.journal.append_many(
+            [(event.key, str(event.operation), event.moved_from, event.time) for event in events]
         )
-        self._engine.submit(Task(event.key, [seq], event.moved_from))
+        self._engine.submit_many(
+            [
+                Task(event.key, [seq], event.moved_from)
+                for event, seq in zip(events, seqs, strict=True)
+            ]
+        )
 
     # -- what callers see and do (the CLI, a daemon) ------------------------------------------
 

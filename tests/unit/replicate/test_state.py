@@ -81,3 +81,30 @@ class TestNamesThatAreNotText:
             with state.transaction() as db:
                 state.record(db, record("é/plain.txt", 2))
             assert list(state.iter_files()) == [record("é/plain.txt", 2)]
+
+
+class TestJournal:
+    """Changes appended together are one transaction, in order, with increasing seqs."""
+
+    def test_append_many_then_pending_and_ack(self, tmp_path: Path) -> None:
+        with State(tmp_path / "s.db") as state:
+            journal = Journal(state)
+            first = journal.append("a", "put")
+            seqs = journal.append_many(
+                [("b", "put", None, 5.0), ("c", "delete", None, 0.0), ("d", "put", "b", 6.0)]
+            )
+            assert [first, *seqs] == sorted({first, *seqs})
+            assert journal.append_many([("e", "put", None, 7.0)]) == [seqs[-1] + 1]
+            entries = journal.pending()
+            assert [(e.key, e.op, e.moved_from) for e in entries] == [
+                ("a", "put", None),
+                ("b", "put", None),
+                ("c", "delete", None),
+                ("d", "put", "b"),
+                ("e", "put", None),
+            ]
+            assert entries[1].time == 5.0
+            assert entries[2].time > 0
+            with state.transaction() as db:
+                Journal.ack(db, seqs)
+            assert [e.key for e in journal.pending()] == ["a", "e"]

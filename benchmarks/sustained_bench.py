@@ -1,0 +1,298 @@
+"""Sustained load: `fsreplica replicate` to a local DEST under a steady writer of small files.
+
+Usage: python benchmarks/sustained_bench.py [--rates 250,2500,25000] [--seconds 60]
+       [--fs ext4|tmpfs] [--json FILE] [--profile DIR]
+
+For each rate, a fresh `fsreplica replicate SRC DEST` is started on an empty tree (100
+directories) and, once live, a writer process (`_sustained_writer.py`) creates 1-4 KiB files at
+that rate for --seconds. The arrival of each file at DEST is seen by inotify on DEST (its rename
+into place), never by polling the tree. Reported:
+
+- written/s: what the writer achieved; replicated/s: files that reached DEST while it wrote,
+  per second of writing;
+- lag: arrival at DEST minus close in SRC, p50 / p99 over the files written;
+- converged: last arrival minus the writer's end;
+- CPU: user + system seconds of the replicate process, per file (microseconds);
+- RSS: at the start of writing, at its end and the peak (sampled every 0.25 s).
+
+Targets (issue 14): replicated/s >= written/s, lag p99 <= 1 s, converged <= 1 s, RSS flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _inotify_floor import IN_CLOSE_WRITE, IN_MOVED_TO, NaiveInotify
+
+FSREPLICA = [sys.executable, "-m", "fsreplica"]
+HERE = Path(__file__).resolve().parent
+FS_DIRS = {"ext4": "/var/tmp", "tmpfs": "/dev/shm"}
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_switches(pid: int) -> int:
+    """Context switches (voluntary and not) of every thread of process `pid`."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def proc_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_replicate(src: Path, dst: Path, state: Path, extra: list[str]) -> subprocess.Popen[bytes]:
+    log = state.with_suffix(".log")
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [*FSREPLICA, "replicate", str(src), str(dst), "--state", str(state), *extra],
+            stderr=err,
+            stdout=subprocess.DEVNULL,
+        )
+    deadline = time.monotonic() + 60
+    while "initial sync" not in log.read_text():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"replicate did not start: {log.read_text()}")
+        time.sleep(0.01)
+    return proc
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def run_rate(
+    work: Path, rate: float, seconds: float, *, extra: list[str], profile: Path | None = None
+) -> dict[str, Any]:
+    src, dst, state = work / "src", work / "dst", work / "state.db"
+    for n in range(100):
+        (src / f"d{n:02d}").mkdir(parents=True)
+    dst.mkdir()
+    proc = start_replicate(src, dst, state, extra)
+    arrived: dict[bytes, float] = {}
+    prefix = len(os.fsencode(dst)) + 1
+
+    def seen(path: bytes, mask: int, when: float) -> None:
+        if mask & (IN_MOVED_TO | IN_CLOSE_WRITE):
+            arrived.setdefault(path[prefix:], when)
+
+    watcher = NaiveInotify(str(dst), seen)
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: [None for _ in watcher.loop(stop.is_set)])
+    thread.start()
+    rss: list[float] = []
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.25):
+            rss.append(proc_rss_mib(proc.pid))
+
+    sampler = threading.Thread(target=sample)
+    spy = None
+    try:
+        times_file = work / "closed.txt"
+        with subprocess.Popen(
+            [
+                sys.executable,
+                str(HERE / "_sustained_writer.py"),
+                str(src),
+                str(rate),
+                str(seconds),
+                str(times_file),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as writer:
+            assert writer.stdin is not None
+            assert writer.stdout is not None
+            rss_start = proc_rss_mib(proc.pid)
+            cpu_start = proc_cpu(proc.pid)
+            switches_start = proc_switches(proc.pid)
+            if profile is not None:
+                profile.mkdir(parents=True, exist_ok=True)
+                tool = (
+                    [
+                        "perf",
+                        "record",
+                        "-g",
+                        "-F",
+                        "499",
+                        "-o",
+                        str(profile / f"perf-{int(rate)}.data"),
+                        "-p",
+                        str(proc.pid),
+                        "--",
+                        "sleep",
+                        str(int(seconds)),
+                    ]
+                    if os.environ.get("PROFILER") == "perf"
+                    else [
+                        "py-spy",
+                        "record",
+                        *os.environ.get("SPY_ARGS", "--native").split(),
+                        "-r",
+                        "200",
+                        "-p",
+                        str(proc.pid),
+                        "-f",
+                        "raw",
+                        "-o",
+                        str(profile / f"replicate-{int(rate)}.txt"),
+                        "-d",
+                        str(int(seconds)),
+                        "--nonblocking",
+                    ]
+                )
+                spy = subprocess.Popen(
+                    tool,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            sampler.start()
+            writer.stdin.write("go\n")
+            writer.stdin.close()
+            begin, end = map(float, writer.stdout.readline().split())
+        closed = [float(line) for line in times_file.read_text().split()]
+        total = len(closed)
+        rss_end = proc_rss_mib(proc.pid)
+        names = [f"d{i % 100:02d}/f{i}".encode() for i in range(total)]
+        deadline = time.monotonic() + max(60.0, seconds * 3)
+        while time.monotonic() < deadline and len(arrived) < total:
+            time.sleep(0.02)
+        cpu = proc_cpu(proc.pid) - cpu_start
+        switches = proc_switches(proc.pid) - switches_start
+        sampling.set()
+        sampler.join()
+        if spy is not None:
+            spy.wait(60)
+        got = [arrived.get(name) for name in names]
+        lags = [a - c for a, c in zip(got, closed, strict=True) if a is not None]
+        during = sum(1 for a in got if a is not None and a <= end)
+        last = max((a for a in got if a is not None), default=float("nan"))
+        return {
+            "rate": rate,
+            "files": total,
+            "written_per_s": total / (end - begin),
+            "replicated_per_s": during / (end - begin),
+            "missing": sum(1 for a in got if a is None),
+            "lag_p50_s": pct(lags, 0.5),
+            "lag_p99_s": pct(lags, 0.99),
+            "converged_s": last - end,
+            "cpu_s": cpu,
+            "cpu_us_per_file": cpu / total * 1e6,
+            "switches_per_file": switches / total,
+            "rss_start_mib": rss_start,
+            "rss_end_mib": rss_end,
+            "rss_peak_mib": max(rss, default=rss_end),
+            "loadavg": os.getloadavg(),
+        }
+    finally:
+        stop.set()
+        thread.join()
+        watcher.close()
+        if spy is not None and spy.poll() is None:
+            spy.kill()
+            spy.wait()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def show(row: dict[str, Any]) -> str:
+    ok = (
+        row["replicated_per_s"] >= 0.98 * row["written_per_s"]
+        and row["lag_p99_s"] <= 1.0
+        and row["converged_s"] <= 1.0
+        and row["missing"] == 0
+    )
+    return (
+        f"{row['rate']:>7.0f}/s  written {row['written_per_s']:7.0f}/s  replicated "
+        f"{row['replicated_per_s']:7.0f}/s  lag p50 {row['lag_p50_s'] * 1e3:8.1f} ms  p99 "
+        f"{row['lag_p99_s'] * 1e3:8.1f} ms  converged {row['converged_s']:6.2f} s  CPU "
+        f"{row['cpu_us_per_file']:5.0f} us/file  "
+        f"{row['switches_per_file']:.1f} cs/file  RSS {row['rss_start_mib']:.0f} -> "
+        f"{row['rss_end_mib']:.0f} (peak {row['rss_peak_mib']:.0f}) MiB  missing {row['missing']}"
+        f"  load {row['loadavg'][0]:.2f}  {'meets' if ok else 'MISSES'} target"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rates", default="250,2500,25000")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--fs", choices=sorted(FS_DIRS), default="ext4")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--args", default="", help="extra options for replicate (one string)")
+    parser.add_argument("--profile", default=None, help="py-spy raw profiles into this directory")
+    args = parser.parse_args()
+    rows = []
+    print(f"sustained writer, {args.seconds:.0f} s per rate, {args.fs}; load {os.getloadavg()}")
+    for rate in (float(r) for r in args.rates.split(",")):
+        runs = []
+        for _ in range(args.repeat):
+            work = Path(tempfile.mkdtemp(prefix="fsreplica-sustained-", dir=FS_DIRS[args.fs]))
+            os.environ["XDG_STATE_HOME"] = str(work / "xdg")
+            try:
+                runs.append(
+                    run_rate(
+                        work,
+                        rate,
+                        args.seconds,
+                        extra=args.args.split(),
+                        profile=Path(args.profile) if args.profile else None,
+                    )
+                )
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        row = {
+            key: statistics.median(run[key] for run in runs)
+            if isinstance(runs[0][key], float | int)
+            else runs[-1][key]
+            for key in runs[0]
+        }
+        rows.append(row)
+        print(show(row), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"sustained": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
