@@ -18,6 +18,7 @@ from typing import Any
 
 from fsreplica._oserrors import cause_of
 from fsreplica.daemon.control import POLICY_ID, Policy
+from fsreplica.daemon.lease import DEFAULT_LEASE_TTL
 from fsreplica.daemon.paths import default_socket_path
 from fsreplica.destinations import parse_location
 from fsreplica.errors import ConfigError, InvalidPolicy
@@ -32,12 +33,15 @@ class DaemonSettings:
         metrics: "host:port" of the Prometheus listener, or None.
         api: "host:port" of the API's TCP listener (bearer token required), or None.
         token_file: The file holding that token (0600); required with `api`.
+        lease_ttl: Seconds a destination's lease lasts without renewal (another daemon given
+            the same destination takes over once it lapses).
     """
 
     socket: str = dataclasses.field(default_factory=default_socket_path)
     metrics: str | None = None
     api: str | None = None
     token_file: str | None = None
+    lease_ttl: float = DEFAULT_LEASE_TTL
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -203,6 +207,13 @@ def _settings(table: object, lines: _Lines) -> DaemonSettings:
             if not os.path.isabs(path):
                 raise lines.error(f"{key}: {value!r} is not an absolute path", where)
             values[key] = path
+        elif key == "lease_ttl":
+            try:
+                values[key] = parse_duration(value)
+            except ValueError as exc:
+                raise lines.error(f"{key}: {exc}", where) from None
+            if values[key] <= 0:
+                raise lines.error(f"{key}: must be more than 0", where)
         elif key in ("metrics", "api"):
             try:
                 values[key] = _address(key, value)

@@ -33,7 +33,9 @@ from fsreplica.daemon.control import (
     PolicyStatus,
 )
 from fsreplica.daemon.eventlog import EventLog
+from fsreplica.daemon.lease import LeaseKeeper, default_owner
 from fsreplica.daemon.runner import PolicyRunner
+from fsreplica.daemon.standby import Leases
 from fsreplica.daemon.watchhub import HubRegistry, watcher_config
 from fsreplica.errors import (
     ConfigError,
@@ -86,6 +88,11 @@ class Manager:
         self._lock = threading.Lock()  # the structures above, held briefly
         self._changing = threading.RLock()  # one change at a time: file, then runners
         self._hubs = HubRegistry(logger=self.log)  # one watcher per source
+        self._leases = Leases(
+            owner=default_owner(self.path),
+            ttl=self._config.settings.lease_ttl,
+            keeper=LeaseKeeper(),
+        )
         self._jobs: dict[str, Job] = {}
         self._job_ids = itertools.count(1)
         self._job_threads: list[threading.Thread] = []
@@ -124,6 +131,7 @@ class Manager:
                 self._runners.clear()
             self._stop(runners)
             self._hubs.close()
+            self._leases.keeper.close()
             for thread in self._job_threads:
                 thread.join()
             self._job_threads.clear()
@@ -136,7 +144,7 @@ class Manager:
         self.close()
 
     def _start(self, policy: Policy) -> None:
-        runner = PolicyRunner(policy, events=self._events_log, hubs=self._hubs)
+        runner = PolicyRunner(policy, events=self._events_log, hubs=self._hubs, leases=self._leases)
         with self._lock:
             self._runners[policy.id] = runner
         runner.start()
@@ -381,7 +389,12 @@ class Manager:
                 statuses.append(PolicyStatus(id=policy.id, state=state))  # type: ignore[arg-type]
                 continue
             statuses.append(runner.status())
-        ready = all(s.state == "live" for s, p in zip(statuses, policies, strict=True) if p.enabled)
+        # A policy standing by (another daemon holds its destination) is where it should be.
+        ready = all(
+            s.state in ("live", "standby")
+            for s, p in zip(statuses, policies, strict=True)
+            if p.enabled
+        )
         return DaemonStatus(
             version=__version__,
             started=self.started,

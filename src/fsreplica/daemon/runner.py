@@ -19,8 +19,10 @@ from fsreplica._names import one_line
 from fsreplica.crypt._apply import apply_encryption
 from fsreplica.daemon.control import EventKind, Failure, Policy, PolicyState, PolicyStatus
 from fsreplica.daemon.eventlog import EventLog
+from fsreplica.daemon.lease import Lease
+from fsreplica.daemon.standby import RETRY_OPEN, Leases, acquire
 from fsreplica.daemon.watchhub import HubRegistry
-from fsreplica.destinations import open_destination, parse_location
+from fsreplica.destinations import features_of, open_destination, parse_location
 from fsreplica.errors import (
     DestinationError,
     FsreplicaError,
@@ -34,8 +36,6 @@ from fsreplica.replicate.reconcile import check_overlap
 
 CATCHING_UP = 1000
 """Pending changes above which a live policy is "catching-up"."""
-RETRY_OPEN = 5.0
-"""Seconds between tries to open a destination that cannot be reached."""
 S3_RETRY_TIMEOUT = 4.0
 """How long an S3 request is retried before the replicator sees it fail (as `replicate`)."""
 SLOW_FIELDS_AGE = 1.0
@@ -81,6 +81,8 @@ class PolicyRunner:
         policy: The policy (enabled).
         events: Where its puts, deletes, failures and state changes are told.
         hubs: The daemon's shared watchers, by source (None: a watcher of its own).
+        leases: The daemon's lease settings and keeper: a destination with conditional writes
+            is written only while this daemon holds its lease (None: no lease).
         clock: Wall clock.
     """
 
@@ -90,10 +92,14 @@ class PolicyRunner:
         *,
         events: EventLog,
         hubs: HubRegistry | None = None,
+        leases: Leases | None = None,
         clock: Any = time.time,
     ) -> None:
         self.policy = policy
         self._hubs = hubs
+        self._leases = leases
+        self._lease: Lease | None = None
+        self._lease_lost: str | None = None  # why the lease was lost while replicating
         self._events = events
         self._clock = clock
         self.log = policy_logger(policy.id)
@@ -209,8 +215,11 @@ class PolicyRunner:
                 options["endpoint_url"] = policy.endpoint_url
             if policy.region is not None:
                 options["region"] = policy.region
+            raw = open_destination(policy.destination, **options)
+            # The lease is the raw destination's (an encrypting wrapper writes its own objects).
+            cas = features_of(raw).conditional
             destination = apply_encryption(
-                open_destination(policy.destination, **options),
+                raw,
                 encrypt=policy.mode == "transparent",
                 key_file=policy.key_file,
                 interactive=False,
@@ -228,6 +237,14 @@ class PolicyRunner:
             self._fail(str(exc))
             self._stop.wait()
             return None
+        if self._leases is not None and cas is not None:
+            lease = Lease(cas, url=raw.url, owner=self._leases.owner, ttl=self._leases.ttl)
+            if not acquire(lease, stop=self._stop, state=self._set, fail=self._fail, log=self.log):
+                destination.close()
+                return None
+            with self._lock:
+                self._lease, self._lease_lost = lease, None
+            self._leases.keeper.keep(lease, on_lost=self._on_lease_lost)
         try:
             return Replicator(
                 policy.source,
@@ -247,16 +264,36 @@ class PolicyRunner:
                 watcher_factory=None if self._hubs is None else self._hubs.factory(policy.source),
             )
         except (ValueError, FsreplicaError) as exc:
+            self._drop_lease()
             destination.close()
             self._fail(str(exc))
             self._stop.wait()
             return None
 
-    def _run(self, replicator: Replicator) -> bool:
+    def _on_lease_lost(self, reason: str) -> None:
+        """The lease was taken over or lapsed (the keeper's thread): stop writing, stand by."""
+        with self._lock:
+            self._lease_lost = reason
+            replicator = self._replicator
+        self._set("standby", reason)
+        if replicator is not None:
+            replicator.stop()
+
+    def _drop_lease(self) -> None:
+        """Stop renewing the lease; give it up unless it was lost (a standby takes over)."""
+        with self._lock:
+            lease, lost = self._lease, self._lease_lost
+            self._lease = None
+        if lease is not None and self._leases is not None:
+            self._leases.keeper.drop(lease, release=lost is None)
+
+    def _run(self, replicator: Replicator) -> bool:  # noqa: PLR0911 - one return per outcome
         """Run the replicator until it stops; True when the policy is over."""
         with self._lock:
             if self._stop.is_set():
                 return True
+            if self._lease_lost is not None:
+                return False  # lost before it could start: stand by again
             self._replicator = replicator
         self._set("reconciling")
         try:
@@ -280,7 +317,8 @@ class PolicyRunner:
                 self._replicator = None
                 self._live = False
                 self._changed.notify_all()
-        return True
+            self._drop_lease()
+        return self._stop.is_set() or self._lease_lost is None
 
     def _ready(self, report: SyncReport) -> None:
         with self._lock:

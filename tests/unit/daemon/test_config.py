@@ -179,6 +179,14 @@ class TestErrorLines:
             f"{tmp_path}/config.toml:4: metrics: 'localhost' is not host:port"
         )
 
+    def test_bad_lease_ttl(self, tmp_path: Path) -> None:
+        text = GOOD.replace('metrics = "127.0.0.1:9464"', 'lease_ttl = "0s"')
+        assert error_of(tmp_path, text) == (
+            f"{tmp_path}/config.toml:4: lease_ttl: must be more than 0"
+        )
+        text = GOOD.replace('metrics = "127.0.0.1:9464"', 'lease_ttl = "90s"')
+        assert load_config(write(tmp_path, text)).settings.lease_ttl == 90
+
     def test_toml_syntax_error_keeps_its_line(self, tmp_path: Path) -> None:
         text = GOOD.replace("debounce = 0.2", "debounce = ")
         assert error_of(tmp_path, text) == (
