@@ -1,4 +1,4 @@
-"""Contract factories: the encrypting wrapper (fsreplica.crypt) over local, memory and moto's S3.
+"""Contract factories: the encrypting wrapper (fsreplica.crypt) over every kind of destination.
 
 Names in clear and names sealed; a cheap scrypt cost (the tests need no hard passphrase).
 """
@@ -63,10 +63,54 @@ def _moto(tmp_path: Path, **options: Any) -> Iterator[CryptDestination]:
         motoserver.empty_bucket(endpoint, bucket)
 
 
+@contextlib.contextmanager
+def _azurite(tmp_path: Path, **options: Any) -> Iterator[CryptDestination]:
+    from fsreplica.destinations.azure import AzureDestination  # noqa: PLC0415
+    from servers import azurite  # noqa: PLC0415
+
+    container = azurite.new_container()
+    inner = AzureDestination.from_url(
+        f"az://{container}/replica/{tmp_path.name}",
+        endpoint_url=azurite.endpoint(),
+        account_name=azurite.ACCOUNT,
+        account_key=azurite.KEY,
+        metadata_cache=tmp_path / "azure-metadata.sqlite",
+    )
+    try:
+        with _wrapped(inner, **options) as dest:
+            yield dest
+    finally:
+        azurite.delete_container(container)
+
+
+@contextlib.contextmanager
+def _gcs(tmp_path: Path, **options: Any) -> Iterator[CryptDestination]:
+    from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
+
+    from fsreplica.destinations.gcs import GCSDestination  # noqa: PLC0415
+    from servers import fakegcs  # noqa: PLC0415
+
+    endpoint = fakegcs.endpoint()
+    bucket = fakegcs.new_bucket(endpoint)
+    inner = GCSDestination.from_url(
+        f"gs://{bucket}/replica/{tmp_path.name}",
+        endpoint_url=endpoint,
+        credentials=AnonymousCredentials(),
+        preflight=False,
+    )
+    try:
+        with _wrapped(inner, **options) as dest:
+            yield dest
+    finally:
+        fakegcs.empty_bucket(bucket, endpoint)
+
+
 FACTORIES = [
     ("crypt-local", lambda tmp_path: _local(tmp_path, encrypt_names=False)),
     ("crypt-local-names", lambda tmp_path: _local(tmp_path, encrypt_names=True)),
     ("crypt-memory", lambda tmp_path: _memory(tmp_path, encrypt_names=False)),
     ("crypt-s3-moto", lambda tmp_path: _moto(tmp_path, encrypt_names=False)),
     ("crypt-s3-moto-names", lambda tmp_path: _moto(tmp_path, encrypt_names=True)),
+    ("crypt-azure-azurite", lambda tmp_path: _azurite(tmp_path, encrypt_names=True)),
+    ("crypt-gcs-fake", lambda tmp_path: _gcs(tmp_path, encrypt_names=False)),
 ]
