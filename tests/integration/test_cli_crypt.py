@@ -332,3 +332,78 @@ class TestReplay:
             assert err.value.key == "e"
             assert len(b"".join(got)) < 200_000  # the last chunk was never given
             assert b"".join(dest.read("big.bin")) == (src / "big.bin").read_bytes()
+
+
+class TestRestore:
+    """`fsreplica restore --encrypt`: byte for byte; what fails to authenticate is not written."""
+
+    @pytest.mark.parametrize("names", [False, True], ids=["clear-names", "sealed-names"])
+    def test_round_trip(self, tmp_path: Path, src: Path, names: bool) -> None:
+        dst, key, target = tmp_path / "dst", key_file(tmp_path / "key"), tmp_path / "target"
+        dst.mkdir()
+        target.mkdir()
+        init(dst, key, *(["--encrypt-names"] if names else []))
+        assert fsreplica("sync", src, dst, "--encrypt", "--key-file", key).returncode == 0
+        result = fsreplica("restore", dst, target, "--encrypt", "--key-file", key)
+        assert result.returncode == 0, result.stderr
+        assert tree(target) == tree(src)
+        assert list(target.rglob(".*")) == []  # neither the key object nor a temporary file
+        for path in src.rglob("*"):
+            if path.is_file():
+                restored = target / path.relative_to(src)
+                assert restored.stat().st_mtime_ns == path.stat().st_mtime_ns
+
+    def test_tampered_objects_refused(self, tmp_path: Path, src: Path) -> None:
+        dst, key, target = tmp_path / "dst", key_file(tmp_path / "key"), tmp_path / "target"
+        dst.mkdir()
+        target.mkdir()
+        init(dst, key)
+        for name in ("a", "b", "c", "d", "e"):
+            (src / name).write_bytes(name.encode() * 100_000)
+        state = tmp_path / "s.db"
+        args = ("--encrypt", "--key-file", key, "--state", state)
+        assert fsreplica("sync", src, dst, *args).returncode == 0
+        old = (dst / "e").read_bytes(), os.stat(dst / "e")
+        (src / "e").write_bytes(b"E" * 100_000)
+        assert fsreplica("sync", src, dst, *args).returncode == 0
+        data = bytearray((dst / "a").read_bytes())
+        data[70_000] ^= 1
+        (dst / "a").write_bytes(bytes(data))
+        os.truncate(dst / "b", 32 + (64 * 1024 + 16))
+        os.rename(dst / "c", dst / "tmp")
+        os.rename(dst / "d", dst / "c")
+        os.rename(dst / "tmp", dst / "d")
+        (dst / "e").write_bytes(old[0])
+        os.utime(dst / "e", ns=(old[1].st_atime_ns, old[1].st_mtime_ns))
+        result = fsreplica("restore", dst, target, "--encrypt", "--key-file", key, "--state", state)
+        assert result.returncode == 1, result.stderr
+        refused = sorted(
+            line.split(":")[1].split()[1]
+            for line in result.stderr.splitlines()
+            if line.startswith("fsreplica: restore ")
+        )
+        assert refused == ["a", "b", "c", "d", "e"], result.stderr
+        assert "authentication failed" in result.stderr
+        assert "truncated" in result.stderr
+        assert "not the version the state records" in result.stderr
+        restored = tree(target)
+        assert not restored.keys() & {"a", "b", "c", "d", "e"}  # nothing written for them
+        assert restored == {k: v for k, v in tree(src).items() if k not in "abcde"}
+        # No temporary file left (the marker of an unfinished restore stays, by design).
+        assert [p.name for p in target.rglob(".fsreplica-restore-*")] == []
+
+    def test_plain_restore_of_encrypted_refused(self, tmp_path: Path, src: Path) -> None:
+        dst, key, target = tmp_path / "dst", key_file(tmp_path / "key"), tmp_path / "target"
+        dst.mkdir()
+        target.mkdir()
+        init(dst, key)
+        assert fsreplica("sync", src, dst, "--encrypt", "--key-file", key).returncode == 0
+        result = fsreplica("restore", dst, target)
+        assert result.returncode == 2
+        assert "the destination is encrypted: add --encrypt" in result.stderr
+        wrong = fsreplica(
+            "restore", dst, target, "--encrypt", env={**os.environ, "FSREPLICA_PASSPHRASE": "no"}
+        )
+        assert wrong.returncode == 2
+        assert wrong.stderr == f"fsreplica: key {dst}: wrong passphrase or key\n"
+        assert list(target.iterdir()) == []

@@ -19,6 +19,7 @@ from fsreplica.cli._common import (
     exit_epilog,
     on_termination,
 )
+from fsreplica.cli._encryption import add_key_options, wrap
 from fsreplica.cli._progress import Progress
 from fsreplica.cli._replication import add_s3, destination_options, fail
 from fsreplica.destinations import Destination, open_destination, parse_location
@@ -108,6 +109,7 @@ def add_parser(sub: Any, name: str) -> None:
         help="do not restore the symlinks a local replica keeps (--links) as symlinks",
     )
     add_s3(parser)
+    add_key_options(parser, state=True)
     add_common_options(parser)
 
 
@@ -143,7 +145,7 @@ def open_source(args: argparse.Namespace) -> Destination:
         options["create"] = False
     elif location.scheme == "s3":
         options["preflight"] = False  # its probe writes an object: a restore only reads
-    return open_destination(args.destination, **options)
+    return wrap(args, open_destination(args.destination, **options), reading=True)
 
 
 def _as_sync_report(report: RestoreReport) -> SyncReport:

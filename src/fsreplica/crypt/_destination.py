@@ -18,11 +18,13 @@ every destination kind, get encryption at once. What it forwards and how:
   `rename` and `copy` are not offered: each object is sealed for its own key, so a moved copy
   would no longer open; the replicator then puts the renamed file afresh and deletes the old.
   Symlinks (`put_link`) are not offered either: a symlink's target would travel in clear.
-- `conditional` (`read_tag`/`put_if`, the daemon's lease) seals small objects in memory.
+- `conditional` (`read_tag`/`put_if`, the daemon's lease) seals small objects in memory;
+  `versions` (restore --at) opens earlier versions as the current ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -37,6 +39,7 @@ from fsreplica.destinations._base import (
     LEASE_KEY,
     Destination,
     ObjectInfo,
+    ObjectVersion,
     Staged,
     check_key,
     features_of,
@@ -46,7 +49,12 @@ from fsreplica.errors import DestinationError, IntegrityError, InvalidKeyError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from fsreplica.destinations._base import Features, SupportsConditional, SupportsStage
+    from fsreplica.destinations._base import (
+        Features,
+        SupportsConditional,
+        SupportsStage,
+        SupportsVersions,
+    )
 
     Expected = Callable[[str], str | None]
     """A key's expected plaintext SHA-256 (from a replicator's state), or None when unknown."""
@@ -298,6 +306,41 @@ class _Conditional(CryptDestination):
         return conditional
 
 
+class _Versions(CryptDestination):
+    """Earlier versions (restore --at), each opened as the current one is."""
+
+    def keeps_versions(self) -> bool:
+        """Whether the inner store keeps earlier versions."""
+        return self._versions().keeps_versions()
+
+    def list_versions(self, prefix: str = "") -> Iterator[ObjectVersion]:
+        """Every version of every key starting with `prefix`, keys opened, sizes the plaintext's."""
+        inner_prefix = prefix if self._names is None else ""
+        for version in self._versions().list_versions(inner_prefix):
+            key = self._open_key(version.key)
+            if key is None or not key.startswith(prefix):
+                continue
+            size = 0 if version.deleted else plain_size(version.size)
+            yield dataclasses.replace(version, key=key, size=-1 if size is None else size)
+
+    def stat_version(self, key: str, version: str) -> ObjectInfo:
+        """What `version` of `key` holds, in plaintext terms."""
+        stored = self._versions().stat_version(self.stored_key(key, op="stat"), version)
+        info = self._info(stored, key)
+        assert info is not None
+        return info
+
+    def read_version(self, key: str, version: str) -> Iterator[bytes]:
+        """The plaintext of `version` of `key`, each chunk once it authenticated."""
+        chunks = self._versions().read_version(self.stored_key(key, op="read"), version)
+        return open_stream(self.keyring.content, key, chunks)
+
+    def _versions(self) -> SupportsVersions:
+        versions = self._features.versions
+        assert versions is not None
+        return versions
+
+
 def _published(info: ObjectInfo, stored: ObjectInfo) -> ObjectInfo:
     return ObjectInfo(info.key, info.size, stored.mtime_ns, stored.mode, info.sha256)
 
@@ -311,6 +354,7 @@ _MIXINS: dict[str, type[CryptDestination]] = {
     "local_root": _LocalRoot,
     "stage": _Stage,
     "conditional": _Conditional,
+    "versions": _Versions,
 }
 
 
