@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
+import signal
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
+from byte_names import examples, trees
+from hypothesis import given
 from restore_trees import FSREPLICA, MTIME, fsreplica, mixed_tree, snapshot, sync, write_tree
 from test_cli_replicate_helpers import wait_for
+
+from fsreplica.cli._progress import REFRESH
 
 RESTORE_MARKER = ".fsreplica-restore"
 
@@ -286,3 +295,75 @@ class TestInterrupted:
         done = fsreplica("restore", dest, tmp_path / "out")
         assert done.returncode == 0, done.stderr
         assert snapshot(tmp_path / "out") == snapshot(source)
+
+
+class TestSignals:
+    """SIGINT stops a restore cleanly: exit 130, and the same command resumes it."""
+
+    def test_sigint_then_resume(self, tmp_path: Path) -> None:
+        source, dest = replica(tmp_path, many_files(3000))
+        out = tmp_path / "out"
+        args = [*FSREPLICA, "restore", str(dest), str(out), "--transfers", "1"]
+        with subprocess.Popen(args, stderr=subprocess.PIPE, text=True) as proc:
+            wait_for(lambda: len(list(out.glob("d*/f*"))) >= 100, "some files restored")
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=25)
+        if proc.returncode == 0:
+            pytest.skip("the restore finished before the signal arrived")
+        assert proc.returncode == 130, err
+        assert err.startswith("fsreplica: interrupted by SIGINT: "), err
+        assert (out / RESTORE_MARKER).exists()
+        again = fsreplica("restore", dest, out)
+        assert again.returncode == 0, again.stderr
+        assert snapshot(out) == snapshot(source)
+
+
+class TestProgress:
+    """On a terminal, a progress line is drawn while files arrive, and erased at the end."""
+
+    def test_progress_on_a_tty(self, tmp_path: Path) -> None:
+        _, dest = replica(tmp_path, many_files(600))
+        master, slave = pty.openpty()
+        try:
+            args = [*FSREPLICA, "restore", str(dest), str(tmp_path / "out"), "--transfers", "1"]
+            started = time.monotonic()
+            with subprocess.Popen(args, stderr=slave, stdout=subprocess.DEVNULL) as proc:
+                os.close(slave)
+                slave = -1
+                shown = b""
+                while True:
+                    ready, _, _ = select.select([master], [], [], 25)
+                    if not ready:
+                        break
+                    try:
+                        data = os.read(master, 65536)
+                    except OSError:  # EIO: the child closed the terminal
+                        break
+                    if not data:
+                        break
+                    shown += data
+                assert proc.wait(timeout=25) == 0
+            elapsed = time.monotonic() - started
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+        text = shown.decode()
+        assert text.rstrip().endswith("600 restored (87.6 KiB), 0 unchanged, 0 failed"), text
+        if elapsed < 2 * REFRESH:
+            pytest.skip("the restore was over before the first redraw")
+        assert "/600 files, " in text, text
+        assert "\r\x1b[K" in text
+
+
+class TestByteNames:
+    """Any name the file system allows comes back byte for byte."""
+
+    @given(files=trees())
+    @examples(6)
+    def test_arbitrary_names(self, files: dict[bytes, bytes]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            source, dest = replica(Path(tmp), files)
+            done = fsreplica("restore", dest, Path(tmp) / "out")
+            assert done.returncode == 0, done.stderr
+            assert snapshot(Path(tmp) / "out") == snapshot(source)

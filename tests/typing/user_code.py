@@ -55,5 +55,20 @@ def replicate_once(src: str, dest: str) -> None:
         print(so_far.files_copied, so_far.summary())
 
 
+def restore_to(dest: str, target: str) -> bool:
+    from fsreplica.restore import Overwrite, Restore, RestoreReport, restore  # noqa: PLC0415
+
+    destination = fsreplica.open_destination(dest)
+    try:
+        report: RestoreReport = restore(destination, target, transfers=4)
+        job = Restore(destination, target, force=True, overwrite=Overwrite.NEVER, dry_run=True)
+        planned = job.run().planned
+    finally:
+        destination.close()
+    for key, reason in report.failed:
+        print(key, reason)
+    return report.ok and not planned
+
+
 if __name__ == "__main__":
     asyncio.run(watch_async("."))

@@ -2,8 +2,10 @@
 
 A plan is made from the listing alone, before anything is written: keys outside the selection
 (`--prefix`, `--include`, `--exclude`) are left out, keys that cannot be restored safely are
-refused with their reason (see `safety`), and the rest are items to fetch, in key order. What
-is already in the target is looked at later, by each worker (see `compare`).
+refused with their reason (see `safety`), and the rest are items to fetch, in key order. An
+empty object whose key is also a directory of other keys is the "folder" marker some tools
+write (`photos/`): it is left out quietly. What is already in the target is looked at later,
+by each worker (see `compare`).
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ def make_plan(items: Iterable[Item], *, select: Selection) -> Plan:
         else:
             chosen[item.key] = item
     for key in collisions(chosen):
-        del chosen[key]
+        info = chosen.pop(key).info
+        if info is not None and info.size == 0:
+            continue  # an empty "folder" object another tool made (`dir/`, listed as `dir`)
         plan.refused.append((key, f"both a file and a directory in the store ({key}/...)"))
     plan.items = sorted(chosen.values(), key=lambda item: _order(item.key))
     plan.refused.sort(key=lambda pair: _order(pair[0]))

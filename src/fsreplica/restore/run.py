@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
 
 from fsreplica._oserrors import cause_of
 from fsreplica.destinations import Destination, ObjectInfo, features_of
@@ -227,7 +226,7 @@ class Restore:
             self.tally.fail(key, exc.reason)
         except FileNotFoundError as exc:
             # A store's "no such object" has no strerror; the target's ENOENT has one.
-            gone = "gone from the store since it was listed"
+            gone = "not in the store (deleted since it was listed?)"
             self.tally.fail(key, gone if exc.strerror is None else cause_of(exc))
         except OSError as exc:
             self.tally.fail(key, cause_of(exc))
@@ -308,11 +307,39 @@ def _maybe_target(path: str) -> Target | None:
         raise RestoreError(path, cause_of(exc)) from exc
 
 
-def restore(source: Destination, target: str | os.PathLike[str], **options: Any) -> RestoreReport:
-    """Restore `source` into the local directory `target`; see `Restore` for the options.
+def restore(
+    source: Destination,
+    target: str | os.PathLike[str],
+    *,
+    prefix: str = "",
+    include: Iterable[str] = (),
+    exclude: Iterable[str] = (),
+    overwrite: Overwrite = Overwrite.IF_CHANGED,
+    force: bool = False,
+    dry_run: bool = False,
+    verify: bool = False,
+    transfers: int = DEFAULT_TRANSFERS,
+    at: datetime | float | None = None,
+    links: bool = True,
+) -> RestoreReport:
+    """Restore `source` into the local directory `target`; the options are `Restore`'s.
 
     Raises:
         RestoreError: The restore cannot start.
         DestinationError: The store cannot be listed.
     """
-    return Restore(source, target, **options).run()
+    job = Restore(
+        source,
+        target,
+        prefix=prefix,
+        include=include,
+        exclude=exclude,
+        overwrite=overwrite,
+        force=force,
+        dry_run=dry_run,
+        verify=verify,
+        transfers=transfers,
+        at=at,
+        links=links,
+    )
+    return job.run()

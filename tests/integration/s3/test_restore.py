@@ -8,7 +8,7 @@ from pathlib import Path
 
 from restore_trees import fsreplica, mixed_tree, snapshot, sync, write_tree
 
-from servers import motoserver
+from servers import ceph, motoserver
 
 from .test_cli import s3_env
 
@@ -44,6 +44,17 @@ class TestRoundTrip:
         cold = fsreplica("restore", f"s3://{bucket}/replica", tmp_path / "cold", env=env)
         assert cold.returncode == 0, cold.stderr
         assert snapshot(tmp_path / "cold") == snapshot(source)
+
+    def test_on_ceph_rgw(self, tmp_path: Path, ceph_bucket: tuple[ceph.CephRGW, str]) -> None:
+        cluster, bucket = ceph_bucket
+        env = s3_env(tmp_path, cluster.endpoint, cluster.access_key, cluster.secret_key)
+        source = tmp_path / "src"
+        mixed_tree(source)
+        sync(source, f"s3://{bucket}/replica", state=tmp_path / "state.db", env=env)
+        env["XDG_CACHE_HOME"] = str(tmp_path / "cold-cache")
+        done = fsreplica("restore", f"s3://{bucket}/replica", tmp_path / "out", env=env)
+        assert done.returncode == 0, done.stderr
+        assert snapshot(tmp_path / "out") == snapshot(source)
 
     def test_many_files_and_a_url_below_the_root(
         self, tmp_path: Path, moto_bucket: tuple[str, str]

@@ -123,3 +123,12 @@ class TestItemsAt:
         assert self.chosen(10) == {"a": "a1", "d": "d1"}
         assert self.chosen(22) == {"a": "a2"}
         assert self.chosen(100) == {"a": "a3", "n": "n1"}
+
+
+def test_folder_markers_are_left_out_quietly() -> None:
+    plan = make_plan(
+        [Item("photos", ObjectInfo("photos", 0, 0)), *items("photos/a.jpg", "x", "x/y")],
+        select=Selection(),
+    )
+    assert [item.key for item in plan.items] == ["photos/a.jpg", "x/y"]
+    assert plan.refused == [("x", "both a file and a directory in the store (x/...)")]
