@@ -21,7 +21,7 @@ from fsreplica.cli._common import (
 )
 from fsreplica.cli._encryption import add_key_options, wrap
 from fsreplica.cli._progress import Progress
-from fsreplica.cli._replication import add_s3, destination_options, fail
+from fsreplica.cli._replication import add_s3, destination_options, fail, object_scheme
 from fsreplica.destinations import Destination, open_destination, parse_location
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate.report import SyncReport
@@ -34,7 +34,7 @@ def add_parser(sub: Any, name: str) -> None:
         name,
         help="fetch what a destination holds back into a local directory",
         description="Restore files (content, mtime, mode) from a destination fsreplica\n"
-        "replicated to: a local path or file:// URL, an s3:// URL, any registered scheme.\n"
+        "replicated to: a local path or file:// URL, s3://, az://, any registered scheme.\n"
         "SRC_URL may point below the replica's root: the keys below it are restored.",
         epilog=exit_epilog(
             ("0", "everything restored (with --dry-run: the plan was printed)"),
@@ -143,7 +143,7 @@ def open_source(args: argparse.Namespace) -> Destination:
             what = "not a directory" if os.path.lexists(location.path) else "no such directory"
             raise ValueError(f"{location.path}: {what}")
         options["create"] = False
-    elif location.scheme == "s3":
+    elif object_scheme(args.destination):
         options["preflight"] = False  # its probe writes an object: a restore only reads
     return wrap(args, open_destination(args.destination, **options), reading=True)
 
