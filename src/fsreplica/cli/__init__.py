@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "daemon": "daemon",
     "key": "key",
     "restore": "restore",
+    "policy": "policy",
+    "trigger": "trigger",
 }
 
 

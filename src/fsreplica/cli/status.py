@@ -1,4 +1,9 @@
-"""`fsreplica status [SRC DEST]`: what a replication has done and has pending."""
+"""`fsreplica status [ID | SRC DEST]`: what a replication has done and has pending.
+
+With SRC DEST (or --state) it reads that pair's state file. Without them it asks the daemon
+(`status ID`: one policy); when no daemon answers on the default socket, it reads every state
+file, as a machine without a daemon has only those.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from fsreplica._names import shown
+from fsreplica.cli._api import NO_DAEMON_ROW, add_socket
 from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_common_options, exit_epilog
 from fsreplica.cli._replication import add_pair, add_state, fail
+from fsreplica.daemon.control import POLICY_ID
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.state import State, default_state_path, holder
@@ -25,21 +32,33 @@ def add_parser(sub: Any, name: str) -> None:
     """Register the subcommand."""
     parser = sub.add_parser(
         name,
-        help="show what a replication has done and has pending",
+        help="show what a replication (or the daemon) has done and has pending",
+        usage="%(prog)s [-h] [options] [ID | SRC DEST]",
+        description="With SRC DEST or --state: that pair's state file. Otherwise the daemon's "
+        "policies (ID: one of them), or when no daemon answers on the default socket, every "
+        "state file.",
         epilog=exit_epilog(
             ("0", "nothing failed"),
-            ("1", "some files failed or deletions were refused (listed)"),
+            (
+                "1",
+                "some files failed or deletions were refused (listed); of a daemon: a policy "
+                "is failing, its destination is down or its source gone",
+            ),
             (
                 "2",
-                "bad options, no state for the pair, the state file cannot be read, or "
-                "--forget while a replicator runs",
+                "bad options, no state for the pair, the state file cannot be read, "
+                "--forget while a replicator runs, or the daemon has no policy ID",
             ),
+            NO_DAEMON_ROW,
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_pair(parser, optional=True)
     add_state(parser)
-    parser.add_argument("--json", action="store_true", help="one JSON object per pair")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per pair (or for the daemon)"
+    )
+    add_socket(parser)
     parser.add_argument(
         "--forget",
         action="store_true",
@@ -156,6 +175,16 @@ def _paths(args: argparse.Namespace) -> list[Path] | None:
 
 def run(args: argparse.Namespace) -> int:
     """Exit 0 with nothing failed, 1 when some files failed, 2 when there is no state."""
+    one_id = args.source is None or POLICY_ID.fullmatch(args.source) is not None
+    if not args.state and not args.forget and not args.destination and one_id:
+        from fsreplica.cli._status_daemon import daemon_status  # noqa: PLC0415
+
+        code = daemon_status(args, args.source)
+        if code is not None:
+            return code
+    elif args.socket is not None:
+        fail("--socket: only without SRC DEST and --state (it asks the daemon)")
+        return EXIT_USAGE
     paths = _paths(args)
     if paths is None:
         return EXIT_USAGE
