@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar, cast
@@ -36,7 +37,7 @@ from fsreplica.daemon.control import (
     Policy,
     PolicyStatus,
 )
-from fsreplica.errors import ConfigError, ControlError, FsreplicaError
+from fsreplica.errors import ConfigError, ControlError, FsreplicaError, InvalidPolicy
 
 PREFIX = "/api/v1"
 MAX_EVENT_WAIT = 60.0
@@ -48,8 +49,10 @@ EVENT_THREADS = 32
 """Long polls waiting at once; more wait for a free thread (their own limit, so that waiting
 clients never starve the other routes)."""
 
-Metrics = Callable[[], tuple[bytes, str]]
-"""Renders the Prometheus exposition: (body, content type)."""
+Metrics = Callable[..., tuple[bytes, str]]
+"""Renders the Prometheus exposition: (body, content type); called with the request's Accept
+header when it takes an argument (to choose OpenMetrics), else with none. An object with such a
+`render` method (`DaemonMetrics`) is taken too."""
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -103,7 +106,15 @@ class Health(BaseModel):
 
 
 def _plain(policy: Any) -> Policy:
-    """The body as a plain `Policy` (equal to the manager's own, unlike the validating subclass)."""
+    """The body as a plain `Policy` (equal to the manager's own, unlike the validating subclass).
+
+    Raises:
+        InvalidPolicy: Its id is not a policy id.
+    """
+    if not POLICY_ID.fullmatch(policy.id):
+        raise InvalidPolicy(
+            f"id: {policy.id!r} is not a policy id ({POLICY_ID.pattern})", detail="id"
+        )
     return Policy(
         **{field.name: getattr(policy, field.name) for field in dataclasses.fields(Policy)}
     )
@@ -223,8 +234,8 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
             )
         except ControlError:
             raise
-        except ConfigError as exc:
-            raise ControlError(str(exc)) from exc
+        except ConfigError as exc:  # the config file is wrong (a reload) or cannot be written
+            raise InvalidPolicy(str(exc), detail={"line": exc.line}) from exc
         except FsreplicaError as exc:
             logger.error("api: %s", exc)
             raise _Internal(str(exc)) from exc
@@ -371,7 +382,11 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
         return {key: list(ids) for key, ids in changes.items()}
 
     if metrics is not None:
-        render = metrics
+        render: Metrics = getattr(metrics, "render", metrics)
+        try:
+            negotiates = bool(inspect.signature(render).parameters)
+        except (TypeError, ValueError):
+            negotiates = False
 
         @router.get(
             "/metrics",
@@ -379,8 +394,9 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
             response_class=Response,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
         )
-        async def get_metrics() -> Response:
-            body, content_type = await call(render)
+        async def get_metrics(request: Request) -> Response:
+            args = (request.headers.get("accept"),) if negotiates else ()
+            body, content_type = await call(render, *args)
             return Response(body, media_type=content_type)
 
         app.add_api_route("/metrics", get_metrics, include_in_schema=False)
