@@ -13,7 +13,6 @@ fit the schema, 500 (logged with its traceback, never sent) for a bug. Control c
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import logging
 from collections.abc import Callable, Mapping
@@ -23,11 +22,10 @@ from fastapi import APIRouter, Body, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
-from pydantic import dataclasses as pydantic_dataclasses
 from starlette.exceptions import HTTPException
 
 from fsreplica import __version__
+from fsreplica.daemon.api_models import ApiError, Health, PolicyBody, PolicyChanges
 from fsreplica.daemon.control import (
     POLICY_ID,
     Control,
@@ -57,67 +55,18 @@ header when it takes an argument (to choose OpenMetrics), else with none. An obj
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The request body of POST and PUT: a Policy, refusing unknown fields (a misspelt "enabeld"
-# would otherwise be dropped without a word) and NaN or infinite numbers.
-_PolicyBody: Any = pydantic_dataclasses.dataclass(
-    Policy,
-    config=ConfigDict(extra="forbid", allow_inf_nan=False),
-    frozen=True,
-    kw_only=True,
-)
-
-
-def _no_default(schema: dict[str, Any]) -> None:
-    """Leave out the `default: null` of a field that is only absent, never null."""
-    schema.pop("default", None)
-
-
-def _changes_model() -> type[BaseModel]:
-    """The body of PATCH: any of a Policy's fields but its id, each optional."""
-    fields: dict[str, Any] = {}
-    for field in dataclasses.fields(Policy):
-        if field.name == "id":
-            continue
-        fields[field.name] = (field.type, Field(default=None, json_schema_extra=_no_default))
-    return create_model(
-        "PolicyChanges",
-        __config__=ConfigDict(extra="forbid", allow_inf_nan=False),
-        __doc__="Some fields of a policy; those left out keep their value.",
-        **fields,
-    )
-
-
-PolicyChanges = _changes_model()
 PolicyId = Annotated[str, Path(pattern=f"^{POLICY_ID.pattern}$", description="The policy's id")]
 
 
-class ApiError(BaseModel):
-    """What every error answers: one line, and anything more a client can act on."""
-
-    error: str
-    detail: Any = None
-
-
-class Health(BaseModel):
-    """The daemon answers."""
-
-    status: str = "ok"
-    version: str
-
-
-def _plain(policy: Any) -> Policy:
-    """The body as a plain `Policy` (equal to the manager's own, unlike the validating subclass).
+def _policy(body: Any) -> Policy:
+    """The policy a request body describes, read by the config file's rules.
 
     Raises:
-        InvalidPolicy: Its id is not a policy id.
+        InvalidPolicy: A field the schema lets through and the daemon refuses (a relative path).
     """
-    if not POLICY_ID.fullmatch(policy.id):
-        raise InvalidPolicy(
-            f"id: {policy.id!r} is not a policy id ({POLICY_ID.pattern})", detail="id"
-        )
-    return Policy(
-        **{field.name: getattr(policy, field.name) for field in dataclasses.fields(Policy)}
-    )
+    from fsreplica.daemon.config import policy_from_mapping  # noqa: PLC0415 - the manager's
+
+    return policy_from_mapping(body.model_dump())
 
 
 def _error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -256,8 +205,8 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
         response_model=Policy,
         responses=_error_responses(400, 409, 422),
     )
-    async def add_policy(policy: _PolicyBody) -> Any:
-        return await call(control.add_policy, _plain(policy))
+    async def add_policy(policy: PolicyBody) -> Any:  # type: ignore[valid-type]
+        return await call(control.add_policy, _policy(policy))
 
     @router.get(
         "/policies/{policy_id}",
@@ -274,10 +223,10 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
         response_model=Policy,
         responses=_error_responses(400, 409, 422),
     )
-    async def put_policy(policy: _PolicyBody, policy_id: PolicyId) -> Any:
+    async def put_policy(policy: PolicyBody, policy_id: PolicyId) -> Any:  # type: ignore[valid-type]
         if policy.id != policy_id:
             raise _Mismatch(f"policy id {policy.id!r} in the body differs from {policy_id!r}")
-        return await call(control.replace_policy, _plain(policy))
+        return await call(control.replace_policy, _policy(policy))
 
     @router.patch(
         "/policies/{policy_id}",

@@ -106,6 +106,7 @@ class RunningDaemon:
                 stdout=subprocess.DEVNULL,
                 stderr=err,
                 env=self.env,
+                cwd=self.root,  # where a relative path in a policy would land
             )
         if wait:
             wait_for(self._answers, f"the daemon to answer on {self.socket}")
