@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar, cast
@@ -25,12 +26,20 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from fsreplica import __version__
-from fsreplica.daemon.api_models import ApiError, Health, PolicyBody, PolicyChanges
+from fsreplica.daemon.api_models import (
+    ApiError,
+    Health,
+    PolicyBody,
+    PolicyChanges,
+    attribute_docs,
+)
 from fsreplica.daemon.control import (
     POLICY_ID,
     Control,
     DaemonStatus,
+    Event,
     EventPage,
+    Failure,
     Job,
     Policy,
     PolicyStatus,
@@ -192,7 +201,7 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
             logger.exception("api: internal error in %s", getattr(func, "__name__", func))
             raise _Internal("internal error", detail=type(exc).__name__) from exc
 
-    router = APIRouter(responses=_error_responses(401))
+    router = APIRouter(responses=_error_responses(400, 401))
 
     @router.get("/policies", summary="Every policy, in config order", response_model=list[Policy])
     async def list_policies() -> Any:
@@ -277,9 +286,9 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
         "/jobs/{job_id}",
         summary="A sync job and its result",
         response_model=Job,
-        responses=_error_responses(404),
+        responses=_error_responses(404, 422),
     )
-    async def get_job(job_id: str) -> Any:
+    async def get_job(job_id: Annotated[str, Path(description="The job's id")]) -> Any:
         return await call(control.job, job_id)
 
     @router.get("/status", summary="The daemon and every policy", response_model=DaemonStatus)
@@ -365,30 +374,50 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
 
 
 def _add_security(app: FastAPI) -> None:
-    """Document the bearer token of the TCP listener (the Unix socket needs none)."""
+    """Finish the document FastAPI builds: the TCP listener's token, the answers' field docs."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        components = schema.setdefault("components", {})
-        components["securitySchemes"] = {
-            "bearer": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "Only on the TCP listener: the token of its token file.",
-            }
-        }
-        for path, operations in schema.get("paths", {}).items():
-            if path == f"{PREFIX}/health":
-                continue
-            for operation in operations.values():
-                operation["security"] = [{}, {"bearer": []}]
-        app.openapi_schema = schema
-        return schema
+        if app.openapi_schema is None:
+            app.openapi_schema = _finish(build())
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ANSWERS = (Policy, PolicyStatus, DaemonStatus, Job, Failure, Event, EventPage)
+
+
+def _finish(schema: dict[str, Any]) -> dict[str, Any]:
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Only on the TCP listener: the token of its token file.",
+        }
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if path == f"{PREFIX}/health":
+            continue
+        for operation in operations.values():
+            operation["security"] = [{}, {"bearer": []}]
+    schemas = components.get("schemas", {})
+    for cls in _ANSWERS:
+        if cls.__name__ not in schemas:
+            continue
+        described = schemas[cls.__name__]
+        described["description"] = (cls.__doc__ or "").split("\n\n")[0].strip()
+        docs = attribute_docs(cls)
+        for name, prop in described.get("properties", {}).items():
+            if name in docs:
+                prop["description"] = docs[name]
+    # FastAPI's own validation error schemas stay behind though every route answers ApiError.
+    for name in ("HTTPValidationError", "ValidationError"):
+        others = {key: value for key, value in schemas.items() if key != name}
+        if f'"#/components/schemas/{name}"' not in json.dumps([schema.get("paths"), others]):
+            schemas.pop(name, None)
+    return schema
 
 
 def _stopping(app: FastAPI) -> asyncio.Event:

@@ -47,7 +47,7 @@ _TYPES: dict[str, Any] = {
 """The type of each field of `Policy` in a request body."""
 
 
-def _attribute_docs(cls: type) -> dict[str, str]:
+def attribute_docs(cls: type) -> dict[str, str]:
     """The `Attributes:` section of a Google-style docstring, by name."""
     docs: dict[str, str] = {}
     name = None
@@ -70,7 +70,7 @@ def _models() -> tuple[type[BaseModel], type[BaseModel]]:
     fields = {field.name: field for field in dataclasses.fields(Policy)}
     if set(fields) != set(_TYPES):
         raise RuntimeError(f"api_models: the fields of Policy changed: {sorted(fields)}")
-    docs = _attribute_docs(Policy)
+    docs = attribute_docs(Policy)
     full: dict[str, Any] = {}
     some: dict[str, Any] = {}
     for name, kind in _TYPES.items():
