@@ -158,7 +158,10 @@ def _update(table: Any, policy: Policy) -> None:
             continue
         body = container.body
         last = max((i for i, (k, _) in enumerate(body) if k is not None), default=-1)
-        container._insert_at(last + 1, key, value)
+        if last + 1 >= len(body):  # after the table's last line: tomlkit inserts only before one
+            container.append(key, value)
+        else:
+            container._insert_at(last + 1, key, value)
 
 
 def _same(key: str, value: Any, policy: Policy) -> bool:
