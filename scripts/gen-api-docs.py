@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write docs/api.md, the control API's reference, from the OpenAPI document the daemon serves.
 
-    python3 scripts/gen-api-docs.py            # rewrite docs/api.md
-    python3 scripts/gen-api-docs.py --check    # exit 1 if docs/api.md is not up to date
+`python3 scripts/gen-api-docs.py` rewrites docs/api.md; with `--check` it exits 1 instead when
+docs/api.md is not up to date (a test runs that).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _ref_name(ref: str) -> str:
     return ref.rsplit("/", 1)[-1]
 
 
-def _type(schema: dict[str, Any]) -> str:
+def _type(schema: dict[str, Any]) -> str:  # noqa: PLR0911 - one return per kind
     """A JSON schema in a few words: `string`, `integer >= 1`, `array of Job`, `Policy`."""
     if "$ref" in schema:
         name = _ref_name(schema["$ref"])
@@ -95,7 +95,10 @@ def _operation(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     lines = [f"### `{method.upper()} {path}`", "", operation.get("summary", ""), ""]
     params = operation.get("parameters", [])
     if params:
-        lines += ["| parameter | in | type | default | description |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "| parameter | in | type | default | description |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for param in params:
             schema = param.get("schema", {})
             default = json.dumps(schema["default"]) if "default" in schema else "required"
@@ -174,6 +177,7 @@ def render(document: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    """Write docs/api.md, or check it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if docs/api.md is stale")
     args = parser.parse_args()

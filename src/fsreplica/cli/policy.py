@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import Any
 
@@ -28,18 +27,18 @@ from fsreplica.cli._api import (
 )
 from fsreplica.cli._common import add_common_options, add_debounce, at_least, exit_epilog
 from fsreplica.daemon.client import DaemonClient, segment
+from fsreplica.daemon.config import parse_duration
 from fsreplica.destinations._location import parse_location
-
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
 
 
 def duration(text: str) -> float:
-    """An argparse type: seconds, or a number with s, m, h or d ("90", "15m", "1h")."""
-    match = _DURATION.fullmatch(text.strip())
-    value = float(match.group(1)) * _UNITS[match.group(2)] if match else 0.0
+    """An argparse type: seconds, or a duration as the config file spells it ("15m", "1h30m")."""
+    try:
+        value = parse_duration(float(text) if text.replace(".", "", 1).isdigit() else text)
+    except ValueError:
+        value = 0.0
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (90, 90s, 15m, 1h, 1d)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (90, 90s, 15m, 1h30m)")
     return value
 
 
@@ -89,7 +88,7 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         "--scan-interval",
         type=duration,
         metavar="DURATION",
-        help="time between full reconciles: seconds, or 15m, 1h, 1d (default 1h)",
+        help="time between full reconciles: seconds, or 15m, 1h, 1h30m (default 1h)",
     )
     parser.add_argument(
         "--exclude",

@@ -233,9 +233,10 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
         responses=_error_responses(400, 409, 422),
     )
     async def put_policy(policy: PolicyBody, policy_id: PolicyId) -> Any:  # type: ignore[valid-type]
-        if policy.id != policy_id:
-            raise _Mismatch(f"policy id {policy.id!r} in the body differs from {policy_id!r}")
-        return await call(control.replace_policy, _policy(policy))
+        new = _policy(policy)
+        if new.id != policy_id:
+            raise _Mismatch(f"policy id {new.id!r} in the body differs from {policy_id!r}")
+        return await call(control.replace_policy, new)
 
     @router.patch(
         "/policies/{policy_id}",

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from .daemon_process import RunningDaemon, running
+from api_daemon import RunningDaemon, running
 
 
 @pytest.fixture

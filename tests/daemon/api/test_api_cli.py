@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .daemon_process import DEADLINE, RunningDaemon, running, short_dir
+from api_daemon import DEADLINE, RunningDaemon, running, short_dir
 
 EXIT_NO_DAEMON = 69
 

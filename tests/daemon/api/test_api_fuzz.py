@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_daemon import RunningDaemon, running
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from fsreplica.daemon.api import openapi_document
-
-from .daemon_process import RunningDaemon, running
 
 schemathesis = pytest.importorskip("schemathesis")
 

@@ -8,9 +8,9 @@ import os
 import stat
 from typing import Any
 
-from fsreplica.daemon.client import segment
+from api_daemon import DEADLINE, RunningDaemon, policy_body, refused, wait_for
 
-from .daemon_process import DEADLINE, RunningDaemon, policy_body, refused, wait_for
+from fsreplica.daemon.client import segment
 
 JSON = {"Content-Type": "application/json"}
 

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from .daemon_process import DEADLINE, RunningDaemon, running, short_dir
+from api_daemon import DEADLINE, RunningDaemon, running, short_dir
 
 
 def mode(path: str | Path) -> int:
