@@ -275,3 +275,61 @@ class ConfigError(FsreplicaError):
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
         return f"{shown(where)}: {shown(self.reason)}"
+
+
+class ListenError(PathError):
+    """The daemon's API cannot listen where it was told (`listen <socket>: <reason>`)."""
+
+    op = "listen"
+
+
+class TokenError(PathError):
+    """The TCP listener's token file cannot be used (`token <path>: readable by group ...`)."""
+
+    op = "token"
+
+
+class DaemonUnreachable(FsreplicaError):
+    """A client cannot reach the daemon's socket; one line naming the socket.
+
+    Attributes:
+        path: The socket.
+        reason: Why (permission denied, no answer in time, not an fsreplica daemon).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return _line("api", self.path, self.reason)
+
+
+class NoDaemon(DaemonUnreachable):
+    """Nothing listens on the daemon's socket (it is missing, or its daemon died)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "no daemon")
+
+    def __str__(self) -> str:
+        return f"no daemon at {shown(self.path)}: start it with 'fsreplica daemon'"
+
+
+class DaemonRefused(FsreplicaError):
+    """The daemon answered a client's request with an error.
+
+    Attributes:
+        status: The HTTP status (404: no such policy or job; 409: conflict; 422: invalid).
+        error: The daemon's one-line reason.
+        detail: What more it said (a field name, the validation errors), or None.
+    """
+
+    def __init__(self, status: int, error: str, detail: object = None) -> None:
+        self.status = status
+        self.error = error
+        self.detail = detail
+        super().__init__(status, error)
+
+    def __str__(self) -> str:
+        return shown(self.error)

@@ -12,7 +12,7 @@ from typing import Any
 from fsreplica._names import shown
 from fsreplica.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from fsreplica.cli._replication import fail
-from fsreplica.daemon.client import ApiError, DaemonClient, DaemonUnreachable
+from fsreplica.daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
 from fsreplica.daemon.paths import default_socket_path
 
 EXIT_NO_DAEMON = 69
@@ -56,12 +56,12 @@ def call(action: Callable[[], int]) -> int:
     except DaemonUnreachable as exc:
         fail(exc)
         return EXIT_NO_DAEMON
-    except ApiError as exc:
+    except DaemonRefused as exc:
         fail(refusal(exc))
         return EXIT_USAGE if exc.status < 500 else EXIT_FAILED
 
 
-def refusal(exc: ApiError) -> str:
+def refusal(exc: DaemonRefused) -> str:
     """The daemon's reason, with the fields a validation error names."""
     detail = exc.detail
     if isinstance(detail, list) and len(detail) > 1:

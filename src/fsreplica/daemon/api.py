@@ -139,22 +139,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         return response
 
 
-class _Mismatch(ControlError):
-    """The id in a PUT's body is not the one in its URL."""
-
-    status = 422
-
-
-class _Stopping(ControlError):
-    """A long poll ended because the server stops."""
-
-    status = 503
-
-
-class _Internal(ControlError):
-    """A control call failed on something it does not raise on purpose (a bug)."""
-
-    status = 500
+def _failure(status: int, reason: str, detail: object = None) -> ControlError:
+    """A ControlError answered with `status` (503 while stopping, 500 for a bug)."""
+    error = ControlError(reason, detail=detail)
+    error.status = status
+    return error
 
 
 def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
@@ -196,10 +185,10 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
             raise InvalidPolicy(str(exc), detail={"line": exc.line}) from exc
         except FsreplicaError as exc:
             logger.error("api: %s", exc)
-            raise _Internal(str(exc)) from exc
+            raise _failure(500, str(exc)) from exc
         except Exception as exc:
             logger.exception("api: internal error in %s", getattr(func, "__name__", func))
-            raise _Internal("internal error", detail=type(exc).__name__) from exc
+            raise _failure(500, "internal error", type(exc).__name__) from exc
 
     router = APIRouter(responses=_error_responses(400, 401))
 
@@ -235,7 +224,9 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
     async def put_policy(policy: PolicyBody, policy_id: PolicyId) -> Any:  # type: ignore[valid-type]
         new = _policy(policy)
         if new.id != policy_id:
-            raise _Mismatch(f"policy id {new.id!r} in the body differs from {policy_id!r}")
+            raise InvalidPolicy(
+                f"policy id {new.id!r} in the body differs from {policy_id!r}", detail="id"
+            )
         return await call(control.replace_policy, new)
 
     @router.patch(
@@ -328,7 +319,7 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
         if waiting.done():
             return waiting.result()
         waiting.cancel()  # the worker thread is abandoned; its wait ends on its own timeout
-        raise _Stopping("the daemon is stopping; ask again when it is back")
+        raise _failure(503, "the daemon is stopping; ask again when it is back")
 
     @router.post(
         "/reload",

@@ -3,11 +3,8 @@
 The CLI clients (`fsreplica policy`, `trigger`, `status`) use it, so they work without the
 `daemon` extra. Bodies are plain JSON data (dicts and lists), as `docs/api.md` describes them.
 
-Example (a sketch: it needs a running daemon)::
-
-    client = DaemonClient(default_socket_path())
-    for policy in client.get("/policies"):
-        print(policy["id"], policy["enabled"])
+A client asks `DaemonClient(socket).get("/policies")` and gets the list of policies as JSON data;
+an error answer raises `DaemonRefused`, a socket nobody answers on `NoDaemon`.
 """
 
 from __future__ import annotations
@@ -19,54 +16,12 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
-from fsreplica._names import shown
 from fsreplica._oserrors import cause_of
-from fsreplica.errors import FsreplicaError
+from fsreplica.errors import DaemonRefused, DaemonUnreachable, NoDaemon
 
 PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 30.0
 """Seconds a request may take (a long poll adds its own wait to it)."""
-
-
-class DaemonUnreachable(FsreplicaError):
-    """The daemon's socket cannot be reached; one line naming the socket."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        self.path = path
-        self.reason = reason
-        super().__init__(path, reason)
-
-    def __str__(self) -> str:
-        return f"api {shown(self.path)}: {shown(self.reason)}"
-
-
-class NoDaemon(DaemonUnreachable):
-    """Nothing listens on the socket (it is missing, or its daemon died)."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path, "no daemon")
-
-    def __str__(self) -> str:
-        return f"no daemon at {shown(self.path)}: start it with 'fsreplica daemon'"
-
-
-class ApiError(FsreplicaError):
-    """The daemon refused a request: its status, its one line and its detail.
-
-    Attributes:
-        status: The HTTP status (404: no such policy or job; 409: conflict; 422: invalid).
-        error: The daemon's one-line reason.
-        detail: What more it said (a field name, the validation errors), or None.
-    """
-
-    def __init__(self, status: int, error: str, detail: Any = None) -> None:
-        self.status = status
-        self.error = error
-        self.detail = detail
-        super().__init__(status, error)
-
-    def __str__(self) -> str:
-        return shown(self.error)
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -107,7 +62,7 @@ class DaemonClient:
         Raises:
             NoDaemon: Nothing listens on the socket.
             DaemonUnreachable: The socket cannot be used (permission denied, a timeout, ...).
-            ApiError: The daemon answered with an error.
+            DaemonRefused: The daemon answered with an error.
         """
         connection = _UnixConnection(self.socket_path, timeout=timeout or self.timeout)
         headers = {"Accept": "application/json"}
@@ -164,10 +119,13 @@ def _decode(status: int, raw: bytes, path: str) -> Any:
         data = json.loads(raw) if raw else None
     except ValueError:
         if status >= 400:
-            raise ApiError(status, f"HTTP {status}") from None
+            raise DaemonRefused(status, f"HTTP {status}") from None
         raise DaemonUnreachable(path, "not an fsreplica daemon (its answer is not JSON)") from None
     if status >= 400:
         if isinstance(data, dict) and isinstance(data.get("error"), str):
-            raise ApiError(status, data["error"], data.get("detail"))
-        raise ApiError(status, f"HTTP {status}", data)
+            raise DaemonRefused(status, data["error"], data.get("detail"))
+        raise DaemonRefused(status, f"HTTP {status}", data)
     return data
+
+
+__all__ = ["DaemonClient", "DaemonRefused", "DaemonUnreachable", "NoDaemon", "segment"]

@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - the daemon extra is missing
         f"the daemon's API needs {exc.name}: pip install 'fsreplica[daemon]'", name=exc.name
     ) from exc
 from fsreplica.daemon.control import Control
-from fsreplica.errors import PathError
+from fsreplica.errors import ListenError, TokenError
 
 STOP_GRACE = 2.0
 """Seconds requests in progress get to finish when the server stops."""
@@ -45,27 +45,10 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class ListenError(PathError):
-    """The API cannot listen where it was told (`listen <socket>: another daemon answers there`)."""
-
-    op = "listen"
-
-
-class TokenError(PathError):
-    """The TCP listener's token file cannot be used (`token <path>: readable by others`)."""
-
-    op = "token"
-
-
 class ApiServer:
     """The control API of one daemon, served on its Unix socket (and on TCP when asked).
 
-    Example (a sketch: `manager` is the daemon's `Control`)::
-
-        server = ApiServer(manager, socket="/run/user/1000/fsreplica/fsreplica.sock")
-        server.start()      # listening when it returns
-        ...
-        server.stop()
+    `start()` returns once it listens; `stop()` (or leaving a `with` block) ends it.
 
     Args:
         control: What the API controls.

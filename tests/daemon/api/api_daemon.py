@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from fsreplica.daemon.client import ApiError, DaemonClient, DaemonUnreachable
+from fsreplica.daemon.client import DaemonClient, DaemonRefused, DaemonUnreachable
 
 DEADLINE = 20.0
 
@@ -237,8 +237,8 @@ def policy_body(daemon: RunningDaemon, policy_id: str, **fields: Any) -> dict[st
     }
 
 
-def refused(call: Callable[[], object]) -> ApiError:
-    """The ApiError that `call` raises."""
-    with pytest.raises(ApiError) as info:
+def refused(call: Callable[[], object]) -> DaemonRefused:
+    """The DaemonRefused that `call` raises."""
+    with pytest.raises(DaemonRefused) as info:
         call()
     return info.value
