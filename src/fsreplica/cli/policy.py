@@ -115,6 +115,15 @@ def _add_policy_options(parser: argparse.ArgumentParser) -> None:
         "-c", "--checksum", action="store_true", help="compare content at each reconcile"
     )
     parser.add_argument("--state", metavar="PATH", help="state file (default: one per pair)")
+    crypt = parser.add_argument_group("encryption (docs/encryption.md)")
+    crypt.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="DEST holds ciphertext only (policy mode 'transparent'; its key made once by "
+        "'fsreplica key init'); the daemon reads the key from --key-file, else its "
+        "$FSREPLICA_PASSPHRASE",
+    )
+    crypt.add_argument("--key-file", metavar="PATH", help="the key file (mode 0600)")
     group = parser.add_argument_group("s3:// destinations")
     group.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint")
     group.add_argument("--region", metavar="NAME", help="signing region")
@@ -143,6 +152,8 @@ def _policy_body(args: argparse.Namespace) -> dict[str, Any]:
         "state": os.path.abspath(args.state) if args.state else None,
         "endpoint_url": args.endpoint_url,
         "region": args.region,
+        "mode": "transparent" if args.encrypt else None,
+        "key_file": os.path.abspath(args.key_file) if args.key_file else None,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     return body
