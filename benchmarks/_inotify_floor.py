@@ -53,21 +53,27 @@ class NaiveInotify:
         self.add_tree(self.root)
 
     def add_tree(self, top: bytes, *, report: bool = False) -> None:
-        """Watch `top` and every directory under it.
+        """Watch `top` and every directory under it, each before it is listed.
 
         Args:
             top: The directory.
-            report: Report the files already there (a new directory: its files may have come
-                before its watch), as `IN_MOVED_TO` events.
+            report: Report the files found (a new directory: its files may have come before
+                its watch), as `IN_MOVED_TO` events.
         """
-        for path, _dirs, files in os.walk(top):
-            wd = _libc.inotify_add_watch(self.fd, path, MASK)
-            if wd >= 0:
-                self.dirs[wd] = path
-            if report:
-                now = time.monotonic()
-                for name in files:
-                    self.on_path(path + b"/" + name, IN_MOVED_TO, now)
+        wd = _libc.inotify_add_watch(self.fd, top, MASK)
+        if wd < 0:
+            return
+        self.dirs[wd] = top
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            return
+        now = time.monotonic()
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                self.add_tree(entry.path, report=report)
+            elif report:
+                self.on_path(entry.path, IN_MOVED_TO, now)
 
     def rescan(self) -> None:
         """After an overflow: watch every directory again and report every file as moved in."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import shutil
 import signal
@@ -201,7 +202,9 @@ def main() -> None:
         "--poll", type=float, default=0.0001, help="seconds between two looks at DEST (0: spin)"
     )
     parser.add_argument("--workdir", default=None)
+    parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args()
+    out: dict[str, object] = {"loadavg_start": os.getloadavg()}
     compile_package()
     work = Path(tempfile.mkdtemp(prefix="fsreplica-bench-", dir=args.workdir))
     os.environ["XDG_STATE_HOME"] = str(work / "xdg")
@@ -210,6 +213,7 @@ def main() -> None:
         p50 = lat[len(lat) // 2] * 1e3
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
         print(f"latency (close in SRC -> same bytes in DEST): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+        out["latency_ms"] = {"p50": p50, "p99": p99, "loadavg": os.getloadavg()}
 
         src = work / "src"
         make_tree(src, args.files, args.big, args.big_mib)
@@ -219,6 +223,12 @@ def main() -> None:
             f"medians of {args.repeat}"
         )
         results = bulk(work, src, args.repeat)
+        out["bulk"] = {
+            "files": args.files + args.big,
+            "mib": size / 2**20,
+            "tools": {name: {"sync_s": a, "resync_s": b} for name, (a, b) in results.items()},
+            "loadavg": os.getloadavg(),
+        }
         base = results.get("rsync -a --delete")
         for name, (first, again) in results.items():
             ratio = (
@@ -233,6 +243,9 @@ def main() -> None:
             f"real-time convergence after a bulk write of {n} files: median "
             f"{statistics.median(runs):.2f} s (runs: {', '.join(f'{t:.2f}' for t in runs)})"
         )
+        out["convergence_s"] = {"files": n, "median": statistics.median(runs), "runs": runs}
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
