@@ -16,7 +16,7 @@ import dataclasses
 import itertools
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 from fsreplica.config import WatcherConfig
 from fsreplica.daemon.control import Policy
@@ -33,8 +33,10 @@ class Tap(Watcher):
     """A policy's view of a shared watcher: the surface a `Replicator` uses.
 
     It is a `Watcher` for the replicator (which is given a factory of watchers), but watches
-    nothing itself: `watch()`, `rewatch()` and `stats` are the hub's; `events()` yields the
-    hub's events that this policy does not ignore; `stop()` leaves the hub.
+    nothing itself: `watch()`, `rewatch()`, `backends` and `stats` are the hub's; `events()` and
+    `event_batches()` yield the hub's events that this policy does not ignore; `stop()` leaves
+    the hub. It overrides every public member of `Watcher` (a test checks it), so a new way of
+    reading a watcher cannot silently read the tap's own, empty one.
     """
 
     def __init__(self, hub: SourceHub, config: WatcherConfig) -> None:
@@ -54,20 +56,29 @@ class Tap(Watcher):
         self.hub.watcher.rewatch()
 
     @property
+    def backends(self) -> dict[str, str]:
+        """The hub's backend for its source."""
+        return self.hub.watcher.backends
+
+    @property
     def stats(self) -> WatcherStats:
         """The hub's counters (its watches serve every tap)."""
         return self.hub.watcher.stats
 
-    def deliver(self, item: object) -> None:
-        """Queue an event, a watcher error or the end for this tap's reader (the hub's thread)."""
-        if isinstance(item, FileSystemEvent):
-            item = self._filtered(item)
-            if item is None:
-                return
+    def deliver(self, items: list[object]) -> None:
+        """Queue events, a watcher error or the end for this tap's reader (the hub's thread)."""
+        kept: list[object] = []
+        for item in items:
+            if not isinstance(item, FileSystemEvent):
+                kept.append(item)
+            elif (event := self._filtered(item)) is not None:
+                kept.append(event)
+        if not kept:
+            return
         with self._ready:
             if self._left:
                 return
-            self._items.append(item)
+            self._items.extend(kept)
             self._ready.notify()
 
     def _filtered(self, event: FileSystemEvent) -> FileSystemEvent | None:
@@ -81,20 +92,35 @@ class Tap(Watcher):
             return FileSystemEvent(event.root, event.moved_from, Operation.DELETE, event.time)
         return None
 
-    def events(self) -> Iterator[FileSystemEvent]:
-        """Yield this tap's events; a watcher error is raised in its place; ends at `stop()`."""
+    def event_batches(self) -> Iterator[list[FileSystemEvent]]:
+        """Yield this tap's events in lists of those available together (see `Watcher`).
+
+        A watcher error is raised in its place, after the events before it; ends at `stop()`.
+        """
         while True:
             with self._ready:
                 self._ready.wait_for(lambda: self._items)
-                item = self._items.popleft()
-            if item is _END:
-                with self._ready:
-                    self._items.appendleft(_END)  # every later call ends at once too
-                return
-            if isinstance(item, WatcherError | InternalError):
-                raise item
-            assert isinstance(item, FileSystemEvent)
-            yield item
+                items = self._items
+                batch: list[FileSystemEvent] = []
+                while items and isinstance(items[0], FileSystemEvent):
+                    batch.append(items.popleft())  # type: ignore[arg-type]
+                if not batch:
+                    if items[0] is _END:
+                        return  # left at the head: every later call ends at once too
+                    error = items.popleft()
+                    assert isinstance(error, WatcherError | InternalError)
+                    raise error
+            yield batch
+
+    def events(self) -> Iterator[FileSystemEvent]:
+        """Yield this tap's events one by one; see `event_batches`."""
+        for batch in self.event_batches():
+            yield from batch
+
+    async def aevents(self) -> AsyncIterator[FileSystemEvent]:  # pragma: no cover - unused
+        """Not for a tap: its replicator reads `event_batches` or `events`."""
+        raise NotImplementedError("a tap is read with events() or event_batches()")
+        yield  # an async generator
 
     def stop(self) -> None:
         """Leave the hub (the last tap stops its watcher) and end `events()`; idempotent."""
@@ -187,23 +213,23 @@ class SourceHub:
             self._stop()
 
     def _read(self) -> None:
-        events = self.watcher.events
+        batches = self.watcher.event_batches
         while True:
             try:
-                for event in events():
-                    self._fan_out(event)
+                for batch in batches():
+                    self._fan_out(list(batch))
                 break  # stopped
             except (WatcherError, InternalError) as error:
-                self._fan_out(error)  # each replicator handles it (a lost root: waits for it)
+                self._fan_out([error])  # each replicator handles it (a lost root: waits for it)
                 if isinstance(error, InternalError):
                     break
-        self._fan_out(_END)
+        self._fan_out([_END])
 
-    def _fan_out(self, item: object) -> None:
+    def _fan_out(self, items: list[object]) -> None:
         with self._lock:
             taps = list(self._taps)
         for tap in taps:
-            tap.deliver(item)
+            tap.deliver(items)
 
 
 class HubRegistry:
