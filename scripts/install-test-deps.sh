@@ -2,7 +2,8 @@
 # System packages the test suite needs (run as root on Debian; skipped where already present):
 # inotify-tools for the watcher tests; Ceph's monitor, OSD and RADOS Gateway (~270 MB) for the
 # real S3 tier (tests/servers/ceph.py starts them per test session); curl for its start script;
-# systemd-analyze for the daemon's unit files; a C compiler (and Python's headers, for a Debian Python) for the optional polling extension,
+# systemd-analyze for the daemon's unit files; Chromium and its driver for the dashboard's
+# browser tests; a C compiler (and Python's headers, for a Debian Python) for the optional polling extension,
 # which `make check` requires to be built.
 set -euo pipefail
 need=()
@@ -13,6 +14,8 @@ command -v ceph-mon >/dev/null || need+=(ceph-mon)
 command -v ceph-osd >/dev/null || need+=(ceph-osd)
 # systemd-analyze, which checks the daemon's unit files.
 command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # A stock Debian python3 has no ensurepip (python3-venv): `make` builds a venv with it.
 python3 -c 'import ensurepip' 2>/dev/null || need+=(python3-venv)

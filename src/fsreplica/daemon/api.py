@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from fsreplica import __version__
+from fsreplica.daemon import dashboard
 from fsreplica.daemon.api_models import (
     ApiError,
     Health,
@@ -362,6 +363,7 @@ def make_app(control: Control, *, metrics: Metrics | None = None) -> FastAPI:
     app.include_router(router, prefix=PREFIX)
     app.include_router(health_router, prefix=PREFIX)
     _add_security(app)
+    dashboard.mount(app)
     return app
 
 

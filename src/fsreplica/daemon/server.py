@@ -22,6 +22,7 @@ from typing import Any
 
 from fsreplica._names import shown
 from fsreplica._oserrors import cause_of
+from fsreplica.daemon import dashboard
 
 try:
     from fsreplica.daemon.api import Metrics, end_long_polls, make_app
@@ -280,8 +281,13 @@ class ApiServer:
             raise RuntimeError("the server ended while starting")
 
 
+_PUBLIC = frozenset({"/api/v1/health", "/health"}) | dashboard.PUBLIC_PATHS
+"""What the TCP listener serves without the token: the health check and the dashboard's static
+files (which hold no data: the page asks for the token and sends it with each API call)."""
+
+
 class BearerToken:
-    """ASGI middleware: every route but `/api/v1/health` needs `Authorization: Bearer <token>`."""
+    """ASGI middleware: every route but `_PUBLIC` needs `Authorization: Bearer <token>`."""
 
     def __init__(self, app: App, *, token: bytes) -> None:
         self._app = app
@@ -289,7 +295,7 @@ class BearerToken:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request if it carries the token; answer 401 otherwise."""
-        if scope["type"] != "http" or scope["path"] in ("/api/v1/health", "/health"):
+        if scope["type"] != "http" or scope["path"] in _PUBLIC:
             await self._app(scope, receive, send)
             return
         given = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
