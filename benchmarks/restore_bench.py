@@ -141,6 +141,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--transfers", type=int, default=8)
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--only", choices=("local", "s3"), help="run one half only")
     args = parser.parse_args()
     compileall.compile_dir(str(ROOT / "src" / "fsreplica"), quiet=1)
     work = Path(tempfile.mkdtemp(prefix="fsreplica-restore-bench-", dir=args.workdir))
@@ -148,12 +149,13 @@ def main() -> None:
     t = str(args.transfers)
     try:
         src = work / "src"
-        total = make_tree(src, args.small, args.big, args.big_mib)
-        dest = work / "dest"
-        run([*FSREPLICA, "sync", str(src), str(dest), "--state", str(work / "l.db"), "-q"], env)
-        print(f"local: {args.small + args.big} files, {total / 2**20:.0f} MiB")
         local = Rows(work, src)
-        for _ in range(args.repeat):
+        if args.only != "s3":
+            total = make_tree(src, args.small, args.big, args.big_mib)
+            dest = work / "dest"
+            run([*FSREPLICA, "sync", str(src), str(dest), "--state", str(work / "l.db"), "-q"], env)
+            print(f"local: {args.small + args.big} files, {total / 2**20:.0f} MiB")
+        for _ in range(args.repeat if args.only != "s3" else 0):
             local.time(
                 "fsreplica restore (local DEST)",
                 lambda out: run(
@@ -166,13 +168,15 @@ def main() -> None:
             )
 
         s3_src = work / "s3-src"
-        s3_total = make_tree(s3_src, args.s3_small, args.s3_big, args.big_mib)
-        fsr_env, rclone_env, bucket = moto_env(work)
-        url = f"s3://{bucket}/t"
-        run([*FSREPLICA, "sync", str(s3_src), url, "--state", str(work / "s.db"), "-q"], fsr_env)
-        print(f"moto: {args.s3_small + args.s3_big} files, {s3_total / 2**20:.0f} MiB")
         s3 = Rows(work, s3_src)
-        for i in range(args.repeat):
+        if args.only != "local":
+            s3_total = make_tree(s3_src, args.s3_small, args.s3_big, args.big_mib)
+            fsr_env, rclone_env, bucket = moto_env(work)
+            url = f"s3://{bucket}/t"
+            state = str(work / "s.db")
+            run([*FSREPLICA, "sync", str(s3_src), url, "--state", state, "-q"], fsr_env)
+            print(f"moto: {args.s3_small + args.s3_big} files, {s3_total / 2**20:.0f} MiB")
+        for i in range(args.repeat if args.only != "local" else 0):
             cold = {**fsr_env, "XDG_CACHE_HOME": str(work / f"cold-{i}")}
             s3.time(
                 "fsreplica restore (moto, cold cache)",
@@ -197,17 +201,18 @@ def main() -> None:
         for rows in (local, s3):
             for name in rows.times:
                 print(f"{name:48} {rows.median(name):8.2f}")
-        f, r = (
-            local.median("fsreplica restore (local DEST)"),
-            local.median("rclone copy (local DEST)"),
-        )
-        print(f"\nlocal DEST: fsreplica restore {f / r:.2f}x rclone copy's time")
-        r = s3.median("rclone copy (moto)")
-        for name in (
-            "fsreplica restore (moto, cold cache)",
-            "fsreplica restore (moto, cache of the sync)",
-        ):
-            print(f"{name}: {s3.median(name) / r:.2f}x rclone copy's time")
+        print()
+        if local.times:
+            f = local.median("fsreplica restore (local DEST)")
+            r = local.median("rclone copy (local DEST)")
+            print(f"local DEST: fsreplica restore {f / r:.2f}x rclone copy's time")
+        if s3.times:
+            r = s3.median("rclone copy (moto)")
+            for name in (
+                "fsreplica restore (moto, cold cache)",
+                "fsreplica restore (moto, cache of the sync)",
+            ):
+                print(f"{name}: {s3.median(name) / r:.2f}x rclone copy's time")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

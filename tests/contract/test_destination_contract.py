@@ -59,6 +59,7 @@ class TestBasics:
                 "links": "put_link",
                 "conditional": "put_if",
                 "versions": "list_versions",
+                "fetch": "list_keys",
             }
             method = methods.get(name, name)
             assert (name in features.names) == (getattr(destination, method, None) is not None)
@@ -308,6 +309,20 @@ class TestCapabilities:
         assert content(destination, "r/k") == b"readable"
         with pytest.raises(FileNotFoundError):
             content(destination, "r/missing")
+
+    def test_fetch(self, destination: Any, source_file: SourceWriter) -> None:
+        if features_of(destination).fetch is None:
+            pytest.skip("no fetch capability")
+        data = b"fetched with its metadata\n" * 50
+        put(destination, "f/k", source_file("f", data, mode=0o640, mtime_ns=MTIME))
+        put(destination, "f/other", source_file("o", b"o"))
+        put(destination, "g", source_file("g", b"gg"))
+        assert sorted(destination.list_keys("f/")) == [("f/k", len(data)), ("f/other", 1)]
+        info, chunks = destination.fetch("f/k")
+        assert info == destination.stat("f/k")
+        assert b"".join(chunks) == data
+        with pytest.raises(FileNotFoundError):
+            destination.fetch("f/missing")
 
 
 class TestFastPaths:

@@ -4,7 +4,7 @@ A destination stores regular files under keys ('/'-separated paths relative to i
 prefix). The required part is small: put a file, delete, stat, list, close. Renames, copies,
 metadata updates and reads are optional capabilities a destination offers by implementing
 `rename` / `copy` / `set_metadata` / `read` / `quick_list` / `stage` / `sweep` / `put_link` /
-`put_if` / `list_versions`. They
+`put_if` / `list_versions` / `fetch`. They
 are found once, by `features_of`, as typed fields of a `Features` (a bound method, or None), as
 rclone's optional features are: callers use those fields, so mypy checks every call that only some
 destinations support, and a misspelt name cannot silently choose the slow path.
@@ -13,8 +13,9 @@ daemons on several hosts never write one destination at once.
 `quick_list` and `stage` are for speed only: `quick_list` skips per-object hash lookups, and
 `stage` splits a put in two so that a batch of files is made durable with one flush (group
 commit). `sweep` removes what interrupted puts left behind, `put_link` stores symlinks as
-symlinks, and `list_versions` / `read_version` reach the earlier versions a store keeps (for
-`restore --at`).
+symlinks, `list_versions` / `read_version` reach the earlier versions a store keeps (for
+`restore --at`), and `list_keys` / `fetch` read a store whose listing carries no metadata with one
+request per object (for `restore`).
 
 Keys are validated by every destination with `check_key` (shared here so all destinations refuse
 the same keys): no empty key, no leading '/', no empty, '.' or '..' component, no NUL, and nothing
@@ -363,6 +364,34 @@ class SupportsVersions(Protocol):
 
 
 @runtime_checkable
+class SupportsFetch(Protocol):
+    """The optional "fetch" capability: keys without metadata, then each object with its metadata.
+
+    For a store whose listing carries no metadata (S3, Azure): `list` looks each object up, and
+    a `read` after it is a second request; `fetch` answers both from one.
+    """
+
+    def list_keys(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """Yield (key, size) of every object under `prefix`, without looking up metadata.
+
+        Keys are named as `list` names them.
+
+        Raises:
+            DestinationError: The listing failed.
+        """
+        ...
+
+    def fetch(self, key: str) -> tuple[ObjectInfo, Iterator[bytes]]:
+        """Return what `stat` says of `key` and its content in chunks, from one request.
+
+        Raises:
+            FileNotFoundError: Nothing is stored under `key`.
+            DestinationError: The request or the read failed.
+        """
+        ...
+
+
+@runtime_checkable
 class SupportsLocalRoot(Protocol):
     """The optional "local_root" capability: the destination is a directory on this machine.
 
@@ -430,8 +459,8 @@ class Features:
     """The optional capabilities of one destination: each a bound method (or a value), or None.
 
     Made by `features_of`, once per destination by each user of it. `stage`, `links`,
-    `conditional` and `versions` are the destination itself (typed as the capability), since each
-    is a group of methods used together.
+    `conditional`, `versions` and `fetch` are the destination itself (typed as the capability),
+    since each is a group of methods used together.
     """
 
     rename: Callable[[str, str], ObjectInfo] | None = None
@@ -445,6 +474,7 @@ class Features:
     local_root: str | None = None
     conditional: SupportsConditional | None = None
     versions: SupportsVersions | None = None
+    fetch: SupportsFetch | None = None
 
     @property
     def names(self) -> frozenset[str]:
@@ -471,4 +501,5 @@ def features_of(destination: Destination) -> Features:
         local_root=d.local_root if isinstance(d, SupportsLocalRoot) else None,
         conditional=d if isinstance(d, SupportsConditional) else None,
         versions=d if isinstance(d, SupportsVersions) else None,
+        fetch=d if isinstance(d, SupportsFetch) else None,
     )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from fsreplica.destinations import ObjectInfo
-from fsreplica.destinations._base import SupportsVersions
+from fsreplica.destinations._base import SupportsFetch, SupportsVersions
 from fsreplica.restore.compare import CHUNK, file_sha256
 from fsreplica.restore.plan import Item
 from fsreplica.restore.safety import temp_name
@@ -35,19 +35,30 @@ class Store:
 
     Attributes:
         read: The destination's bound `read`.
+        stat: The destination's bound `stat`.
         versions: The destination, for `--at` (None otherwise).
+        fetch: The destination, when it reads an object with its metadata (else None).
     """
 
     read: Callable[[str], Iterator[bytes]]
+    stat: Callable[[str], ObjectInfo]
     versions: SupportsVersions | None = None
+    fetch: SupportsFetch | None = None
 
     def info(self, item: Item) -> ObjectInfo:
-        """What is stored for `item` (for a version: one lookup)."""
+        """What is stored for `item` (one lookup when the listing did not say)."""
         if item.info is not None:
             return item.info
-        assert item.version is not None
+        if item.version is None:
+            return self.stat(item.key)
         assert self.versions is not None
         return self.versions.stat_version(item.key, item.version)
+
+    def fetchable(self, item: Item) -> SupportsFetch | None:
+        """The fetch capability when `item` is best read with its metadata, else None."""
+        if item.info is None and item.version is None:
+            return self.fetch
+        return None
 
     def chunks(self, item: Item) -> Iterator[bytes]:
         """The content of `item`."""

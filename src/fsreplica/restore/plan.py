@@ -25,14 +25,16 @@ class Item:
 
     Attributes:
         key: Its key, which is also its path below the target.
-        info: What the listing said of it; None for a version, whose metadata is looked up
-            when it is fetched (a listing of versions does not carry it).
+        info: What the listing said of it; None when the listing carries no metadata (a
+            listing of versions, or of keys only): it is looked up, or read with the content.
         version: The version to fetch (`--at`), or None for the current one.
+        size: Its size, when `info` is None.
     """
 
     key: str
     info: ObjectInfo | None
     version: str | None = None
+    size: int = 0
 
 
 @dataclass(slots=True)
@@ -83,11 +85,18 @@ def current_items(
 ) -> Iterator[Item]:
     """The objects stored now (and, with `links`, the symlinks a local destination keeps).
 
+    From a destination with the "fetch" capability, keys only: each object's metadata comes with
+    its content (one request each, where `list` would look each one up first).
+
     Raises:
         DestinationError: The listing failed.
     """
-    for info in destination.list(prefix):
-        yield Item(info.key, info)
+    if features.fetch is not None:
+        for key, size in features.fetch.list_keys(prefix):
+            yield Item(key, None, size=size)
+    else:
+        for info in destination.list(prefix):
+            yield Item(info.key, info)
     if links and features.links is not None:
         for info in features.links.quick_list(prefix, links=True):
             if info.link is not None:
@@ -109,7 +118,7 @@ def items_at(versions: SupportsVersions, *, prefix: str, at_ns: int) -> Iterator
             chosen[version.key] = (version.version, version.deleted)
     for key, (version_id, deleted) in chosen.items():
         if not deleted:
-            yield Item(key, None, version_id)
+            yield Item(key, None, version_id)  # (its size is not needed)
 
 
 def make_plan(items: Iterable[Item], *, select: Selection) -> Plan:
@@ -126,8 +135,8 @@ def make_plan(items: Iterable[Item], *, select: Selection) -> Plan:
         else:
             chosen[item.key] = item
     for key in collisions(chosen):
-        info = chosen.pop(key).info
-        if info is not None and info.size == 0:
+        item = chosen.pop(key)
+        if (item.size if item.info is None else item.info.size) == 0 and item.version is None:
             continue  # an empty "folder" object another tool made (`dir/`, listed as `dir`)
         plan.refused.append((key, f"both a file and a directory in the store ({key}/...)"))
     plan.items = sorted(chosen.values(), key=lambda item: _order(item.key))

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from fsreplica._oserrors import cause_of
-from fsreplica.destinations import Destination, ObjectInfo, features_of
+from fsreplica.destinations import Destination, features_of
+from fsreplica.destinations._base import SupportsFetch
 from fsreplica.errors import DestinationError, RestoreError
 from fsreplica.restore.compare import Action, Overwrite, decide, file_sha256
 from fsreplica.restore.fetch import (
@@ -185,7 +186,7 @@ class Restore:
             resuming = os.path.lexists(os.path.join(self.target, MARKER))
             if not (self.force or resuming) and listing(self.target):
                 raise RestoreError(self.target, "not empty (--force to restore into it)")
-        return Store(features.read, versions)
+        return Store(features.read, self.source.stat, versions, features.fetch)
 
     def plan(self, store: Store) -> Plan:
         """List the store and make the plan; refused keys are counted as failures."""
@@ -216,8 +217,7 @@ class Restore:
             return
         key = item.key
         try:
-            info = store.info(item)
-            self._put(item, info, store, target)
+            self._put(item, store, target)
         except Blocked as exc:
             self.tally.fail(key, str(exc))
         except Mismatch as exc:
@@ -231,12 +231,17 @@ class Restore:
         except OSError as exc:
             self.tally.fail(key, cause_of(exc))
 
-    def _put(self, item: Item, info: ObjectInfo, store: Store, target: Target | None) -> None:
+    def _put(self, item: Item, store: Store, target: Target | None) -> None:
         key = item.key
         dir_fd = None if target is None else target.parent(key, create=not self.dry_run)
         try:
             name = key.rpartition("/")[2]
             there = None if dir_fd is None else _lstat(name, dir_fd)
+            fetch = store.fetchable(item)
+            if there is None and fetch is not None:
+                self._create(key, name, dir_fd, fetch)  # nothing to compare: read it all at once
+                return
+            info = store.info(item)
             mode = self._default_mode if info.mode is None else info.mode
             action = decide(
                 info,
@@ -270,6 +275,19 @@ class Restore:
         finally:
             if dir_fd is not None:
                 os.close(dir_fd)
+
+    def _create(self, key: str, name: str, dir_fd: int | None, fetch: SupportsFetch) -> None:
+        """Fetch `key` (its content and metadata in one request) to a place nothing holds."""
+        if self.dry_run:
+            self.tally.plan(Action.CREATE, key)
+            return
+        assert dir_fd is not None
+        info, chunks = fetch.fetch(key)
+        mode = self._default_mode if info.mode is None else info.mode
+        verified = write_file(dir_fd, name, info, chunks, mode=mode, verify=self.verify)
+        with self._lock:
+            self._dirs.setdefault(key.rpartition("/")[0], key)
+        self.tally.count(Action.CREATE, size=info.size, verified=verified)
 
     def _flush_dirs(self, target: Target) -> None:
         """Flush each directory a file was renamed into, so that the renames are durable."""

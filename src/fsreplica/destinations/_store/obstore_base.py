@@ -345,6 +345,44 @@ class ObjectStoreDestination:
                 raise FileNotFoundError(key) from None
             raise self._error("read", skey, exc) from exc
 
+    def list_keys(self, prefix: str = "") -> Iterator[tuple[str, int]]:
+        """Yield (key, size) of the objects whose key starts with `prefix`: LIST requests only."""
+        stored = self._to_key(prefix)
+        listing = _listing.pages(self._store, stored, fallback=self._listing_fallback())
+        pages = Prefetch(listing, name=self.list_thread)
+        try:
+            for page in pages:
+                for meta in page:
+                    yield from_key(meta["path"]), meta["size"]
+        except DestinationError:
+            raise
+        except Exception as exc:
+            raise self._error("list", stored, exc) from exc
+        finally:
+            pages.close()
+
+    def fetch(self, key: str) -> tuple[ObjectInfo, Iterator[bytes]]:
+        """Return the info of `key` (as `stat`) and its content, from one GET request."""
+        check_key(key, op="read")
+        skey = self._to_key(key)
+        try:
+            result = obstore.get(self._store, skey)
+        except Exception as exc:
+            if self._is_missing(exc):
+                raise FileNotFoundError(key) from None
+            raise self._error("read", skey, exc) from exc
+        attributes = {name.lower(): str(value) for name, value in result.attributes.items()}
+        meta = result.meta
+        info = _meta.info_from(key, meta["size"], meta["last_modified"], attributes)
+        return info, self._chunks(result, skey)
+
+    def _chunks(self, result: Any, skey: str) -> Iterator[bytes]:
+        try:
+            for chunk in result.stream(min_chunk_size=1024 * 1024):
+                yield bytes(chunk)
+        except Exception as exc:
+            raise self._error("read", skey, exc) from exc
+
     def read_tag(self, key: str) -> tuple[bytes, str]:
         """Return the content of `key` and its ETag (see `SupportsConditional`).
 
