@@ -186,6 +186,11 @@ class TestKeys:
         init(dst, old)
         assert fsreplica("sync", src, dst, "--encrypt", "--key-file", old).returncode == 0
         before = {p: p.read_bytes() for p in dst.rglob("*") if p.is_file()}
+        wrong = key_file(tmp_path / "wrong", "not it")
+        refused = fsreplica("key", "rotate", dst, "--key-file", wrong, "--new-key-file", new)
+        assert refused.returncode == 2
+        assert refused.stderr == f"fsreplica: key {dst}: wrong passphrase or key\n"
+        assert not new.exists()  # unlocked first: nothing made for a rotation that cannot be
         result = fsreplica(
             "key", "rotate", dst, "--key-file", old, "--new-key-file", new, "--scrypt-log-n", "10"
         )
@@ -195,9 +200,9 @@ class TestKeys:
         changed = {p.name for p in before if before[p] != after[p]}
         assert changed == {KEY_OBJECT}  # the data was not written again
         assert decrypted(dst, new) == tree(src)
-        refused = fsreplica("verify", src, dst, "--encrypt", "--key-file", old)
-        assert refused.returncode == 2
-        assert refused.stderr.strip() == f"fsreplica: key {dst}: wrong passphrase or key"
+        stale = fsreplica("verify", src, dst, "--encrypt", "--key-file", old)
+        assert stale.returncode == 2
+        assert stale.stderr.strip() == f"fsreplica: key {dst}: wrong passphrase or key"
 
     def test_wrong_passphrase_writes_nothing(self, tmp_path: Path, src: Path) -> None:
         dst, key = tmp_path / "dst", key_file(tmp_path / "key")

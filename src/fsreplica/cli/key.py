@@ -164,13 +164,13 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from fsreplica.crypt import NEW_PASSPHRASE_ENV, rotate_key  # noqa: PLC0415
+    from fsreplica.crypt import NEW_PASSPHRASE_ENV, rewrap, unlock_destination  # noqa: PLC0415
 
     destination = _open(args, create=False)
     try:
-        current = secrets_from(args, what=destination.url)
-        new = _wraps(args, env=NEW_PASSPHRASE_ENV)
-        keyring = rotate_key(destination, current, new)
+        # Unlocked first: a wrong current key creates no new key file and asks for nothing.
+        keyring = unlock_destination(destination, secrets_from(args, what=destination.url))
+        rewrap(destination, keyring, _wraps(args, env=NEW_PASSPHRASE_ENV))
     finally:
         destination.close()
     if not args.quiet:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         is_encrypted,
         open_encrypted,
         read_key_object,
+        rewrap,
         rotate_key,
         unlock_destination,
     )
@@ -61,6 +62,7 @@ _LAZY = {
     "is_encrypted": "_store",
     "open_encrypted": "_store",
     "read_key_object": "_store",
+    "rewrap": "_store",
     "rotate_key": "_store",
     "unlock_destination": "_store",
 }
@@ -94,6 +96,7 @@ __all__ = [
     "passphrase_from_env_or_prompt",
     "read_key_file",
     "read_key_object",
+    "rewrap",
     "rotate_key",
     "unlock_destination",
 ]

@@ -105,8 +105,18 @@ def rotate_key(inner: Destination, current: Secrets, new: Secrets) -> Keyring:
         DestinationError: Writing failed.
     """
     keyring = unlock_destination(inner, current)
-    _write_key_object(inner, keyring.document(new))
+    rewrap(inner, keyring, new)
     return keyring
+
+
+def rewrap(inner: Destination, keyring: Keyring, new: Secrets) -> None:
+    """Replace the key object of `inner` by one wrapping `keyring`'s data key for `new`.
+
+    Raises:
+        ValueError: `new` gives nothing to wrap for.
+        DestinationError: Writing failed.
+    """
+    _write_key_object(inner, keyring.document(new))
 
 
 def is_encrypted(inner: Destination) -> bool:
