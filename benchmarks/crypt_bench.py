@@ -12,8 +12,9 @@ script starts (or moto's server, in this process; or S3_BENCH_ENDPOINT with AWS 
   clear (filename_encryption = off) and encrypted (standard), configured by environment
   variables only.
 
-fsreplica's key is a key file with the default scrypt cost (its unlock, about half a second, is
-in every --encrypt run, as a user pays it). Wall time and the children's CPU time (user + sys,
+fsreplica's key is a key file made by `fsreplica key init --key-file` (a random key, unlocked
+through HKDF); `--passphrase-file` uses a passphrase instead (scrypt at its default cost, about
+half a second per run). Wall time and the children's CPU time (user + sys,
 getrusage) per run; medians of --repeat runs; the ratios encrypted/plain (targets: wall <= 1.15,
 CPU <= 1.25) and fsreplica/rclone per mode; load average before and after.
 """
@@ -292,6 +293,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--targets", default="local,rgw")
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument(
+        "--passphrase-file", action="store_true", help="a key file holding a passphrase (scrypt)"
+    )
     args = parser.parse_args()
     if shutil.which("rclone") is None:
         raise SystemExit("rclone is needed (apt-get install rclone)")
@@ -300,9 +304,10 @@ def main() -> None:
     try:
         src = work / "src"
         total = make_tree(src, args.files, args.mib)
-        key = work / "bench.key"
-        key.write_text("a passphrase for the benchmark\n")
-        key.chmod(0o600)
+        key = work / "bench.key"  # made by the first `key init`
+        if args.passphrase_file:
+            key.write_text("a passphrase for the benchmark\n")
+            key.chmod(0o600)
         print(f"tree: {args.files} files, {total / 2**20:.0f} MiB; {os.cpu_count()} CPUs")
         print(run(["rclone", "version"], dict(os.environ)).splitlines()[0])
         results = []

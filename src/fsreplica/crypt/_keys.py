@@ -2,10 +2,12 @@
 
 Each destination has one random 32-byte data key. The key object (`KEY_OBJECT`, JSON, beside
 the data) holds it wrapped once per way in: by a passphrase (scrypt, then AES-256-GCM) and/or by
-age X25519 recipients (one age file for all of them). Rotating replaces the wraps and keeps the
-data key, so nothing else is written again. The parameters that say how objects are read (key
-id, name encryption, chunk size) are authenticated with a MAC under a key derived from the data
-key: a key object altered to turn name encryption off, say, is refused once unwrapped.
+age X25519 recipients (one age file for all of them), or by a random key in a key file made by
+fsreplica (HKDF, then AES-256-GCM: a random 256-bit key needs no stretching). Rotating replaces
+the wraps and keeps the data key, so nothing else is written again. The parameters that say how
+objects are read (key id, name encryption, chunk size) are authenticated with a MAC under a key
+derived from the data key: a key object altered to turn name encryption off, say, is refused
+once unwrapped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +35,7 @@ FORMAT = "fsreplica-crypt/v1"
 DEFAULT_SCRYPT_LOG_N = 17  # 128 MiB and about half a second: age's work factor is 18
 MIN_SCRYPT_LOG_N = 10
 _WRAP_INFO = b"fsreplica-crypt/v1 wrap\0"
+_KEY_INFO = b"fsreplica-crypt/v1 key file"
 
 
 def _b64(data: bytes) -> str:
@@ -101,7 +105,9 @@ class Keyring:
             "chunk": CHUNK,
         }
         wraps = []
-        if secrets.passphrase is not None:
+        if (generated := _generated(secrets.passphrase)) is not None:
+            wraps.append(_wrap_key(self._data_key, self.key_id, generated))
+        elif secrets.passphrase is not None:
             wraps.append(_wrap_passphrase(self._data_key, self.key_id, secrets))
         if secrets.recipients:
             wraps.append(_wrap_age(self._data_key, secrets.recipients))
@@ -140,11 +146,14 @@ def unlock(document: bytes, secrets: Secrets) -> Keyring:
         raise UnlockError(f"unsupported chunk size {params['chunk']!r}")
     data_key = None
     kinds = []
+    generated = _generated(secrets.passphrase)
     for wrap in wraps if isinstance(wraps, list) else ():
         kind = wrap.get("kind") if isinstance(wrap, dict) else None
         kinds.append(str(kind))
         try:
-            if kind == "scrypt" and secrets.passphrase is not None:
+            if kind == "key" and generated is not None:
+                data_key = _unwrap_key(wrap, params["key_id"], generated)
+            elif kind == "scrypt" and secrets.passphrase is not None and generated is None:
                 data_key = _unwrap_passphrase(wrap, params["key_id"], secrets.passphrase)
             elif kind == "age" and secrets.identities:
                 data_key = _unwrap_age(wrap, secrets.identities)
@@ -167,9 +176,35 @@ def unlock(document: bytes, secrets: Secrets) -> Keyring:
 
 
 def _usable(kinds: list[str], secrets: Secrets) -> bool:
-    return ("scrypt" in kinds and secrets.passphrase is not None) or (
-        "age" in kinds and bool(secrets.identities)
-    )
+    """Whether a wrap of the kind of secret given is there (so a failure means a wrong one)."""
+    secret = secrets.passphrase is not None and ("scrypt" in kinds or "key" in kinds)
+    return secret or ("age" in kinds and bool(secrets.identities))
+
+
+_GENERATED = re.compile(rb"FSREPLICA-KEY-1 ([A-Za-z0-9_-]{43})")
+
+
+def _generated(passphrase: bytes | None) -> bytes | None:
+    """The random key of a key file made by fsreplica, or None for a passphrase."""
+    match = _GENERATED.fullmatch(passphrase.strip()) if passphrase is not None else None
+    return base64.urlsafe_b64decode(match.group(1) + b"=") if match else None
+
+
+def _key_kek(key: bytes, salt: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, salt, _KEY_INFO).derive(key)
+
+
+def _wrap_key(data_key: bytes, key_id: str, key: bytes) -> dict[str, Any]:
+    salt, nonce = os.urandom(16), os.urandom(12)
+    aad = _WRAP_INFO + key_id.encode("ascii")
+    sealed = AESGCM(_key_kek(key, salt)).encrypt(nonce, data_key, aad)
+    return {"kind": "key", "salt": _b64(salt), "nonce": _b64(nonce), "sealed": _b64(sealed)}
+
+
+def _unwrap_key(wrap: dict[str, Any], key_id: str, key: bytes) -> bytes:
+    kek = _key_kek(key, _unb64(wrap["salt"]))
+    aad = _WRAP_INFO + key_id.encode("ascii")
+    return AESGCM(kek).decrypt(_unb64(wrap["nonce"]), _unb64(wrap["sealed"]), aad)
 
 
 def _kek(passphrase: bytes, salt: bytes, log_n: int) -> bytes:

@@ -1,7 +1,8 @@
 """Where the user's secrets come from: a key file, `FSREPLICA_PASSPHRASE`, a prompt.
 
 A key file holds either age identities (lines `AGE-SECRET-KEY-1...`, `#` comments allowed, as
-`age-keygen` writes them) or a passphrase (the whole file, without its final newline). It must
+`age-keygen` writes them), a random key made by fsreplica (`FSREPLICA-KEY-1 ...`, see
+`new_key_file`), or a passphrase (the whole file, without its final newline). It must
 be a regular file that only its owner can read or write (0600 or 0400): a looser mode is
 refused, as ssh refuses a private key others can read.
 """
@@ -55,12 +56,15 @@ def read_key_file(path: str) -> tuple[bytes | None, tuple[str, ...]]:
 
 
 def new_key_file(path: str) -> None:
-    """Write a new key file holding a random 256-bit secret (0600; never replaces a file).
+    """Write a new key file holding a random 256-bit key (0600; never replaces a file).
+
+    Written as `FSREPLICA-KEY-1 <base64url>`: a key of that form wraps the data key through
+    HKDF, without scrypt's stretching (which only a guessable passphrase needs).
 
     Raises:
         EncryptionKeyError: The file exists or cannot be created.
     """
-    secret = base64.b64encode(os.urandom(32)) + b"\n"
+    secret = b"FSREPLICA-KEY-1 " + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=") + b"\n"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except OSError as exc:
