@@ -29,10 +29,16 @@ def encrypted_dest(path: Path) -> Path:
 
 
 def opened(dst: Path, secret: str) -> dict[str, bytes]:
+    out = {}
     with open_encrypted(
         LocalDestination(dst, create=False), Secrets(passphrase=secret.encode())
     ) as dest:
-        return {info.key: b"".join(dest.read(info.key)) for info in dest.list()}
+        for info in dest.list():
+            try:
+                out[info.key] = b"".join(dest.read(info.key))
+            except FileNotFoundError:
+                continue  # deleted between the listing and the read
+    return out
 
 
 class TestTransparent:

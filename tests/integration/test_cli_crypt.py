@@ -40,15 +40,19 @@ def init(dst: Path, key: Path, *extra: str) -> None:
 def decrypted(dst: Path, key: Path) -> dict[str, bytes]:
     """Every file at DEST, opened with the key file (hidden names left out, as `tree` does)."""
     passphrase, identities = read_key_file(str(key))
+    out = {}
     with open_encrypted(
         LocalDestination(dst, create=False),
         Secrets(passphrase=passphrase, identities=identities),
     ) as dest:
-        return {
-            info.key: b"".join(dest.read(info.key))
-            for info in dest.list()
-            if not any(part.startswith(".") for part in info.key.split("/"))
-        }
+        for info in dest.list():
+            if any(part.startswith(".") for part in info.key.split("/")):
+                continue
+            try:
+                out[info.key] = b"".join(dest.read(info.key))
+            except FileNotFoundError:
+                continue  # deleted by a replicator between the listing and the read
+    return out
 
 
 def everything_at(root: Path) -> bytes:
