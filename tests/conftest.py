@@ -3,7 +3,10 @@ connecting to anything but this machine (`netguard`)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +16,16 @@ import pytest
 import netguard
 
 netguard.install()  # at collection: before any test, fixture or server starts
+# Child Pythons (the CLI under test) install it too, through netguard_site/sitecustomize.py, and
+# report to this file.
+_NETGUARD_DIR = tempfile.mkdtemp(prefix="fsreplica-netguard-")
+_NETGUARD_LOG = os.path.join(_NETGUARD_DIR, "refused.log")
+atexit.register(shutil.rmtree, _NETGUARD_DIR, ignore_errors=True)
+os.environ["FSREPLICA_NETGUARD_LOG"] = _NETGUARD_LOG
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [os.path.join(os.path.dirname(__file__), "netguard_site")]
+    + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
 
 _LEAK_GRACE = 2.0  # seconds a test's threads get to finish after it returns
 
@@ -56,7 +69,8 @@ def _no_leaks() -> Iterator[None]:
 def _loopback_only() -> Iterator[None]:
     """Fail a test that tried to connect to (or look up) anything but this machine."""
     netguard.take()  # refused between tests (a server's thread) belongs to no test: the last
+    netguard.take_log(_NETGUARD_LOG)
     yield
-    refused = netguard.take()
+    refused = netguard.take() + netguard.take_log(_NETGUARD_LOG)
     if refused:
         pytest.fail("; ".join(dict.fromkeys(refused)))

@@ -9,14 +9,19 @@ fails the test it happened in, even when the code under test swallowed the excep
 clients do while they look for a metadata server). Unix sockets and other families (netlink)
 are local by nature and pass.
 
-It sees what goes through Python's socket module (requests, urllib3, http.client, asyncio);
-connections made inside native code (obstore's Rust client) and by child processes are not seen.
+Child Python processes (the CLI under test) install it too: `sitecustomize` in netguard_site/,
+first on the PYTHONPATH that conftest.py sets, refuses the same way and appends each refusal to
+a log file that the fixture reads (`install(log=...)`, `take_log`).
+
+It sees what goes through Python's socket module (requests, urllib3, http.client, asyncio), not
+connections made inside native code (obstore's Rust client) or by programs that are not Python.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import sys
 import threading
@@ -37,6 +42,7 @@ class NonLoopback(PermissionError):
 _lock = threading.Lock()
 _seen: list[str] = []
 _installed = False
+_log: str | None = None  # in a child process: where refusals are appended
 
 
 def is_loopback_host(host: object) -> bool:
@@ -103,17 +109,46 @@ def _refuse(what: str) -> None:
     message = f"loopback guard: {what} (tests reach only 127.0.0.0/8, ::1 and unix sockets)"
     with _lock:
         _seen.append(message)
+        if _log is not None:
+            _append(_log, f"{message} [pid {os.getpid()}: {' '.join(sys.argv)[:200]}]")
     raise NonLoopback(message)
 
 
-def install() -> None:
-    """Install the audit hook (once per process; it cannot be removed)."""
-    global _installed
+def _append(path: str, line: str) -> None:
+    # One write of one line with O_APPEND: lines of processes running at once never interleave.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (line.replace("\n", " ") + "\n").encode("utf-8", "replace"))
+    finally:
+        os.close(fd)
+
+
+def install(*, log: str | None = None) -> None:
+    """Install the audit hook (once per process; it cannot be removed), or set where it logs.
+
+    Args:
+        log: In a child process, the file each refusal is appended to, for the test run's
+            fixture to find; None in the test run itself (a pytest run by a test included),
+            which keeps them in memory for `take`.
+    """
+    global _installed, _log
     with _lock:
+        _log = log
         if _installed:
             return
         _installed = True
     sys.addaudithook(_hook)
+
+
+def take_log(path: str) -> list[str]:
+    """The refusals child processes appended to `path` since the last call (and empty it)."""
+    try:
+        with open(path, "r+", encoding="utf-8") as file:
+            lines = file.read().splitlines()
+            file.truncate(0)
+    except FileNotFoundError:
+        return []
+    return lines
 
 
 def take() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -133,3 +134,33 @@ class TestFixture:
         assert done.returncode == 1, done.stdout + done.stderr
         assert "2 passed, 1 error" in done.stdout, done.stdout
         assert "loopback guard: connect to ('192.0.2.1', 80)" in done.stdout
+
+
+class TestChildProcesses:
+    """A Python child of the test run is guarded too, and its refusals reach the fixture."""
+
+    def test_a_child_that_dials_out_is_caught(self) -> None:
+        code = (
+            "import socket\n"
+            "try:\n"
+            f"    socket.create_connection(({TEST_NET!r}, 80), timeout=1).close()\n"
+            "except PermissionError as exc:\n"
+            "    print('refused:', exc)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=25, check=False
+        )
+        logged = netguard.take_log(os.environ["FSREPLICA_NETGUARD_LOG"])
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("refused: loopback guard: connect to ('192.0.2.1', 80)")
+        assert len(logged) == 1
+        assert logged[0].startswith("loopback guard: connect to ('192.0.2.1', 80)")
+        assert "[pid " in logged[0]
+
+    def test_a_child_on_loopback_passes(self) -> None:
+        code = "import socket\nsocket.getaddrinfo('localhost', 80)\nprint('ok')\n"
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=25, check=False
+        )
+        assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
+        assert netguard.take_log(os.environ["FSREPLICA_NETGUARD_LOG"]) == []

@@ -8,6 +8,8 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from google.api_core.exceptions import RequestRangeNotSatisfiable
+
 from fsreplica._names import from_key, to_key
 from fsreplica.destinations._base import LEASE_KEY, ObjectInfo, check_key
 from fsreplica.destinations._store import body as _body
@@ -46,7 +48,7 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 120.0
 MAX_CONDITIONAL_TRIES = 4
 PAGE_SIZE = 1000
-READ_CHUNK = 1024 * 1024
+READ_CHUNK = 4 * 1024 * 1024
 _LIST_FIELDS = "items(name,size,updated,generation,metadata),nextPageToken"
 _OCTETS = "application/octet-stream"
 
@@ -346,15 +348,34 @@ class GCSDestination:
         return self._info(key, blob)
 
     def read(self, key: str) -> Iterator[bytes]:
-        """Yield the content of `key` in chunks of about 1 MiB (one ranged GET each)."""
+        """Yield the content of `key` in chunks of 4 MiB, one ranged GET each.
+
+        A small object is one request. The later ranges are read from the generation the first
+        one came from, so a version written meanwhile is never mixed in: it fails the read
+        (retryable), which the caller tries again.
+        """
         check_key(key, op="read")
         name = self._name(key)
+        blob = self._bucket.blob(name)
+        start, generation = 0, None
         try:
-            with self._bucket.blob(name).open(
-                "rb", chunk_size=READ_CHUNK, **self._calls.kwargs
-            ) as reader:
-                while chunk := reader.read(READ_CHUNK):
+            while True:
+                try:
+                    chunk = blob.download_as_bytes(
+                        start=start,
+                        end=start + READ_CHUNK - 1,
+                        if_generation_match=generation,
+                        checksum=None,  # a range has no checksum to check; sha256 is recorded
+                        **self._calls.kwargs,
+                    )
+                except RequestRangeNotSatisfiable:
+                    return  # the object ended exactly at the last chunk
+                generation = generation or blob.generation
+                if chunk:
                     yield chunk
+                if len(chunk) < READ_CHUNK:
+                    return
+                start += len(chunk)
         except Exception as exc:
             if is_missing(exc):
                 raise FileNotFoundError(key) from None
