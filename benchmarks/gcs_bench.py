@@ -54,10 +54,9 @@ class Bench:
         }
 
     def bucket(self) -> str:
+        # A fresh bucket per run, never emptied: one delete per object would cost the
+        # benchmark minutes, and the server with everything in it goes at the end.
         return fakegcs.new_bucket(self.endpoint)
-
-    def drop(self, bucket: str) -> None:
-        fakegcs.empty_bucket(bucket, self.endpoint)
 
     def fsr_sync(self, src: Path, bucket: str, transfers: int, state: Path) -> tuple[float, float]:
         cmd = [sys.executable, "-m", "fsreplica", "sync", str(src), f"gs://{bucket}/t"]
@@ -99,7 +98,6 @@ def main() -> None:
                 rows.setdefault(f"fsreplica re-sync, no change (t={transfers})", []).append(
                     bench.fsr_sync(src, bucket, transfers, state)
                 )
-                bench.drop(bucket)
                 bucket = bench.bucket()
                 rows.setdefault(f"rclone sync --transfers {transfers}", []).append(
                     bench.rclone_sync(src, bucket, transfers)
@@ -110,7 +108,6 @@ def main() -> None:
                 rows.setdefault(f"rclone re-sync {' '.join(fast)} (t={transfers})", []).append(
                     bench.rclone_sync(src, bucket, transfers, *fast)
                 )
-                bench.drop(bucket)
         print(f"\n{'row':72} {'wall s':>8} {'cpu s':>8}")
         med = {}
         for name, values in rows.items():
