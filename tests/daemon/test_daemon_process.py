@@ -63,7 +63,10 @@ class TestStartAndStop:
             daemon.signal(signum)
             assert daemon.proc.wait(DEADLINE) == 0
         started = [line for line in daemon.output().splitlines() if "daemon started" in line]
-        assert started == [f"fsreplica: daemon started: 1 of 1 policies enabled, from {config}"]
+        assert started == [
+            f"fsreplica: daemon started: 1 of 1 policies enabled, from {config}; "
+            f"API on {tmp_path}/xdg/runtime/fsreplica/fsreplica.sock"
+        ]
         assert "Traceback" not in daemon.output()
 
     def test_missing_config_says_how_to_create_one(self, tmp_path: Path) -> None:

@@ -135,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
     with manager:
         _on_termination(lambda: wake.put("stop"))
         signal.signal(signal.SIGHUP, lambda signum, frame: later("reload"))
-        manager.start()
+        # Listen first: a daemon refused its socket (another one answers there) must not have
+        # started replicating, nor taken a destination's lease.
         try:
             services.start(manager)
         except (ImportError, ValueError, OSError, FsreplicaError) as exc:
@@ -144,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             manager.close()
             services.stop()
             return EXIT_USAGE
+        manager.start()
         policies = manager.policies()
         enabled = sum(1 for policy in policies if policy.enabled)
         listening = f"; API on {manager.settings.socket}" if services.api is not None else ""

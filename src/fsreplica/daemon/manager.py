@@ -108,10 +108,11 @@ class Manager:
     def start(self) -> None:
         """Start every enabled policy."""
         with self._changing:
-            self._prepare_hubs(self._policies)
-            for policy in self._policies:
-                if policy.enabled:
-                    self._start(policy)
+            with self._lock:  # the API listens already: it may have started some
+                waiting = [p for p in self._policies if p.enabled and p.id not in self._runners]
+            self._prepare_hubs(waiting)
+            for policy in waiting:
+                self._start(policy)
 
     def _prepare_hubs(self, policies: Sequence[Policy]) -> None:
         """Start the shared watchers of these policies' sources, before the policies."""
