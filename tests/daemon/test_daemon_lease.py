@@ -59,7 +59,11 @@ class TestLease:
         with DaemonProcess(tmp_path, first, env=env) as a:
             a.wait_started()
             wait_for(lambda: "only-a.txt" in tree(dst), "a writes")
-            with DaemonProcess(tmp_path, second, env=env) as b:
+            # As on its own host: its own runtime directory, so its own API socket.
+            runtime_b = tmp_path / "xdg" / "runtime-b"
+            runtime_b.mkdir(mode=0o700)
+            env_b = {**env, "XDG_RUNTIME_DIR": str(runtime_b)}
+            with DaemonProcess(tmp_path, second, env=env_b) as b:
                 b.wait_started()
                 line = f"policy docs: {dst}: lease held by {socket.gethostname()}:{first} "
                 line += f"(pid {a.proc.pid}); standing by until it is released or expires"
