@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import queue
 import signal
 import sys
@@ -54,6 +55,15 @@ def add_parser(sub: Any, name: str) -> None:
         "--config",
         metavar="PATH",
         help="the config file (default: $XDG_CONFIG_HOME/fsreplica/config.toml)",
+    )
+    parser.add_argument(
+        "--print-systemd-unit",
+        nargs="?",
+        const="system",
+        choices=("system", "user"),
+        metavar="system|user",
+        help="print a systemd unit file that runs this fsreplica as a service (system by "
+        "default, or user) and exit; see docs/daemon.md",
     )
     add_common_options(parser)
 
@@ -111,7 +121,12 @@ class _Services:
 def run(args: argparse.Namespace) -> int:
     """Run the policies until SIGINT/SIGTERM, then finish in-flight copies and exit 0."""
     from fsreplica.daemon.manager import Manager  # noqa: PLC0415 - after the options are read
+    from fsreplica.daemon.systemd import SystemdNotifier, unit_text  # noqa: PLC0415
 
+    if args.print_systemd_unit:
+        config = os.path.abspath(args.config) if args.config else None
+        print(unit_text(args.print_systemd_unit, config=config), end="")
+        return EXIT_OK
     path = args.config or default_config_path()
     try:
         manager = Manager(path)
@@ -132,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         threading.Thread(target=wake.put, args=(message,), name="fsreplica-signal").start()
 
     services = _Services()
+    notifier = SystemdNotifier(manager)
     with manager:
         _on_termination(lambda: wake.put("stop"))
         signal.signal(signal.SIGHUP, lambda signum, frame: later("reload"))
@@ -155,11 +171,16 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        notifier.start()  # READY=1 once every policy is live (with NOTIFY_SOCKET only)
         while wake.get() != "stop":
+            notifier.reloading()
             _reload(manager, path)
+            notifier.update()
+        notifier.stopping()
         services.stop_listening()
         manager.close()
         services.stop()
+        notifier.stop()
     return EXIT_OK
 
 

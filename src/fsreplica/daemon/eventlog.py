@@ -46,6 +46,7 @@ class EventLog:
         detail: str | None = None,
         bytes: int | None = None,
         lag: float | None = None,
+        duration: float | None = None,
         when: float | None = None,
     ) -> Event:
         """Number and keep an event; wake the clients waiting for one."""
@@ -60,6 +61,7 @@ class EventLog:
                 detail=detail,
                 bytes=bytes,
                 lag=lag,
+                duration=duration,
             )
             self._events.append(event)
             self._cond.notify_all()

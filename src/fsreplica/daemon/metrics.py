@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, get_args
 
@@ -162,6 +163,7 @@ class DaemonMetrics:
 
     def _follow(self) -> None:
         while not self._stopping.is_set():
+            asked = time.monotonic()
             try:
                 page = self.control.events(self.since, timeout=EVENT_POLL, limit=EVENT_PAGE)
             except Exception as exc:  # the daemon is stopping, or a bug: never kill the daemon
@@ -169,6 +171,8 @@ class DaemonMetrics:
                     log.warning("metrics: reading events failed: %s", exc)
                     self._stopping.wait(1.0)
                 continue
+            if not page.events and time.monotonic() - asked < EVENT_POLL / 2:
+                self._stopping.wait(1.0)  # ended early with nothing: the daemon is closing
             self.count(page.events, first=page.first)
             self.since = max(self.since, page.next)
 

@@ -356,6 +356,7 @@ class PolicyRunner:
             detail=change.detail,
             bytes=change.bytes,
             lag=change.lag,
+            duration=change.duration,
             when=change.time,
         )
 

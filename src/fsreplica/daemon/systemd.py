@@ -182,8 +182,11 @@ class SystemdNotifier:
             log.debug("systemd: status failed: %s", exc)
         while not self._stopping.is_set():
             try:
+                asked = time.monotonic()
                 page = self.control.events(since, timeout=EVENT_POLL)
                 since = max(since, page.next)
+                if not page.events and time.monotonic() - asked < EVENT_POLL / 2:
+                    self._stopping.wait(1.0)  # ended early with nothing: the daemon is closing
                 if self._stopping.is_set():
                     return
                 if any(event.kind in _STATE_EVENTS for event in page.events):
@@ -203,13 +206,16 @@ class SystemdNotifier:
             self._send("WATCHDOG=1")
 
 
-def unit_text(kind: str = "system", *, command: str | None = None) -> str:
+def unit_text(
+    kind: str = "system", *, command: str | None = None, config: str | None = None
+) -> str:
     """The unit file of `kind` ("system" or "user"), starting `command` (this fsreplica).
 
     Args:
         kind: "system" for /etc/systemd/system, "user" for ~/.config/systemd/user.
         command: What `ExecStart=` runs before `daemon`; default: this Python running
             `-m fsreplica`, so the unit starts the fsreplica that printed it.
+        config: A config file for `--config` (absolute); default: the unit's default one.
 
     Raises:
         ValueError: An unknown kind.
@@ -223,4 +229,8 @@ def unit_text(kind: str = "system", *, command: str | None = None) -> str:
         import sys  # noqa: PLC0415 - only here
 
         command = f"{sys.executable} -m fsreplica"
-    return text.replace("/usr/local/bin/fsreplica", command)
+    text = text.replace("/usr/local/bin/fsreplica", command)
+    if config is not None:
+        quoted = f'"{config}"' if any(c.isspace() for c in config) else config
+        text = text.replace(f"{command} daemon\n", f"{command} daemon --config {quoted}\n", 1)
+    return text

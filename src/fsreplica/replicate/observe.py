@@ -38,6 +38,8 @@ class Change:
             a put.
         detail: The reason of a failure, refusal or outage, the old key of a rename, the summary
             of a reconcile.
+        duration: Seconds the reconcile took to compare both sides and queue its work, for the
+            end of a reconcile.
     """
 
     kind: ChangeKind
@@ -46,6 +48,7 @@ class Change:
     bytes: int | None = None
     lag: float | None = None
     detail: str | None = None
+    duration: float | None = None
 
 
 Observer = Callable[[Change], None]

@@ -306,6 +306,7 @@ class Replicator:
         Raises:
             ReconcileError: The source is missing or unreadable; nothing is deleted.
         """
+        started = time.monotonic()
         if plan is None:
             plan = self._march(submit=self._queue, stopped=self._halted)
             self._check_device(plan)
@@ -338,7 +339,14 @@ class Replicator:
             # when its deletes were refused): the live guard's reference.
             self._guard.watch(max(plan.dest_count, plan.source_count))
         if self.observer is not None:
-            self.observer(Change("reconciled", time=time.time(), detail=_plan_summary(plan)))
+            self.observer(
+                Change(
+                    "reconciled",
+                    time=time.time(),
+                    detail=_plan_summary(plan),
+                    duration=time.monotonic() - started,
+                )
+            )
         return plan
 
     def _queue(self, tasks: list[Task]) -> None:
