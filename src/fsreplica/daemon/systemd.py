@@ -6,7 +6,8 @@ libsystemd). Without `NOTIFY_SOCKET` (not started by systemd) every call does no
 
 `SystemdNotifier` follows the daemon through its `Control`:
 - `READY=1` once `status().ready` (every enabled policy has finished its first reconcile and is
-  live), and again after each reload;
+  live; or waits in "standby" while another host holds its destination), and again after each
+  reload;
 - `STATUS=` one line that changes with the policies' states (`3 policies: 2 live, 1
   destination-down (photos)`), which `systemctl status` shows;
 - `WATCHDOG=1` every half of `WATCHDOG_USEC` when the unit sets `WatchdogSec=`, each only after
@@ -39,6 +40,8 @@ EVENT_POLL = 300.0
 _STATE_EVENTS = frozenset(
     {"state", "reconciled", "policy-added", "policy-removed", "policy-changed"}
 )
+
+_SETTLED = frozenset({"live", "standby", "disabled"})
 
 UNITS = {"system": "fsreplica.service", "user": "fsreplica.user.service"}
 """The unit files shipped in this package, by kind."""
@@ -141,10 +144,12 @@ class SystemdNotifier:
         """Send READY=1 (once ready, first time) and STATUS= (when it changed)."""
         status = self.control.status()
         line = status_line(status)
+        # A policy in standby (another host holds its destination) is as started as it gets.
+        settled = status.ready or all(p.state in _SETTLED for p in status.policies)
         with self._lock:
-            ready = status.ready and not self._ready_sent
+            ready = settled and not self._ready_sent
             changed = line != self._last_status
-            self._ready_sent = self._ready_sent or status.ready
+            self._ready_sent = self._ready_sent or settled
             self._last_status = line
         if ready:
             self._send(f"READY=1\nSTATUS={line}")

@@ -134,6 +134,15 @@ class TestNotifier:
             control.close()
             notifier.stop()
 
+    def test_a_standby_daemon_is_ready(self, listener: Listener) -> None:
+        control = FakeControl("docs", "off")
+        control.ready = False
+        control.set_status("docs", state="standby", detail="lease held by b (pid 7)")
+        control.set_status("off", state="disabled")
+        notifier = SystemdNotifier(control, environ={"NOTIFY_SOCKET": listener.address})
+        notifier.update()
+        assert listener.next() == "READY=1\nSTATUS=2 policies: 1 disabled, 1 standby (docs)"
+
     def test_watchdog_pings_at_half_the_interval(self, listener: Listener) -> None:
         control = FakeControl("docs")
         env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "200000"}
