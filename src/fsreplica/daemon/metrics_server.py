@@ -8,6 +8,8 @@ import socket
 import threading
 from typing import Protocol
 
+from fsreplica._oserrors import cause_of
+
 log = logging.getLogger(__name__)
 
 
@@ -23,6 +25,13 @@ def parse_address(text: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port)
+
+
+class ListenError(OSError):
+    """The metrics address cannot be listened on; its text is the one line to show."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -76,11 +85,15 @@ class MetricsServer:
 
     Raises:
         ValueError: A malformed address.
-        OSError: The address cannot be bound (in use, not local).
+        ListenError: The address cannot be bound (`metrics HOST:PORT: address already in
+            use`, ... not local).
     """
 
     def __init__(self, address: str, render: _Render) -> None:
-        self._server = _Server(parse_address(address), render)
+        try:
+            self._server = _Server(parse_address(address), render)
+        except OSError as exc:
+            raise ListenError(exc.errno, f"metrics {address}: {cause_of(exc)}") from exc
         self._thread: threading.Thread | None = None
         self._closed = False
 

@@ -259,8 +259,10 @@ class TestServer:
             assert again.address == address
 
     def test_address_in_use(self, metrics: DaemonMetrics) -> None:
-        with MetricsServer("127.0.0.1:0", metrics.render) as server, pytest.raises(OSError):
-            MetricsServer(server.address, metrics.render)
+        with MetricsServer("127.0.0.1:0", metrics.render) as server:
+            with pytest.raises(OSError) as raised:
+                MetricsServer(server.address, metrics.render)
+            assert str(raised.value) == f"metrics {server.address}: address already in use"
 
     @pytest.mark.parametrize(
         ("text", "expected"),
