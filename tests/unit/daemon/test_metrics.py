@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
@@ -221,6 +222,11 @@ class TestRender:
                 continue
             suffixed = name + "_total" if family.type == "counter" else name
             assert suffixed in listed, name
+
+    def test_every_family_is_in_the_operating_page(self) -> None:
+        page = (Path(__file__).parents[3] / "docs" / "daemon.md").read_text()
+        for name, *_ in metrics_module.METRICS:
+            assert f"| `{name}` |" in page, name
 
 
 class TestServer:
