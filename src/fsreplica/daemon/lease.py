@@ -75,7 +75,10 @@ class Holder:
 
 
 class Lease:
-    """The lease of one destination, for one owner. Not thread-safe: one user at a time.
+    """The lease of one destination, for one owner; thread-safe.
+
+    The keeper renews it in its thread while the policy releases it in another: one write at a
+    time, so a release always replaces the version the last renewal wrote.
 
     Args:
         cas: The destination's conditional capability.
@@ -111,6 +114,7 @@ class Lease:
         self.valid_until = 0.0  # monotonic: ours until then, unless renewed
         self.holder: Holder | None = None  # the other holder, last seen
         self._seen: tuple[str, float] | None = None  # (its tag, when first seen unchanged)
+        self._lock = threading.RLock()  # one write at a time: a renewal never races a release
 
     @property
     def held(self) -> bool:
@@ -140,6 +144,10 @@ class Lease:
         Raises:
             DestinationError: The destination cannot be read or written.
         """
+        with self._lock:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> Holder | None:
         try:
             data, tag = self.cas.read_tag(LEASE_KEY)
         except FileNotFoundError:
@@ -190,6 +198,10 @@ class Lease:
         A failure to reach the destination loses it only once `ttl` has passed since the last
         renewal that worked (a standby may have taken over by then).
         """
+        with self._lock:
+            return self._renew()
+
+    def _renew(self) -> str | None:
         if self._tag is None:
             return "not held"
         try:
@@ -209,6 +221,10 @@ class Lease:
 
     def release(self) -> None:
         """Give the lease up (expired at once, so a standby takes over); never raises."""
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
         tag, self._tag = self._tag, None
         if tag is None:
             return
@@ -234,8 +250,9 @@ class _Kept:
 class LeaseKeeper:
     """Renews every held lease of a daemon, each every `ttl / 3`, in one thread.
 
-    The thread sleeps until the next renewal is due (and forever while no lease is held): an
-    idle daemon with leases wakes once per renewal, never to check a flag.
+    The thread sleeps until the next renewal is due (and forever while no lease is held), and
+    renews the leases due soon with it: an idle daemon with many leases wakes once every
+    `ttl / 3` for all of them, never to check a flag.
 
     Args:
         clock: Monotonic clock (seconds).
@@ -284,34 +301,48 @@ class LeaseKeeper:
     def _run(self) -> None:
         while True:
             with self._cond:
-                entry = self._next_due()
-                if entry is None:
+                due = self._next_due()
+                if not due:
                     return
-            reason = entry.lease.renew()
-            with self._cond:
-                if self._kept.get(id(entry.lease)) is not entry:
-                    continue  # dropped while renewing
-                if reason is None:
-                    # After a failed renewal, the next try comes no later than the lease's end,
-                    # so that a lapse is noticed before a standby may take over.
-                    now = self._clock()
-                    entry.due = min(now + entry.lease.ttl / 3, max(entry.lease.valid_until, now))
-                    heapq.heappush(self._heap, (entry.due, next(self._order), entry))
-                    continue
-                del self._kept[id(entry.lease)]
-            log.warning("%s", reason)
-            entry.on_lost(reason)
+            for entry in due:
+                reason = entry.lease.renew()
+                with self._cond:
+                    if self._kept.get(id(entry.lease)) is not entry:
+                        continue  # dropped while renewing
+                    if reason is None:
+                        # After a failed renewal, the next try comes no later than the lease's
+                        # end, so that a lapse is noticed before a standby may take over.
+                        now = self._clock()
+                        entry.due = min(
+                            now + entry.lease.ttl / 3, max(entry.lease.valid_until, now)
+                        )
+                        heapq.heappush(self._heap, (entry.due, next(self._order), entry))
+                        continue
+                    del self._kept[id(entry.lease)]
+                log.warning("%s", reason)
+                entry.on_lost(reason)
 
-    def _next_due(self) -> _Kept | None:
-        """Wait (holding the condition) for the next renewal due; None when stopping."""
+    def _next_due(self) -> list[_Kept]:
+        """Wait (holding the condition) for the next renewal due; [] when stopping.
+
+        The leases due soon (within a sixth of their ttl) are renewed with it, early: the
+        renewals of a daemon's leases fall into step, one wake-up for all of them.
+        """
         while not self._stopping:
             while self._heap and self._kept.get(id(self._heap[0][2].lease)) is not self._heap[0][2]:
                 heapq.heappop(self._heap)  # dropped
             if not self._heap:
                 self._cond.wait()
                 continue
-            left = self._heap[0][0] - self._clock()
-            if left <= 0:
-                return heapq.heappop(self._heap)[2]
-            self._cond.wait(left)
-        return None
+            now = self._clock()
+            left = self._heap[0][0] - now
+            if left > 0:
+                self._cond.wait(left)
+                continue
+            due = []
+            while self._heap and self._heap[0][0] <= now + self._heap[0][2].lease.ttl / 6:
+                entry = heapq.heappop(self._heap)[2]
+                if self._kept.get(id(entry.lease)) is entry:
+                    due.append(entry)
+            return due
+        return []

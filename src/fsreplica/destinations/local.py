@@ -793,7 +793,7 @@ class LocalDestination:
         """Store `data` under `key` if its tag is still `tag` (None: only if nothing is there).
 
         Compared and renamed into place under a lock on the directory, which other processes
-        take too (see `_local_conditional`).
+        take too (see `_local_conditional`); not flushed to disk.
 
         Raises:
             ConditionFailed: Another version is there; nothing was written.
@@ -806,9 +806,9 @@ class LocalDestination:
         except OSError as exc:
             raise _error("put", where, exc) from exc
         try:
-            done = _local_conditional.replace_if(
-                parts[-1], fds[-1], data, tag=tag, fsync=self.fsync
-            )
+            # Not flushed: a lease renewed every few seconds would cost a disk flush each time,
+            # and a version lost to a crash of the machine is only an older lease.
+            done = _local_conditional.replace_if(parts[-1], fds[-1], data, tag=tag, fsync=False)
         except OSError as exc:
             raise _error("put", where, exc) from exc
         finally:

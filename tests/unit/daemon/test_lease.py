@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 import threading
 import time
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fsreplica.daemon.lease import Holder, Lease, LeaseKeeper
+from fsreplica.daemon.lease import Holder, Lease, LeaseKeeper, _Kept
 from fsreplica.destinations import LEASE_KEY, features_of
 from fsreplica.destinations.local import LocalDestination
 from fsreplica.destinations.memory import MemoryDestination
@@ -190,6 +191,22 @@ class TestKeeper:
         finally:
             keeper.close()
         assert lost == ["memory://lease: lease taken over by thief (pid 7)"]
+
+    def test_leases_due_soon_are_renewed_together(self, dest: MemoryDestination) -> None:
+        cas = features_of(dest).conditional
+        assert cas is not None
+        now = [100.0]
+        keeper = LeaseKeeper(clock=lambda: now[0])
+        leases = [Lease(cas, url=dest.url, owner=f"o{n}", ttl=60.0) for n in range(3)]
+        for n, each in enumerate(leases):  # due at 120, 125 and 140 (a sixth of 60 is 10)
+            entry = _Kept(each, lambda reason: None, 120.0 + (0, 5, 20)[n])
+            keeper._kept[id(each)] = entry
+            heapq.heappush(keeper._heap, (entry.due, n, entry))
+        now[0] = 120.0
+        with keeper._cond:
+            due = keeper._next_due()
+        assert [entry.lease for entry in due] == leases[:2]
+        keeper.close()
 
     def test_close_without_leases(self) -> None:
         keeper = LeaseKeeper()
