@@ -9,6 +9,7 @@ import threading
 from typing import Protocol
 
 from fsreplica._oserrors import cause_of
+from fsreplica.errors import ListenError
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +26,6 @@ def parse_address(text: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, int(port)
-
-
-class ListenError(OSError):
-    """The metrics address cannot be listened on; its text is the one line to show."""
-
-    def __str__(self) -> str:
-        return str(self.strerror)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -85,15 +79,14 @@ class MetricsServer:
 
     Raises:
         ValueError: A malformed address.
-        ListenError: The address cannot be bound (`metrics HOST:PORT: address already in
-            use`, ... not local).
+        ListenError: The address cannot be bound (`listen HOST:PORT: address already in use`).
     """
 
     def __init__(self, address: str, render: _Render) -> None:
         try:
             self._server = _Server(parse_address(address), render)
         except OSError as exc:
-            raise ListenError(exc.errno, f"metrics {address}: {cause_of(exc)}") from exc
+            raise ListenError(address, cause_of(exc)) from exc
         self._thread: threading.Thread | None = None
         self._closed = False
 

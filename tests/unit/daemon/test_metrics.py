@@ -16,6 +16,7 @@ from fsreplica.daemon import metrics as metrics_module
 from fsreplica.daemon.control import Control
 from fsreplica.daemon.metrics import DaemonMetrics
 from fsreplica.daemon.metrics_server import MetricsServer, parse_address
+from fsreplica.errors import ListenError
 
 
 def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -266,9 +267,9 @@ class TestServer:
 
     def test_address_in_use(self, metrics: DaemonMetrics) -> None:
         with MetricsServer("127.0.0.1:0", metrics.render) as server:
-            with pytest.raises(OSError) as raised:
+            with pytest.raises(ListenError) as raised:
                 MetricsServer(server.address, metrics.render)
-            assert str(raised.value) == f"metrics {server.address}: address already in use"
+            assert str(raised.value) == f"listen {server.address}: address already in use"
 
     @pytest.mark.parametrize(
         ("text", "expected"),
