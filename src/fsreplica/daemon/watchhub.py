@@ -122,28 +122,6 @@ class Tap(Watcher):
         raise NotImplementedError("a tap is read with events() or event_batches()")
         yield  # an async generator
 
-    def event_batches(self) -> Iterator[list[FileSystemEvent]]:
-        """Yield this tap's events in lists of those queued together (see `Watcher`).
-
-        A watcher error is raised in its place, after the events before it were yielded.
-        """
-        while True:
-            with self._ready:
-                self._ready.wait_for(lambda: self._items)
-                batch: list[FileSystemEvent] = []
-                while self._items and isinstance(self._items[0], FileSystemEvent):
-                    batch.append(self._items.popleft())  # type: ignore[arg-type]
-            if batch:
-                yield batch
-                continue
-            with self._ready:
-                item = self._items.popleft()
-                if item is _END:
-                    self._items.appendleft(_END)  # every later call ends at once too
-                    return
-            assert isinstance(item, WatcherError | InternalError)
-            raise item
-
     def stop(self) -> None:
         """Leave the hub (the last tap stops its watcher) and end `events()`; idempotent."""
         with self._ready:
