@@ -13,8 +13,8 @@ $(PYTHON):           # python3-venv: what a stock Debian python3 lacks to make o
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-install: $(PYTHON)  ## the package and its command, in .venv
-	$(PIP) install -q -e .
+install: $(PYTHON)  ## the package, its command and the daemon (with S3), in .venv
+	$(PIP) install -q -e '.[s3,daemon]'
 
 install-test: $(PYTHON)  ## everything the tests, lint and type check need (pip and Debian packages)
 	bash scripts/install-test-deps.sh
