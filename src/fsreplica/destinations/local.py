@@ -266,8 +266,14 @@ class LocalDestination:
         except OSError as exc:
             raise _error("put", self.root, exc) from exc
         for attempt in range(_WALK_ATTEMPTS):
+            # A delete of the last file in a directory removes it: between our mkdir and our
+            # open of it (in _walk), or our open and the temporary file's creation. Walk again.
             try:
                 fds = self._walk(parts, create=True)
+            except FileNotFoundError as exc:
+                if attempt == _WALK_ATTEMPTS - 1:
+                    raise _error("put", where, exc) from exc
+                continue
             except OSError as exc:
                 raise _error("put", where, exc) from exc
             tmp = self._temp_name()
