@@ -200,6 +200,20 @@ def run_rate(
         if spy is not None:
             spy.wait(60)
         got = [arrived.get(name) for name in names]
+        absent = [name for name, at in zip(names, got, strict=True) if at is None]
+        lost = [name for name in absent if not (dst / os.fsdecode(name)).exists()]
+        on_disk = len(lost)
+        if lost:  # kept for a look: what replicate said, and which files
+            keep = Path(tempfile.gettempdir()) / f"sustained-{int(rate)}-lost"
+            keep.mkdir(exist_ok=True)
+            shutil.copy(state.with_suffix(".log"), keep / "replicate.log")
+            (keep / "lost.txt").write_text(
+                "\n".join(
+                    f"{os.fsdecode(n)} src:{(src / os.fsdecode(n)).exists()} "
+                    f"dst-dir:{sorted(os.listdir(dst / os.fsdecode(n).split('/')[0]))[-3:]}"
+                    for n in lost
+                )
+            )
         lags = [a - c for a, c in zip(got, closed, strict=True) if a is not None]
         during = sum(1 for a in got if a is not None and a <= end)
         last = max((a for a in got if a is not None), default=float("nan"))
@@ -208,7 +222,8 @@ def run_rate(
             "files": total,
             "written_per_s": total / (end - begin),
             "replicated_per_s": during / (end - begin),
-            "missing": sum(1 for a in got if a is None),
+            "missing": on_disk,
+            "unseen": len(absent),
             "lag_p50_s": pct(lags, 0.5),
             "lag_p99_s": pct(lags, 0.99),
             "converged_s": last - end,
@@ -249,6 +264,7 @@ def show(row: dict[str, Any]) -> str:
         f"{row['cpu_us_per_file']:5.0f} us/file  "
         f"{row['switches_per_file']:.1f} cs/file  RSS {row['rss_start_mib']:.0f} -> "
         f"{row['rss_end_mib']:.0f} (peak {row['rss_peak_mib']:.0f}) MiB  missing {row['missing']}"
+        f" (unseen {row['unseen']})"
         f"  load {row['loadavg'][0]:.2f}  {'meets' if ok else 'MISSES'} target"
     )
 

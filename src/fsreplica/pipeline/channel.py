@@ -71,17 +71,27 @@ class Channel(Generic[T]):
 
         Args:
             items: What to append, in order.
-            want_space: The producer holds more; call `on_space` once consumers make room.
+            want_space: The producer holds more; call `on_space` once consumers make room (at
+                once, from this call, when they already have).
         """
         wake = 0
+        room_now = False
         with self._lock:
             was_empty = not self._items
             self._items.extend(items)
             if want_space:
-                self._want_space = True
+                if len(self._items) <= self._low_water:
+                    # The consumers drained the channel after the producer found it full: they
+                    # will not take again to say so, and the producer would wait for a wake-up
+                    # that never comes (its last events stuck until the next change).
+                    room_now = True
+                else:
+                    self._want_space = True
             if was_empty and self._items:
                 wake = self._take_sleepers()
         self._ring(wake)
+        if room_now and self._on_space is not None:
+            self._on_space()
 
     def put(self, item: T) -> None:
         """Add one item regardless of capacity (errors, which must never wait)."""

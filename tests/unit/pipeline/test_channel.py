@@ -39,6 +39,17 @@ class TestChannel:
         ch.get()
         assert calls == [2]  # once per request
 
+    def test_room_already_made_is_said_at_once(self) -> None:
+        """The producer found the channel full, then the consumer drained it before the push."""
+        calls: list[int] = []
+        ch: Channel[int] = Channel(4, on_space=lambda: calls.append(len(ch)))
+        ch.push([1, 2, 3, 4])
+        assert ch.room() == 0  # the producer keeps the rest back
+        assert ch.get_batch() == [1, 2, 3, 4]  # the consumer takes everything meanwhile
+        assert calls == []  # nobody had asked
+        ch.push([], want_space=True)  # the producer asks, too late to be told by a take
+        assert calls == [0]
+
     def test_get_blocks_until_push(self) -> None:
         ch: Channel[int] = Channel(2)
         got: list[object] = []
