@@ -13,9 +13,12 @@ Runs, each in its own process (and each tool in a fresh process inside it):
   one-shot and no-change re-sync against rsync and rclone; convergence).
 
 Each part prints its own table with medians, ratios and the load average; their figures are
-gathered into benchmarks/results/perf-<UTC time>.json (one key per part, with the load averages
-before and after it). --quick takes a few minutes (small sizes, one round): a smoke run whose
-figures are not the ones to quote. The full run takes about an hour, more with --million.
+gathered into benchmarks/results/perf-<UTC time>.json (one key per part, with its command, the
+load averages before and after it, and `meta`: machine, commit, start time), and the command
+that turns them into plots and docs/benchmarks.md's results section is printed at the end
+(`python3 benchmarks/plot.py benchmarks/results/perf-<UTC time>.json`). --quick takes a few
+minutes (small sizes, one round): a smoke run whose figures are not the ones to quote. The full
+run takes about an hour, more with --million.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -71,6 +75,27 @@ def parts(quick: bool, million: bool) -> dict[str, list[str]]:
     }
 
 
+def machine() -> str:
+    """The machine in words: CPU model and count, memory, kernel, Python."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        mem_kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+        memory = f", {mem_kib / 2**20:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        memory = ""
+    cpus = f"{os.cpu_count()} CPUs" + (f" ({model})" if model else "")
+    system = f"{platform.system()} {platform.release()}"
+    return f"{cpus}{memory}, {system}, Python {platform.python_version()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
@@ -95,7 +120,13 @@ def main() -> None:
         check=False,
     ).stdout.strip()
     report: dict[str, Any] = {
-        "meta": {"started": stamp, "quick": args.quick, "commit": commit, "cpus": os.cpu_count()},
+        "meta": {
+            "started": stamp,
+            "quick": args.quick,
+            "commit": commit,
+            "cpus": os.cpu_count(),
+            "machine": machine(),
+        },
     }
     for name, cmd in chosen.items():
         print(f"=== {name}: {' '.join(cmd[1:])}  (load {os.getloadavg()[0]:.2f})", flush=True)
@@ -118,6 +149,16 @@ def main() -> None:
         report[name] = entry
         out_path.write_text(json.dumps(report, indent=1))  # kept as each part ends
     print(f"figures written to {out_path}")
+    print("pictures and the results section of docs/benchmarks.md (needs matplotlib):")
+    print(f"  python3 benchmarks/plot.py {_shown(out_path)}")
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the repository if it is inside it (the command runs from there)."""
+    try:
+        return str(path.resolve().relative_to(HERE.parent))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

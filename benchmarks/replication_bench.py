@@ -1,24 +1,13 @@
 """Replication benchmark: end-to-end latency, bulk sync vs rsync and rclone, convergence.
 
 Usage: python benchmarks/replication_bench.py [--files 10000] [--big 20] [--big-mib 20]
-       [--repeat 3] [--samples 200] [--poll 0.0001] [--workdir DIR]
+       [--repeat 3] [--samples 200] [--poll 0.0001] [--workdir DIR] [--json FILE]
 
 Every figure is a median over --repeat runs (latency: p50/p99 over --samples writes).
 
 The package's bytecode is compiled first, as `pip install` does: in a checkout run with
 PYTHONDONTWRITEBYTECODE=1 every `fsreplica` process would otherwise compile its modules from
 source, which is not what users run and costs more than a no-change re-sync itself.
-
-Figures (2026-11-24, shared 2-core VM, ext4 on virtio, load 2-4 from other test runs; defaults,
-two runs; ratios against `rsync -a --delete` timed round-robin in the same run):
-
-    latency p50 / p99            1.65 / 2.75 ms, 1.65 / 5.03 ms
-    one-shot sync                3.54 s (1.09x), 3.44 s (1.30x); rsync --fsync 2.13x, 2.17x
-    no-change re-sync            0.187 s (1.81x), 0.186 s (1.98x)
-    convergence, 2,000 files     0.46 s, 0.35 s
-
-One fdatasync alone takes 0.3-1.2 ms p50 on this disk (7.7 ms p99 under load), which the
-latency includes by design (every file is flushed before it is renamed into place).
 """
 
 from __future__ import annotations

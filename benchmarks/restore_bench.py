@@ -12,16 +12,6 @@ fsreplica does; rclone keeps no modes). Every figure is the median of --repeat r
 average is printed, since the machine is shared. Needs rclone (Debian's) and moto.
 
 The package's bytecode is compiled first, as `pip install` does.
-
-Figures (2026-12-04, shared 2-core VM, ext4 on virtio, load average 14 from other test runs;
-defaults, medians of 3, ratios against rclone in the same run):
-
-    local DEST, 10,010 files, 224 MiB     fsreplica 16.60 s, rclone copy 14.91 s (1.11x)
-    moto, 2,004 files, 85 MiB, cold       fsreplica 24.07 s, rclone copy 17.20 s (1.40x)
-    moto, with the sync's metadata cache  fsreplica 12.52 s (0.73x)
-
-fsreplica flushes every file before renaming it into place (rclone does neither); from S3 with
-a cold cache it pays a HEAD per object for the metadata a LIST does not carry.
 """
 
 from __future__ import annotations

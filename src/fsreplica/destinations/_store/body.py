@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 _MIB = 1024 * 1024
 # Hashing reads into one reused buffer: a fresh bytes object per read costs more time in page
-# faults than the hash itself (see benchmarks/README.md).
+# faults than the hash itself (see docs/benchmarks.md).
 HASH_CHUNK = _MIB
 
 

@@ -9,7 +9,7 @@ using the same destination) only costs HEADs again, never an error.
 
 The file is read whole on first use into a dict, and changes are written back in batches: a
 query and an insert per object cost more CPU than the PUT request itself (see
-benchmarks/README.md). An entry the file lost is only a HEAD at the next run.
+docs/benchmarks.md). An entry the file lost is only a HEAD at the next run.
 
 It lists every key, size and hash of the bucket: the file is 0600 (SQLite gives its -wal and
 -shm the database's mode) and the directories made for it are 0700, whatever the umask, as the

@@ -5,7 +5,7 @@ digest travels in the metadata that S3 fixes when a multipart upload starts, and
 block list is committed), then sent part by part into obstore's writer, which keeps at most
 `concurrency` parts in flight: `write` blocks while they are all in flight, so memory stays near
 `(concurrency + 2) * part_size` whatever the file size and the server's speed (figures in
-benchmarks/README.md). Any failure, a changed source included, aborts the multipart upload.
+docs/benchmarks.md). Any failure, a changed source included, aborts the multipart upload.
 """
 
 from __future__ import annotations

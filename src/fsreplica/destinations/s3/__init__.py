@@ -33,7 +33,7 @@ S3 lists no metadata: `list` pays a HEAD for each object that the metadata cache
 kept between runs) does not hold with the same ETag and size.
 
 obstore (Rust, object_store) carries the data path: a request costs less latency and a fraction
-of the client CPU that boto3 spends (figures in benchmarks/README.md). botocore stays for what
+of the client CPU that boto3 spends (figures in docs/benchmarks.md). botocore stays for what
 obstore lacks: the full credential chain, listing and aborting multipart uploads, metadata
 replacement, and saying precisely why a preflight failed. It is imported only when needed: keys
 from the environment and a preflight that passes (checked through obstore) do without it, and

@@ -8,7 +8,7 @@ argument, then `AWS_ENDPOINT_URL_S3`, then `AWS_ENDPOINT_URL`.
 When the answer is plain without botocore (keys given or in the environment, which come first in
 its chain, and a region given, in `AWS_DEFAULT_REGION` or in no config file at all) it is not
 imported: importing it and loading its S3 model costs a large share of a no-change sync's CPU
-(see benchmarks/README.md).
+(see docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,0 +1,114 @@
+"""benchmarks/plot.py on a trimmed result of a real `perf_bench.py --quick` run.
+
+`perf-quick.json` is that run's combined file with fewer rows (the watcher's latency rounds and
+some summary rows, every other part whole), in the shape perf_bench.py writes.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+PLOT = ROOT / "benchmarks" / "plot.py"
+FIXTURE = Path(__file__).with_name("perf-quick.json")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+HEAD = "# Benchmarks\n\nHow to run them.\n\n<!-- results:begin -->\n"
+TAIL = "<!-- results:end -->\n\n## Figures behind design choices\n\nkept as is\n"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk, after checking the signature."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path.name} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PLOT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=25,
+        check=False,
+    )
+
+
+def test_plots_and_results_section(tmp_path: Path) -> None:
+    doc = tmp_path / "docs" / "benchmarks.md"
+    doc.parent.mkdir()
+    doc.write_text(HEAD + "old figures\n" + TAIL)
+    img = tmp_path / "docs" / "img" / "bench"
+    # A part that failed in another run: perf_bench.py keeps it with no figures.
+    broken = tmp_path / "broken.json"
+    broken.write_text(
+        json.dumps(
+            {
+                "meta": {"commit": "abc1234", "quick": True},
+                "sustained": {"command": ["x"], "exit": 1, "figures": None, "error": "boom"},
+            }
+        )
+    )
+
+    result = _run(FIXTURE, broken, "--img-dir", img, "--doc", doc)
+
+    assert result.returncode == 0, result.stderr
+    expected = [
+        "watcher_latency.png",
+        "watcher_burst.png",
+        "watcher_paced.png",
+        "watcher_ready.png",
+        "sustained.png",
+        "scaling.png",
+        "replication.png",
+    ]
+    assert sorted(p.name for p in img.iterdir()) == sorted(expected)
+    for name in expected:
+        width, height = _png_size(img / name)
+        assert 600 <= width <= 2000, (name, width)
+        assert 300 <= height <= 2000, (name, height)
+    # Parts absent from the files are reported one line each, and the run goes on.
+    for part in ("daemon", "polling", "crypt"):
+        assert f"plot.py: no {part} results in the given files; skipped" in result.stderr
+    assert "broken.json: sustained has no figures (boom); skipped" in result.stderr
+
+    text = doc.read_text()
+    assert text.startswith(HEAD)
+    assert text.endswith(TAIL)
+    section = text[len(HEAD) : -len(TAIL)]
+    assert "old figures" not in section
+    assert "Smoke figures, to be replaced" in section
+    assert "Not in these results (skipped): daemon, polling, crypt." in section
+    assert "`python3 benchmarks/smallfiles_bench.py --sizes 10000 --repeat 1`" in section
+    assert "load 1.47 0.55 0.31 -> 1.51 0.58 0.32" in section
+    for name in expected:
+        assert f"(img/bench/{name})" in section
+    # The watcher's ratio row: fsreplica's advantage over each peer, the target and its verdict.
+    assert "| latency tmpfs | close->event p50 ms | <= 0.15 | 0.0663 | 1.14 (17x) |" in section
+    assert "| 10,000 | one-shot sync wall | 2.06 s | 0.393 s (0.19x) |" in section
+
+    # Run again: the same section, nothing else touched.
+    again = _run(FIXTURE, broken, "--img-dir", img, "--doc", doc)
+    assert again.returncode == 0, again.stderr
+    assert doc.read_text() == text
+
+
+def test_doc_without_markers_is_refused_before_any_work(tmp_path: Path) -> None:
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n")
+    img = tmp_path / "img"
+
+    result = _run(FIXTURE, "--img-dir", img, "--doc", doc)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"plot.py: update {doc}: no <!-- results:begin --> ... <!-- results:end --> markers"
+    )
+    assert doc.read_text() == "# Benchmarks\n"
+    assert not img.exists()
