@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from _plot_load import Part, finite, median
-from _plot_style import figure, finish, grouped_bars, lines, styles
+from _plot_style import figure, finish, grouped_bars, hbars, lines, styles
 
 SUBJECT = "fsreplica"
 WATCH_TOOLS = ("fsreplica", "watchfiles", "watchdog", "inotifywait", "naive")
@@ -353,6 +353,48 @@ def polling(part: Part, out: Path) -> list[Path]:
     ]
 
 
+def timed_rows(part: Part, out: Path) -> list[Path]:
+    """Wall and CPU seconds of each timed row (crypt: per target), as horizontal bars."""
+    if part.name == "crypt":
+        groups = [(f"to {r.get('target')}", r.get("rows") or {}) for r in part.figures]
+    else:
+        groups = [("", part.figures.get("rows") or {})]
+    groups = [(label, rows) for label, rows in groups if rows]
+    if not groups:
+        return []
+    height = max(3.0, 0.32 * max(len(rows) for _, rows in groups) + 1.2)
+    has_cpu = any(finite(r.get("cpu")) is not None for _, rows in groups for r in rows.values())
+    panels = [("wall", "wall s"), ("cpu", "CPU s")] if has_cpu else [("wall", "wall s")]
+    fig, axes = figure(len(groups), len(panels), width=12 if has_cpu else 9, height=height)
+    for (label, rows), ax_row in zip(groups, axes, strict=True):
+        names = list(rows)
+        for ax, (key, unit) in zip(ax_row, panels, strict=True):
+            hbars(
+                ax,
+                names,
+                [finite(rows[n].get(key)) for n in names],
+                xlabel=f"{unit} (lower is better)",
+            )
+            ax.set_title(label, fontsize=9)
+        for ax in ax_row[1:]:
+            ax.set_yticklabels([])
+    titles = {
+        "crypt": "What encryption costs: sync with and without --encrypt, beside rclone crypt",
+        "s3": "S3 (Ceph RGW): fsreplica beside rclone",
+        "azure": "Azure Blob (Azurite): fsreplica beside rclone",
+        "gcs": "Google Cloud Storage (fake-gcs-server): fsreplica beside rclone",
+        "restore": "Restore: fsreplica restore beside rclone copy",
+    }
+    return [
+        finish(
+            fig,
+            out / f"{part.name}.png",
+            title=titles.get(part.name, part.name),
+            footnote=part.footnote(),
+        )
+    ]
+
+
 DRAW: dict[str, Callable[[Part, Path], list[Path]]] = {
     "watcher": watcher,
     "sustained": sustained,
@@ -360,4 +402,9 @@ DRAW: dict[str, Callable[[Part, Path], list[Path]]] = {
     "replication": replication,
     "daemon": daemon,
     "polling": polling,
+    "crypt": timed_rows,
+    "s3": timed_rows,
+    "azure": timed_rows,
+    "gcs": timed_rows,
+    "restore": timed_rows,
 }

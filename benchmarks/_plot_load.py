@@ -16,7 +16,7 @@ from typing import Any
 PERF_PARTS = ("watcher", "sustained", "small", "replication")
 """The parts perf_bench.py runs, in its order."""
 
-OTHER_PARTS = ("daemon", "polling", "crypt")
+OTHER_PARTS = ("daemon", "polling", "crypt", "s3", "azure", "gcs", "restore")
 """Scripts whose `--json` file plot.py reads on its own."""
 
 SCRIPTS = {
@@ -27,7 +27,14 @@ SCRIPTS = {
     "daemon": "daemon_bench.py",
     "polling": "polling_bench.py",
     "crypt": "crypt_bench.py",
+    "s3": "s3_bench.py",
+    "azure": "azure_bench.py",
+    "gcs": "gcs_bench.py",
+    "restore": "restore_bench.py",
 }
+
+ROWS_PARTS = ("s3", "azure", "gcs", "restore")
+"""Scripts that time rows of whole commands and write _rows_json.py's shape."""
 
 
 @dataclass
@@ -76,8 +83,9 @@ class Part:
 
     def command_text(self) -> str:
         """The command line that reproduces the figures."""
-        if self.command:
-            return "python3 " + " ".join(_relative(arg) for arg in self.command)
+        command = _drop_json(self.command)
+        if command:
+            return "python3 " + " ".join(_relative(arg) for arg in command)
         return f"python3 benchmarks/{SCRIPTS.get(self.name, '?')} --json FILE"
 
 
@@ -185,6 +193,19 @@ def _single(data: Any, path: Path) -> list[Part] | None:
         ]
     if not isinstance(data, dict):
         return None
+    if data.get("bench") in ROWS_PARTS and isinstance(data.get("rows"), dict):
+        return [
+            Part(
+                str(data["bench"]),
+                data,
+                path,
+                command=data.get("command"),
+                load_before=data.get("loadavg_before"),
+                load_after=data.get("loadavg_after"),
+                machine=str(data.get("machine") or ""),
+                commit=str(data.get("commit") or ""),
+            )
+        ]
     if "summary" in data and "runs" in data:
         meta = data.get("meta") or {}
         command = str(meta.get("command") or "").split()[1:] or None

@@ -25,42 +25,48 @@ OKABE_ITO = (
     "#56B4E9",  # sky blue
     "#D55E00",  # vermillion
     "#000000",  # black
-    "#F0E442",  # yellow: last, for bars only (thin yellow lines are hard to see on white)
+    "#F0E442",  # yellow
 )
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HATCHES = ("", "//", "..", "xx", "\\\\", "++", "--", "oo")
-VARIANT_HATCHES = ("oo", "**", "||")
+VARIANT_HATCHES = ("..", "||", "oo")
 VARIANT_MARKERS = ("h", "p", "<")
 LINES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 2)), (0, (6, 2, 1, 2)))
 
-KNOWN = (
-    "fsreplica",
-    "watchfiles",
-    "watchdog",
-    "inotifywait",
-    "naive",
-    "rsync",
-    "rclone",
-    "lsyncd",
-)
-# lsyncd gets the yellow: it appears only in bar charts, which have black edges.
-"""Tools with a fixed style, so a tool looks the same in every plot."""
+KNOWN = {
+    "fsreplica": 0,  # blue
+    "watchfiles": 1,  # orange
+    "watchdog": 2,  # bluish green
+    "inotifywait": 3,  # reddish purple
+    "naive": 4,  # sky blue
+    "rsync": 5,  # vermillion
+    "rclone": 3,  # reddish purple: never in one plot with inotifywait
+    "lsyncd": 1,  # orange: only ever beside fsreplica
+}
+"""Tools with a fixed colour (an index into OKABE_ITO), so a tool looks the same in every plot.
+The marker, hatch and line style follow the tool's place in this table."""
 
 DPI = 110
 
 
-def _index(tool: str) -> int:
-    for i, name in enumerate(KNOWN):
+def _index(tool: str) -> tuple[int, int]:
+    """The tool's colour and its place among the known tools ("rsync ... --fsync" is rsync's)."""
+    for place, (name, colour) in enumerate(KNOWN.items()):
         if tool.startswith(name) or tool.endswith(name):
-            # "rsync ... --fsync" is a variant of rsync: same colour, other hatch (see style()).
-            return i
-    return sum(map(ord, tool)) % len(KNOWN)  # stable from run to run, unlike hash()
+            return colour, place
+    place = sum(map(ord, tool)) % len(MARKERS)  # stable from run to run, unlike hash()
+    return place % len(OKABE_ITO), place
 
 
 def style(tool: str, variant: int = 0) -> dict[str, Any]:
     """The colour, marker, hatch and line style of `tool`; `variant` N > 0 is its Nth variant."""
-    i = _index(tool) % len(OKABE_ITO)
-    look = {"color": OKABE_ITO[i], "marker": MARKERS[i], "hatch": HATCHES[i], "linestyle": LINES[i]}
+    colour, place = _index(tool)
+    look = {
+        "color": OKABE_ITO[colour],
+        "marker": MARKERS[place],
+        "hatch": HATCHES[place],
+        "linestyle": LINES[place],
+    }
     if variant:  # same colour, its own hatch and marker: "rsync ... --fsync" beside "rsync -a"
         k = (variant - 1) % len(VARIANT_HATCHES)
         look.update(hatch=VARIANT_HATCHES[k], marker=VARIANT_MARKERS[k], linestyle=":")
@@ -72,9 +78,9 @@ def styles(tools: list[str]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     used: dict[int, int] = {}
     for tool in tools:
-        i = _index(tool)
-        out[tool] = style(tool, used.get(i, 0))
-        used[i] = used.get(i, 0) + 1
+        _, place = _index(tool)
+        out[tool] = style(tool, used.get(place, 0))
+        used[place] = used.get(place, 0) + 1
     return out
 
 
@@ -136,6 +142,30 @@ def grouped_bars(
     ax.grid(axis="y", alpha=0.3)
     _headroom(ax, log=log)
     ax.legend(fontsize=7, ncol=min(3, len(tools) + 1))
+
+
+def hbars(ax: Any, names: list[str], values: list[float | None], *, xlabel: str) -> None:
+    """One horizontal bar per row, named on the y axis, coloured and hatched by its tool."""
+    look = styles(names)
+    for y, (name, value) in enumerate(zip(names, values, strict=True)):
+        if value is None:
+            ax.text(0, y, " n/a", va="center", fontsize=7)
+            continue
+        ax.barh(
+            y,
+            value,
+            color=look[name]["color"],
+            hatch=look[name]["hatch"],
+            edgecolor="black",
+            linewidth=0.5,
+        )
+        ax.text(value, y, f" {value:.3g}", va="center", fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()  # the first row on top, as in the table
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    high = ax.get_xlim()[1]
+    ax.set_xlim(0, high * 1.15)
 
 
 def lines(

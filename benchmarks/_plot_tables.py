@@ -303,18 +303,72 @@ def polling(part: Part) -> list[str]:
     return out
 
 
+CRYPT_TARGETS = {"fsreplica encrypt/plain wall": 1.15, "fsreplica encrypt/plain cpu": 1.25}
+"""crypt_bench.py's targets: what --encrypt may cost over a plain sync."""
+
+
 def crypt(part: Part) -> list[str]:
-    """Wall and CPU of each sync mode per target, and the ratios the script computed."""
+    """Wall and CPU of each sync mode per target, and the cost of encryption against its target."""
     out: list[str] = []
     for result in part.figures:
         rows = [
             [name, number(row.get("wall"), " s"), number(row.get("cpu"), " s")]
             for name, row in (result.get("rows") or {}).items()
         ]
-        out += table([f"target: {result.get('target')}", "wall", "CPU"], rows)
-        ratios = result.get("ratios") or {}
+        out += table([f"to {result.get('target')}", "wall", "CPU"], rows)
+        out.append("")
+        ratios = []
+        for name, value in (result.get("ratios") or {}).items():
+            limit = CRYPT_TARGETS.get(name)
+            v = finite(value)
+            ok = None if limit is None or v is None else v <= limit
+            ratios.append([name, number(value), f"<= {limit}" if limit else "", verdict(ok)])
         if ratios:
-            out += ["", "; ".join(f"{k}: {number(v)}" for k, v in ratios.items()) + ".", ""]
+            out += table([f"ratio ({result.get('target')})", "value", "target", "verdict"], ratios)
+            out.append("")
+    return out
+
+
+def rows_part(part: Part) -> list[str]:
+    """A script's timed rows (wall, CPU), then fsreplica against the peer row by row."""
+    f = part.figures
+    rows = f.get("rows") or {}
+    size = ""
+    if f.get("files") is not None:
+        size = f"{number(f.get('files'))} files, {number(f.get('mib'))} MiB; "
+    head = f"{size}medians of {number(f.get('repeat'))}" if f.get("repeat") else size.strip("; ")
+    has_cpu = any(finite(r.get("cpu")) is not None for r in rows.values())
+    keys = ["wall", "cpu"] if has_cpu else ["wall"]
+    out = table(
+        [head or "row", *(k.replace("cpu", "CPU") for k in keys)],
+        [[name, *(number(r.get(k), " s") for k in keys)] for name, r in rows.items()],
+    )
+    pairs = [p for p in f.get("pairs") or [] if p[1] in rows and p[2] in rows]
+    if pairs:
+        out.append("")
+        cells = []
+        for label, ours_name, peer_name in pairs:
+            ours, peer = rows[ours_name], rows[peer_name]
+            cells.append(
+                [
+                    label,
+                    " / ".join(number(ours.get(k), " s") for k in keys),
+                    " / ".join(number(peer.get(k), " s") for k in keys),
+                    *(advantage(ours.get(k), peer.get(k)) for k in keys),
+                ]
+            )
+        what = " / ".join(k.replace("cpu", "CPU") for k in keys)
+        out += table(
+            ["row", f"fsreplica {what}", f"peer {what}", *(f"advantage, {k}" for k in keys)],
+            cells,
+        )
+    lat = f.get("latency_ms") or {}
+    if lat:
+        out += [
+            "",
+            f"`replicate`, an isolated 4 KiB write until the object is visible: p50 "
+            f"{number(lat.get('p50'), ' ms')}, p90 {number(lat.get('p90'), ' ms')}.",
+        ]
     return out
 
 
@@ -326,4 +380,8 @@ TABLES: dict[str, Callable[[Part], list[str]]] = {
     "daemon": daemon,
     "polling": polling,
     "crypt": crypt,
+    "s3": rows_part,
+    "azure": rows_part,
+    "gcs": rows_part,
+    "restore": rows_part,
 }

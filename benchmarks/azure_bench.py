@@ -1,6 +1,7 @@
 """fsreplica vs rclone's azureblob backend to Azurite (Microsoft's emulator, started here).
 
     python benchmarks/azure_bench.py [--small 5000] [--big 5] [--repeat 3] [--transfers 16]
+                                     [--json FILE]
 
 Rows: a full `sync` of the tree, then a re-sync with nothing changed, by fsreplica and by rclone
 (by default, and with --fast-list --update --use-server-modtime), each to a fresh container of
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import _rows_json  # noqa: E402
 from s3_bench import make_tree, timed  # noqa: E402
 
 from servers import azurite  # noqa: E402
@@ -77,7 +79,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=5)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--transfers", type=int, default=16)
+    parser.add_argument("--json", help="write the figures to this file too (read by plot.py)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     if shutil.which("rclone") is None:
         raise SystemExit("rclone is not installed (apt-get install rclone)")
     work = Path(tempfile.mkdtemp(prefix="fsreplica-azure-bench-"))
@@ -124,6 +128,23 @@ def main() -> None:
         r = med["rclone re-sync --fast-list --update --use-server-modtime"]
         print(f"no-change re-sync: {f[0]:.2f} s vs rclone's best {r[0]:.2f} s ({f[0] / r[0]:.2f}x)")
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        _rows_json.write(
+            args.json,
+            bench="azure",
+            rows=_rows_json.medians(rows),
+            pairs=[
+                (f"sync t={t}", f"fsreplica sync --transfers {t}", f"rclone sync --transfers {t}"),
+                (
+                    "no-change re-sync, rclone's best",
+                    "fsreplica re-sync, no change",
+                    "rclone re-sync --fast-list --update --use-server-modtime",
+                ),
+            ],
+            loadavg_before=load_before,
+            files=files,
+            mib=total / 2**20,
+            repeat=args.repeat,
+        )
     finally:
         azurite.stop()
         shutil.rmtree(work, ignore_errors=True)

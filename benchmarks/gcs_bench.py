@@ -1,6 +1,6 @@
 """fsreplica vs rclone to Google Cloud Storage's emulator (fake-gcs-server, which this starts).
 
-    python benchmarks/gcs_bench.py [--small 5000] [--big 4] [--repeat 3]
+    python benchmarks/gcs_bench.py [--small 5000] [--big 4] [--repeat 3] [--json FILE]
 
 Rows: a full `sync` of small files (2-6 KiB) + 20 MiB files at --transfers 16 and 4, and a
 re-sync with nothing changed (rclone by default and with --fast-list --update
@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _rows_json  # noqa: E402
 from s3_bench import make_tree, timed  # noqa: E402
 
 from servers import fakegcs  # noqa: E402
@@ -75,7 +76,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=5_000)
     parser.add_argument("--big", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="write the figures to this file too (read by plot.py)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="fsreplica-gcs-bench-"))
     server = fakegcs.FakeGCS().start()
     try:
@@ -123,6 +126,24 @@ def main() -> None:
         r = med[f"rclone re-sync {' '.join(fast)} (t=16)"]
         print(f"no-change re-sync: {f[0]:.2f} s vs rclone's best {r[0]:.2f} s ({f[0] / r[0]:.2f}x)")
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
+        _rows_json.write(
+            args.json,
+            bench="gcs",
+            rows=_rows_json.medians(rows),
+            pairs=[
+                ("sync t=16", "fsreplica sync --transfers 16", "rclone sync --transfers 16"),
+                ("sync t=4", "fsreplica sync --transfers 4", "rclone sync --transfers 4"),
+                (
+                    "no-change re-sync, rclone's best",
+                    "fsreplica re-sync, no change (t=16)",
+                    f"rclone re-sync {' '.join(fast)} (t=16)",
+                ),
+            ],
+            loadavg_before=load_before,
+            files=args.small + args.big,
+            mib=total / 2**20,
+            repeat=args.repeat,
+        )
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

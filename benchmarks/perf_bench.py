@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _bench_meta  # noqa: E402  (beside this script)
+
 RESULTS = HERE / "results"
 
 
@@ -75,27 +78,6 @@ def parts(quick: bool, million: bool) -> dict[str, list[str]]:
     }
 
 
-def machine() -> str:
-    """The machine in words: CPU model and count, memory, kernel, Python."""
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-        mem_kib = next(
-            int(line.split()[1])
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal:")
-        )
-        memory = f", {mem_kib / 2**20:.0f} GiB RAM"
-    except (OSError, StopIteration, ValueError):
-        memory = ""
-    cpus = f"{os.cpu_count()} CPUs" + (f" ({model})" if model else "")
-    system = f"{platform.system()} {platform.release()}"
-    return f"{cpus}{memory}, {system}, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
@@ -113,19 +95,14 @@ def main() -> None:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out_path = Path(args.out) if args.out else RESULTS / f"perf-{stamp}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(
-        ["git", "-C", str(HERE), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit = _bench_meta.commit()
     report: dict[str, Any] = {
         "meta": {
             "started": stamp,
             "quick": args.quick,
             "commit": commit,
             "cpus": os.cpu_count(),
-            "machine": machine(),
+            "machine": _bench_meta.machine(),
         },
     }
     for name, cmd in chosen.items():

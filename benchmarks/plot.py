@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,6 +36,10 @@ TITLES = {
     "daemon": "Daemon with many policies (daemon_bench.py)",
     "polling": "Polling backends (polling_bench.py)",
     "crypt": "What encryption costs (crypt_bench.py)",
+    "s3": "S3, Ceph RGW (s3_bench.py)",
+    "azure": "Azure Blob, Azurite (azure_bench.py)",
+    "gcs": "Google Cloud Storage, fake-gcs-server (gcs_bench.py)",
+    "restore": "Restore (restore_bench.py)",
 }
 
 
@@ -134,9 +139,13 @@ def render(
         "| part | command to reproduce | load average (1, 5, 15 min) | took |",
         "| --- | --- | --- | --- |",
     ]
-    for name, part in parts.items():
+    for name in (*PERF_PARTS, *OTHER_PARTS):
+        part = parts.get(name)
+        if part is None:
+            continue
         took = f"{part.seconds:.0f} s" if part.seconds is not None else ""
-        lines.append(f"| {name} | `{part.command_text()}` | {part.load_text()} | {took} |")
+        command = f"`{part.command_text()}`" + ("" if part.command else " (options not recorded)")
+        lines.append(f"| {name} | {command} | {part.load_text()} | {took} |")
     if missing:
         lines += ["", f"Not in these results (skipped): {', '.join(missing)}."]
     lines += [
@@ -148,10 +157,10 @@ def render(
         part = parts.get(name)
         if part is None:
             continue
-        lines += ["", f"#### {TITLES[name]}", ""]
+        lines += ["", f"#### {TITLES.get(name, name)}", ""]
         for image in images.get(name, []):
             rel = Path(os.path.relpath(image, doc_dir)).as_posix()
-            lines.append(f"![{TITLES[name]}: {image.stem}]({rel})")
+            lines.append(f"![{TITLES.get(name, name)}: {image.stem}]({rel})")
             lines.append("")
         table = tables.get(name)
         if callable(table):
@@ -178,11 +187,15 @@ def replace_section(doc: Path, section: str | None) -> None:
         OSError: `doc` cannot be read or written.
     """
     text = doc.read_text()
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"no {BEGIN} ... {END} markers")
+    # Whole lines only: the page may name the markers in its prose.
+    begin = re.search(rf"^{re.escape(BEGIN)}[ \t]*\n", text, re.MULTILINE)
+    end = re.search(
+        rf"^{re.escape(END)}[ \t]*$", text[begin.end() :] if begin else "", re.MULTILINE
+    )
+    if begin is None or end is None:
+        raise ValueError(f"no {BEGIN} ... {END} markers, each alone on its line")
     if section is not None:
-        doc.write_text(text[: start + len(BEGIN)] + "\n" + section + text[end:])
+        doc.write_text(text[: begin.end()] + section + text[begin.end() + end.start() :])
 
 
 if __name__ == "__main__":

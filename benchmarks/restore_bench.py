@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/restore_bench.py [--small 10000] [--big 10] [--big-mib 20]
        [--s3-small 2000] [--s3-big 4] [--repeat 3] [--transfers 8] [--workdir DIR]
+       [--only local|s3] [--json FILE]
 
 A tree is synced once with `fsreplica sync` (not timed) to a local DEST and to a bucket on moto's
 S3 server (started in this process, as the tests do; an emulator: its figures compare the two
@@ -30,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _rows_json  # noqa: E402
 
 FSREPLICA = [sys.executable, "-m", "fsreplica"]
 
@@ -132,7 +136,9 @@ def main() -> None:
     parser.add_argument("--transfers", type=int, default=8)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--only", choices=("local", "s3"), help="run one half only")
+    parser.add_argument("--json", help="write the figures to this file too (read by plot.py)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     compileall.compile_dir(str(ROOT / "src" / "fsreplica"), quiet=1)
     work = Path(tempfile.mkdtemp(prefix="fsreplica-restore-bench-", dir=args.workdir))
     env = dict(os.environ)
@@ -203,6 +209,27 @@ def main() -> None:
                 "fsreplica restore (moto, cache of the sync)",
             ):
                 print(f"{name}: {s3.median(name) / r:.2f}x rclone copy's time")
+        _rows_json.write(
+            args.json,
+            bench="restore",
+            rows={
+                name: {"wall": rows.median(name), "cpu": None, "runs": rows.times[name]}
+                for rows in (local, s3)
+                for name in rows.times
+            },
+            pairs=[
+                ("local DEST", "fsreplica restore (local DEST)", "rclone copy (local DEST)"),
+                ("moto, cold cache", "fsreplica restore (moto, cold cache)", "rclone copy (moto)"),
+                (
+                    "moto, cache of the sync",
+                    "fsreplica restore (moto, cache of the sync)",
+                    "rclone copy (moto)",
+                ),
+            ],
+            loadavg_before=load_before,
+            repeat=args.repeat,
+            transfers=args.transfers,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

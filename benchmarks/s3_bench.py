@@ -1,6 +1,6 @@
 """fsreplica vs rclone to a real S3 endpoint (a single-node Ceph RGW this script starts).
 
-    python benchmarks/s3_bench.py [--small 10000] [--big 20] [--repeat 1]
+    python benchmarks/s3_bench.py [--small 10000] [--big 20] [--repeat 1] [--json FILE]
 
 Rows: a full `sync` of 10,000 small files + 20 x 20 MiB at --transfers 16 and 4; a re-sync with
 nothing changed (rclone by default and with --fast-list --update --use-server-modtime); and the
@@ -29,6 +29,8 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+
+import _rows_json  # noqa: E402  (beside this script)
 
 from servers import ceph  # noqa: E402
 
@@ -192,7 +194,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--latency-samples", type=int, default=40)
+    parser.add_argument("--json", help="write the figures to this file too (read by plot.py)")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="fsreplica-s3-bench-"))
     cluster = None
     try:
@@ -254,6 +258,29 @@ def main() -> None:
         print(
             f"replicate 4 KiB write -> visible: p50 {statistics.median(lat) * 1e3:.1f} ms, "
             f"p90 {lat[int(len(lat) * 0.9)] * 1e3:.1f} ms (target p50 <= 15 ms)"
+        )
+        _rows_json.write(
+            args.json,
+            bench="s3",
+            rows=_rows_json.medians(rows),
+            pairs=[
+                ("sync t=16", "fsreplica sync --transfers 16", "rclone sync --transfers 16"),
+                ("sync t=4", "fsreplica sync --transfers 4", "rclone sync --transfers 4"),
+                (
+                    "no-change re-sync, rclone's best",
+                    "fsreplica re-sync, no change (t=16)",
+                    "rclone re-sync --fast-list --update --use-server-modtime (t=16)",
+                ),
+            ],
+            loadavg_before=load_before,
+            files=args.small + args.big,
+            mib=total / 2**20,
+            repeat=args.repeat,
+            latency_ms={
+                "p50": statistics.median(lat) * 1e3,
+                "p90": lat[int(len(lat) * 0.9)] * 1e3,
+                "samples": [v * 1e3 for v in lat],
+            },
         )
     finally:
         if cluster is not None:

@@ -1,7 +1,8 @@
 """benchmarks/plot.py on a trimmed result of a real `perf_bench.py --quick` run.
 
 `perf-quick.json` is that run's combined file with fewer rows (the watcher's latency rounds and
-some summary rows, every other part whole), in the shape perf_bench.py writes.
+some summary rows, every other part whole), in the shape perf_bench.py writes; `s3-quick.json`
+is `s3_bench.py --json` from a small run against Ceph RGW, with four of its rows.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 PLOT = ROOT / "benchmarks" / "plot.py"
 FIXTURE = Path(__file__).with_name("perf-quick.json")
+S3_FIXTURE = Path(__file__).with_name("s3-quick.json")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-HEAD = "# Benchmarks\n\nHow to run them.\n\n<!-- results:begin -->\n"
+# The prose names the markers too, as docs/benchmarks.md does: only whole lines count.
+HEAD = (
+    "# Benchmarks\n\nplot.py rewrites what lies between `<!-- results:begin -->` and\n"
+    "`<!-- results:end -->`.\n\n<!-- results:begin -->\n"
+)
 TAIL = "<!-- results:end -->\n\n## Figures behind design choices\n\nkept as is\n"
 
 
@@ -56,7 +62,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         )
     )
 
-    result = _run(FIXTURE, broken, "--img-dir", img, "--doc", doc)
+    result = _run(FIXTURE, S3_FIXTURE, broken, "--img-dir", img, "--doc", doc)
 
     assert result.returncode == 0, result.stderr
     expected = [
@@ -67,6 +73,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         "sustained.png",
         "scaling.png",
         "replication.png",
+        "s3.png",
     ]
     assert sorted(p.name for p in img.iterdir()) == sorted(expected)
     for name in expected:
@@ -74,7 +81,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         assert 600 <= width <= 2000, (name, width)
         assert 300 <= height <= 2000, (name, height)
     # Parts absent from the files are reported one line each, and the run goes on.
-    for part in ("daemon", "polling", "crypt"):
+    for part in ("daemon", "polling", "crypt", "azure", "gcs", "restore"):
         assert f"plot.py: no {part} results in the given files; skipped" in result.stderr
     assert "broken.json: sustained has no figures (boom); skipped" in result.stderr
 
@@ -84,7 +91,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
     section = text[len(HEAD) : -len(TAIL)]
     assert "old figures" not in section
     assert "Smoke figures, to be replaced" in section
-    assert "Not in these results (skipped): daemon, polling, crypt." in section
+    assert "Not in these results (skipped): daemon, polling, crypt, azure, gcs, restore." in section
     assert "`python3 benchmarks/smallfiles_bench.py --sizes 10000 --repeat 1`" in section
     assert "load 1.47 0.55 0.31 -> 1.51 0.58 0.32" in section
     for name in expected:
@@ -92,9 +99,16 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
     # The watcher's ratio row: fsreplica's advantage over each peer, the target and its verdict.
     assert "| latency tmpfs | close->event p50 ms | <= 0.15 | 0.0663 | 1.14 (17x) |" in section
     assert "| 10,000 | one-shot sync wall | 2.06 s | 0.393 s (0.19x) |" in section
+    # s3_bench's pairs: the one whose rows are in the file, without its --json in the command.
+    assert "| sync t=16 | 1.00 s / 0.497 s | 0.893 s / 0.364 s | 0.89x | 0.73x |" in section
+    assert "sync t=4" not in section
+    assert (
+        "`python3 benchmarks/s3_bench.py --small 300 --big 1 --repeat 1 --latency-samples 5`"
+        in (section)
+    )
 
     # Run again: the same section, nothing else touched.
-    again = _run(FIXTURE, broken, "--img-dir", img, "--doc", doc)
+    again = _run(FIXTURE, S3_FIXTURE, broken, "--img-dir", img, "--doc", doc)
     assert again.returncode == 0, again.stderr
     assert doc.read_text() == text
 
@@ -108,7 +122,8 @@ def test_doc_without_markers_is_refused_before_any_work(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"plot.py: update {doc}: no <!-- results:begin --> ... <!-- results:end --> markers"
+        f"plot.py: update {doc}: no <!-- results:begin --> ... <!-- results:end --> markers, "
+        "each alone on its line"
     )
     assert doc.read_text() == "# Benchmarks\n"
     assert not img.exists()
