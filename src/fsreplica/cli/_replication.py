@@ -14,7 +14,7 @@ from fsreplica.destinations import Destination, open_destination, parse_location
 from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate import Replicator
-from fsreplica.replicate.engine import DEFAULT_TRANSFERS
+from fsreplica.replicate.engine import DEFAULT_TRANSFERS, LOCAL_TRANSFERS
 from fsreplica.replicate.reconcile import check_overlap
 
 
@@ -39,6 +39,18 @@ def add_state(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def transfers_for(asked: int | None, *, local: bool) -> int:
+    """Return the parallel copies to run: `asked` (--transfers), else the destination's default.
+
+    Args:
+        asked: The number given on the command line, or None.
+        local: The destination is a local directory.
+    """
+    if asked is not None:
+        return asked
+    return LOCAL_TRANSFERS if local else DEFAULT_TRANSFERS
+
+
 def add_replication(parser: argparse.ArgumentParser) -> None:
     """Add the options of sync and replicate."""
     add_pair(parser)
@@ -47,9 +59,10 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--transfers",
         type=at_least(1),
-        default=DEFAULT_TRANSFERS,
+        default=None,
         metavar="N",
-        help=f"parallel copies (default {DEFAULT_TRANSFERS})",
+        help=f"parallel copies (default {LOCAL_TRANSFERS} to a local DEST, "
+        f"{DEFAULT_TRANSFERS} to an object store)",
     )
     add_debounce(parser)
     parser.add_argument(
@@ -204,7 +217,7 @@ def make_replicator(
             args.source,
             destination,
             state=args.state,
-            transfers=args.transfers,
+            transfers=transfers_for(args.transfers, local=local is not None),
             debounce=args.debounce,
             exclude=args.exclude,
             default_excludes=not args.no_default_excludes,

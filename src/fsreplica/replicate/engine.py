@@ -22,7 +22,11 @@ from fsreplica.errors import InternalError
 from fsreplica.replicate.backoff import Backoff, DelayQueue
 
 DEFAULT_TRANSFERS = 4
-"""Parallel copies."""
+"""Parallel copies (to an object store, where each copy mostly waits on the network)."""
+LOCAL_TRANSFERS = 2
+"""Parallel copies to a local directory, where a small file's copy is mostly Python holding the
+GIL: more threads only trade the GIL back and forth (and contend for the directory's lock in the
+kernel), while two still overlap the copies of big files (`copy_file_range` releases the GIL)."""
 DEFAULT_MAX_BATCH = 64
 """Most tasks a worker takes at once when the apply function handles batches."""
 
