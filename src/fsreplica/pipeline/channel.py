@@ -151,7 +151,8 @@ class Channel(Generic[T]):
     def _take_sleepers(self) -> int:
         """With the lock held: every sleeping consumer is to be woken; async waiters too."""
         wake, self._sleepers = self._sleepers, 0
-        self._wake_async()
+        if self._waiters:
+            self._wake_async()
         return wake
 
     def _ring(self, count: int) -> None:

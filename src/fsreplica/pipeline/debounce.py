@@ -15,11 +15,21 @@ object is owned by one thread and has no lock.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import deque
 from collections.abc import Hashable
 from typing import Generic, NamedTuple, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+
+SWEEP_AFTER = 1.0
+"""Seconds after its end that a window with nothing to release is forgotten, at the latest.
+
+Such a window needs no wake-up of its own: it is forgotten by the next `pop_due`, whatever
+wakes the owner, or by one sweep this long after it ended. A tree changing one file at a time
+then costs one wake-up per change instead of two (the change, and its window's end).
+"""
 
 
 class Release(NamedTuple, Generic[K]):
@@ -61,6 +71,11 @@ class Debouncer(Generic[K]):
         # order and a FIFO serves as a priority queue. Stale entries are skipped when popped.
         self._windows: deque[tuple[float, _Slot[K]]] = deque()
         self._quiets: deque[tuple[float, _Slot[K]]] = deque()
+        # The windows that hold a change to release when they end, the only ones worth a
+        # wake-up. A slot becomes ready in any order, so these need a heap; the FIFO above
+        # still releases them (in deadline order) and forgets the others.
+        self._ready: list[tuple[float, int, _Slot[K]]] = []
+        self._seq = itertools.count()
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -86,7 +101,7 @@ class Debouncer(Generic[K]):
         slot.dirty = False
         slot.time = wall
         if slot.window_end > now:
-            slot.ready = True
+            self._hold(slot)
             slot.moved_from = moved_from
             return None
         return self._open(slot, now, moved_from)
@@ -113,10 +128,28 @@ class Debouncer(Generic[K]):
             slot.window_end = slot.quiet_at = -1.0
 
     def next_deadline(self) -> float | None:
-        """Return the monotonic time of the next window or quiet period to end, if any."""
-        self._prune()
-        deadlines = [q[0][0] for q in (self._windows, self._quiets) if q]
-        return min(deadlines) if deadlines else None
+        """Return the monotonic time by which `pop_due` must be called next, if ever.
+
+        That is the end of the first window or quiet period with a change to release; when
+        there is none, a sweep of the windows that ended with nothing to release (`SWEEP_AFTER`
+        after the first of them), so that an idle owner forgets them without waking for each.
+        """
+        ready = self._ready
+        while ready and (not ready[0][2].ready or ready[0][2].window_end != ready[0][0]):
+            heapq.heappop(ready)
+        quiets = self._quiets
+        while quiets and (not quiets[0][1].dirty or quiets[0][1].quiet_at != quiets[0][0]):
+            quiets.popleft()
+        if ready:
+            if quiets:
+                return min(ready[0][0], quiets[0][0])
+            return ready[0][0]
+        if quiets:
+            return quiets[0][0]
+        windows = self._windows
+        while windows and windows[0][1].window_end != windows[0][0]:
+            windows.popleft()
+        return windows[0][0] + SWEEP_AFTER if windows else None
 
     def pop_due(self, now: float) -> list[Release[K]]:
         """Release every key whose window or quiet period has ended by `now`."""
@@ -128,7 +161,7 @@ class Debouncer(Generic[K]):
                 continue
             slot.dirty = False
             if slot.window_end > now:
-                slot.ready = True
+                self._hold(slot)
             else:
                 out.append(self._open(slot, now, slot.moved_from))
         windows = self._windows
@@ -154,7 +187,14 @@ class Debouncer(Generic[K]):
         self._slots.clear()
         self._windows.clear()
         self._quiets.clear()
+        self._ready.clear()
         return out
+
+    def _hold(self, slot: _Slot[K]) -> None:
+        """Keep the slot's change for the end of its open window."""
+        if not slot.ready:
+            slot.ready = True
+            heapq.heappush(self._ready, (slot.window_end, next(self._seq), slot))
 
     def _open(self, slot: _Slot[K], now: float, moved_from: object) -> Release[K]:
         slot.ready = False
@@ -162,8 +202,3 @@ class Debouncer(Generic[K]):
         slot.window_end = deadline = now + self._delay
         self._windows.append((deadline, slot))
         return Release(slot.key, slot.time, moved_from)
-
-    def _prune(self) -> None:
-        for queue, attr in ((self._windows, "window_end"), (self._quiets, "quiet_at")):
-            while queue and getattr(queue[0][1], attr) != queue[0][0]:
-                queue.popleft()

@@ -37,6 +37,7 @@ from fsreplica.watch.stats import WatcherStats
 
 _READ_SIZE = 64 * 1024  # ~2,000 events: small enough to empty the kernel queue often
 _SHORT_READ = _READ_SIZE - (16 + 256)  # less than this left unfilled: the queue was drained
+_BIG_BUFFER = 4096  # a buffer this big (~100 events) takes long enough to look at the queue after
 _BUFFERS_PER_TURN = 128  # handle at most this many buffers before looking at timers and the backlog
 # Interrupt coalescing. After _BURST_TURNS wake-ups in a row, each within _BURST_GAP of the read
 # before it, the thread is in a burst and lets events gather for _LINGER_MS before each read, so
@@ -184,16 +185,21 @@ class InotifyBackend:
             if self._bufs:
                 timeout = 0  # events already read are waiting to be handled
             ready = self._poll.poll(timeout)
+            readable = False
             for rfd, _ in ready:
-                if rfd == self._wake:
+                if rfd == fd:
+                    readable = True
+                else:
                     try:
                         os.eventfd_read(self._wake)
                     except BlockingIOError:
                         pass
-            owner.run(owner.take(), after=self._flush)
+            commands = owner.take()
+            if commands:
+                owner.run(commands, after=self._flush)
             if owner.stopping:
                 break
-            if self._bufs or any(rfd == fd for rfd, _ in ready):
+            if readable or self._bufs:
                 if self._bufs:
                     pass  # events read ahead are waiting: nothing to gather
                 elif time.monotonic() - self._last_read >= _BURST_GAP:
@@ -230,11 +236,15 @@ class InotifyBackend:
             if not bufs:
                 break
             buf, drained_ns = bufs.popleft()
-            self._buffered -= len(buf)
+            size = len(buf)
+            self._buffered -= size
             self._handle(buf, drained_ns)
-            # Empty the kernel queue between buffers: handling one takes milliseconds, time in
-            # which a fast writer could fill the kernel's 16,384 slots and force a rescan.
-            self._drain_kernel()
+            # Empty the kernel queue between buffers: handling a big one takes milliseconds,
+            # time in which a fast writer could fill the kernel's 16,384 slots and force a
+            # rescan. After a small one the next poll() looks soon enough, without a read
+            # that would only fail.
+            if bufs or size >= _BIG_BUFFER:
+                self._drain_kernel()
             if self._moves and not bufs:
                 self._settle_moves()
         self._check_created()

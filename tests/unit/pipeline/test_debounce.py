@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fsreplica.pipeline import Debouncer, Release
+from fsreplica.pipeline.debounce import SWEEP_AFTER
 
 DELAY = 0.1
 QUIET = 1.0
@@ -25,7 +26,30 @@ class TestWindow:
     def test_first_change_released_at_once(self, deb: Debouncer[str]) -> None:
         rel = deb.complete("a", now=0.0, wall=100.0)
         assert rel == Release("a", 100.0, None)
-        assert deb.next_deadline() == pytest.approx(DELAY)
+
+    def test_window_with_nothing_to_release_needs_no_wake_up(self, deb: Debouncer[str]) -> None:
+        deb.complete("a", now=0.0, wall=0.0)
+        # Its end releases nothing: it is only swept, later, unless a pop_due comes first.
+        assert deb.next_deadline() == pytest.approx(DELAY + SWEEP_AFTER)
+        assert deb.pop_due(DELAY) == []
+        assert len(deb) == 0
+        assert deb.next_deadline() is None
+
+    def test_window_holding_a_change_is_due_at_its_end(self, deb: Debouncer[str]) -> None:
+        deb.complete("a", now=0.0, wall=0.0)
+        deb.complete("b", now=0.05, wall=0.05)
+        assert deb.complete("b", now=0.06, wall=0.06) is None
+        assert deb.next_deadline() == pytest.approx(0.05 + DELAY)
+        assert deb.pop_due(0.05 + DELAY) == [Release("b", 0.06, None)]
+        # "a" was forgotten by the same call; "b"'s new window holds nothing
+        assert len(deb) == 1
+        assert deb.next_deadline() == pytest.approx(0.05 + 2 * DELAY + SWEEP_AFTER)
+
+    def test_completed_dirty_slot_needs_no_quiet_wake_up(self, deb: Debouncer[str]) -> None:
+        deb.dirty("f", now=0.0, wall=0.0)
+        assert deb.next_deadline() == pytest.approx(QUIET)
+        deb.complete("f", now=0.01, wall=0.01)
+        assert deb.next_deadline() == pytest.approx(0.01 + DELAY + SWEEP_AFTER)
 
     def test_changes_in_window_are_coalesced_and_released_at_its_end(
         self, deb: Debouncer[str]
