@@ -7,6 +7,7 @@ or, from asyncio, wait on a future that the producer resolves thread-safely.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import deque
@@ -37,9 +38,18 @@ class Channel(Generic[T]):
         capacity: How many items the producer puts in before it waits for room.
         on_space: Called (outside the lock, from a consumer thread) when the producer asked to be
             told about room and the channel has drained to half its capacity.
+        eventfd_bell: Sleeping consumers wait on an eventfd (Linux), which a producer can ring
+            without the GIL (`take_ring`); else on a queue. The eventfd is made when a consumer
+            first sleeps and closed once the channel is closed and no consumer sleeps on it.
     """
 
-    def __init__(self, capacity: int, *, on_space: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        on_space: Callable[[], None] | None = None,
+        eventfd_bell: bool = False,
+    ) -> None:
         self.capacity = capacity
         self._low_water = capacity // 2
         self._on_space = on_space
@@ -48,7 +58,11 @@ class Channel(Generic[T]):
         # Waking through it costs a fraction of threading.Condition's pure-Python waiter lists,
         # and a watcher that is not flooded wakes its consumer for nearly every event.
         self._bell: queue.SimpleQueue[None] = queue.SimpleQueue()
-        self._sleepers = 0
+        self._sleepers = 0  # consumers asleep that nobody has yet undertaken to wake
+        self._deferred = 0  # consumers the producer will wake (see take_ring)
+        self._use_eventfd = eventfd_bell and hasattr(os, "eventfd")
+        self._bell_fd = -1
+        self._inside = 0  # consumers between going to sleep on the eventfd and leaving it
         self._items: deque[T] = deque()
         self._closed = False
         self._want_space = False
@@ -66,15 +80,17 @@ class Channel(Generic[T]):
         """Return how many more items fit before the capacity is reached (may be <= 0)."""
         return self.capacity - len(self._items)
 
-    def push(self, items: Iterable[T], *, want_space: bool = False) -> None:
+    def push(self, items: Iterable[T], *, want_space: bool = False, defer: bool = False) -> None:
         """Append `items` whatever the capacity (the producer checked `room()` first).
 
         Args:
             items: What to append, in order.
             want_space: The producer holds more; call `on_space` once consumers make room (at
                 once, from this call, when they already have).
+            defer: Leave the sleeping consumers to the producer, which wakes them with what
+                `take_ring` says just before it sleeps itself (any other push, `close` or
+                `unget` wakes them too).
         """
-        wake = 0
         room_now = False
         with self._lock:
             was_empty = not self._items
@@ -88,14 +104,33 @@ class Channel(Generic[T]):
                 else:
                     self._want_space = True
             if was_empty and self._items:
-                wake = self._take_sleepers()
-        self._ring(wake)
+                if defer:
+                    self._deferred += self._sleepers
+                    self._sleepers = 0
+                    if self._waiters:
+                        self._wake_async()
+                else:
+                    self._ring(self._take_sleepers())
         if room_now and self._on_space is not None:
             self._on_space()
 
     def put(self, item: T) -> None:
         """Add one item regardless of capacity (errors, which must never wait)."""
         self.push((item,))
+
+    def take_ring(self) -> tuple[int, int]:
+        """Take the wake-ups `push(defer=True)` left to the producer.
+
+        Returns:
+            (fd, n): add n to the eventfd fd (`os.eventfd_write`) to wake them; n is 0 when
+            there is nobody to wake (a queue bell is rung here, at once).
+        """
+        with self._lock:
+            wake, self._deferred = self._deferred, 0
+            if wake and self._bell_fd >= 0:
+                return self._bell_fd, wake
+            self._ring(wake)
+        return -1, 0
 
     def set_on_space(self, callback: Callable[[], None]) -> None:
         """Set the callback run when consumers have made room the producer asked for."""
@@ -105,8 +140,9 @@ class Channel(Generic[T]):
         """Close the channel: consumers get what remains, then CLOSED."""
         with self._lock:
             self._closed = True
-            wake = self._take_sleepers()
-        self._ring(wake)
+            self._ring(self._take_sleepers())
+            if not self._inside:
+                self._close_bell()
 
     def get(self) -> T | _Closed:
         """Block until an item is available and return it, or CLOSED."""
@@ -134,7 +170,22 @@ class Channel(Generic[T]):
                 if self._closed:
                     return CLOSED
                 self._sleepers += 1
-            self._bell.get()
+                fd = -1
+                if self._use_eventfd:
+                    if self._bell_fd < 0:
+                        self._bell_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_SEMAPHORE)
+                    fd = self._bell_fd
+                    self._inside += 1
+            if fd < 0:
+                self._bell.get()
+                continue
+            try:
+                os.read(fd, 8)  # open while this consumer is inside; retried after a signal
+            finally:
+                with self._lock:
+                    self._inside -= 1
+                    if self._closed and not self._inside:
+                        self._close_bell()
         if notify and self._on_space is not None:
             self._on_space()
         return batch
@@ -145,19 +196,34 @@ class Channel(Generic[T]):
             return
         with self._lock:
             self._items.extendleft(reversed(items))
-            wake = self._take_sleepers()
-        self._ring(wake)
+            self._ring(self._take_sleepers())
 
     def _take_sleepers(self) -> int:
         """With the lock held: every sleeping consumer is to be woken; async waiters too."""
-        wake, self._sleepers = self._sleepers, 0
+        wake = self._sleepers + self._deferred
+        self._sleepers = self._deferred = 0
         if self._waiters:
             self._wake_async()
         return wake
 
     def _ring(self, count: int) -> None:
+        """With the lock held: wake `count` sleeping consumers."""
+        if not count:
+            return
+        if self._use_eventfd:
+            # Closed only when no consumer is inside; one that left on an exception (a signal
+            # handler's) may still be counted: its token wakes another, who sleeps again.
+            if self._bell_fd >= 0:
+                os.eventfd_write(self._bell_fd, count)
+            return
         for _ in range(count):
             self._bell.put(None)
+
+    def _close_bell(self) -> None:
+        """With the lock held, closed and nobody inside: release the eventfd."""
+        if self._bell_fd >= 0:
+            os.close(self._bell_fd)
+            self._bell_fd = -1
 
     def get_nowait(self) -> T | _Closed | None:
         """Return an item, CLOSED, or None when nothing is available yet."""

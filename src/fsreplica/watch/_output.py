@@ -51,8 +51,11 @@ class Output:
         self._stats.errors += 1
         self._out.append(error)
 
-    def flush(self) -> bool:
-        """Hand what fits to the channel; keep the rest coalesced. Return True if any is left."""
+    def flush(self, *, defer: bool = False) -> bool:
+        """Hand what fits to the channel; keep the rest coalesced. Return True if any is left.
+
+        With `defer` the caller wakes the sleeping consumers itself (`Channel.take_ring`).
+        """
         out = self._out
         backlog = self._backlog
         channel = self._channel
@@ -61,10 +64,10 @@ class Output:
             if not backlog:
                 room = channel.room()
                 if room >= len(out):
-                    channel.push(out)
+                    channel.push(out, defer=defer)
                     out = []
                 elif room > 0:
-                    channel.push(out[:room], want_space=True)
+                    channel.push(out[:room], want_space=True, defer=defer)
                     out = out[room:]
             for item in out:
                 if isinstance(item, FileSystemEvent):
@@ -74,7 +77,7 @@ class Output:
         if backlog:
             take = max(min(channel.room(), len(backlog)), 0)
             batch = [backlog.popitem(last=False)[1] for _ in range(take)]
-            channel.push(batch, want_space=bool(backlog))
+            channel.push(batch, want_space=bool(backlog), defer=defer)
         self._stats.backlog = len(backlog)
         return bool(backlog)
 

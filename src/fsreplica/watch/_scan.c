@@ -27,6 +27,7 @@
 #include <Python.h>
 
 #include <dirent.h>
+#include <poll.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -220,7 +221,40 @@ static PyObject *is_regular(PyObject *module, PyObject *arg) {
     return PyLong_FromLong(rc != 0 ? -1 : S_ISREG(st.st_mode) ? 1 : 0);
 }
 
+/* wait(inotify_fd, events, wake_fd, timeout_ms, bell_fd, ring) -> 1 inotify fd ready | 2 wake fd ready
+ * The inotify backend's sleep. With the GIL released, first add `ring` to the eventfd `bell_fd`
+ * (the consumers sleeping on the channel), then poll the two fds (`events` for the inotify fd: 0
+ * while reads are paused) for up to `timeout_ms` (-1: no limit). Waking the consumers only once
+ * the GIL is free lets them take it at once: rung from Python, they wake while this thread still
+ * holds it, sleep again on it, and preempt this thread on its way to poll(). EINTR returns 0. */
+static PyObject *wait_ready(PyObject *module, PyObject *args) {
+    int ifd, events, wfd, timeout, bell;
+    unsigned long long ring;
+    if (!PyArg_ParseTuple(args, "iiiiiK:wait", &ifd, &events, &wfd, &timeout, &bell, &ring))
+        return NULL;
+    struct pollfd fds[2] = {{ifd, (short)events, 0}, {wfd, POLLIN, 0}};
+    int rc, werr = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (ring > 0) {
+        uint64_t value = ring;
+        if (write(bell, &value, sizeof value) != (ssize_t)sizeof value) werr = errno;
+    }
+    rc = poll(fds, 2, timeout);
+    Py_END_ALLOW_THREADS
+    if (werr != 0) {
+        errno = werr;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (rc < 0) {
+        if (errno == EINTR) return PyLong_FromLong(0);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromLong((fds[0].revents ? 1 : 0) | (fds[1].revents ? 2 : 0));
+}
+
 static PyMethodDef methods[] = {
+    {"wait", wait_ready, METH_VARARGS,
+     "wait(inotify_fd, events, wake_fd, timeout_ms, bell_fd, ring) -> readiness bits."},
     {"is_regular", is_regular, METH_O,
      "is_regular(path) -> 1 regular file, 0 other, -1 cannot lstat; the GIL is kept."},
     {"scan", scan, METH_VARARGS,

@@ -45,7 +45,7 @@ _BUFFERS_PER_TURN = 128  # handle at most this many buffers before looking at ti
 # two: without it a writer creating files as fast as it can pays that whole turn for every file,
 # in the two threads (see benchmarks/README.md). A single save (create, then write and close: two
 # or three wake-ups) never reaches the streak, so its latency is unchanged.
-_BURST_GAP = 0.001  # seconds
+_BURST_GAP = 0.0015  # seconds: a steady 1,000 changes a second is a burst; 500 is not
 _BURST_TURNS = 8
 _LINGER_MS = 1
 _USER_QUEUE_BYTES = 16 * 1024 * 1024  # events read ahead of handling (~400,000), past the kernel's
@@ -85,9 +85,10 @@ class InotifyBackend:
         )
         self._fd = sys_.inotify_init()
         self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
-        self._poll = select.poll()
+        self._poll = select.poll()  # without the C extension (see _wait)
         self._poll.register(self._fd, select.POLLIN)
         self._poll.register(self._wake, select.POLLIN)
+        self._events = select.POLLIN  # on the inotify fd: 0 while reads are paused
         # Lingering in a burst sleeps on the wake-up fd alone, so commands and stop() cut it short.
         self._linger = select.poll()
         self._linger.register(self._wake, select.POLLIN)
@@ -173,27 +174,26 @@ class InotifyBackend:
 
     def _loop(self) -> None:
         deb = self._deb
-        fd = self._fd
         owner = self._owner
+        channel = self._channel
         while not owner.stopping:
-            deadline = deb.next_deadline()
-            if deadline is None:
-                timeout = None
-            else:
-                timeout = max(0.0, (deadline - time.monotonic()) * 1000.0)
-                timeout = int(timeout) + (timeout % 1 > 0)
+            timeout = -1
             if self._bufs:
                 timeout = 0  # events already read are waiting to be handled
-            ready = self._poll.poll(timeout)
-            readable = False
-            for rfd, _ in ready:
-                if rfd == fd:
-                    readable = True
-                else:
-                    try:
-                        os.eventfd_read(self._wake)
-                    except BlockingIOError:
-                        pass
+            else:
+                deadline = deb.next_deadline()
+                if deadline is not None:
+                    wait_ms = max(0.0, (deadline - time.monotonic()) * 1000.0)
+                    timeout = int(wait_ms) + (wait_ms % 1 > 0)
+            # The consumers are woken only now, as this thread lets the GIL go (see _wait).
+            bell, ring = channel.take_ring()
+            ready = self._wait(timeout, bell, ring)
+            readable = bool(ready & 1)
+            if ready & 2:
+                try:
+                    os.eventfd_read(self._wake)
+                except BlockingIOError:
+                    pass
             commands = owner.take()
             if commands:
                 owner.run(commands, after=self._flush)
@@ -212,7 +212,26 @@ class InotifyBackend:
                 self._read_available()
             for rel in deb.pop_due(time.monotonic()):
                 self._release(rel)
-            self._flush()
+            self._flush(defer=True)
+
+    def _wait(self, timeout: int, bell: int, ring: int) -> int:
+        """Wake `ring` consumers on the eventfd `bell`, then sleep in poll() for `timeout` ms.
+
+        A negative `timeout` waits for as long as it takes.
+
+        Returns 1 | 2 for the inotify fd | the wake-up eventfd ready. Rung while this thread
+        holds the GIL, a consumer wakes only to sleep again on it, and often preempts this
+        thread on its way to poll(): two context switches more per hand-off. The C extension
+        does both with the GIL released.
+        """
+        if _c_wait is not None:
+            return _c_wait(self._fd, self._events, self._wake, timeout, bell, ring)
+        if ring:
+            os.eventfd_write(bell, ring)
+        ready = 0
+        for rfd, _ in self._poll.poll(timeout if timeout >= 0 else None):
+            ready |= 1 if rfd == self._fd else 2
+        return ready
 
     def _shutdown(self) -> None:
         try:
@@ -513,15 +532,19 @@ class InotifyBackend:
     def _deleted(self, root: Root, key: str, wall: float) -> None:
         self._emit(root, key, _DELETE, wall, None)
 
-    def _flush(self) -> None:
-        """Hand released events to the consumer; pause reading while too many paths wait."""
-        self._output.flush()
+    def _flush(self, *, defer: bool = False) -> None:
+        """Hand released events to the consumer; pause reading while too many paths wait.
+
+        With `defer` the consumers are woken by the next `_wait`.
+        """
+        self._output.flush(defer=defer)
         pending = len(self._deb) + len(self._output)
         self.stats.watches = len(self._nodes)
         reading = pending < self._config.max_pending
         if reading != self._reading:
             self._reading = reading
-            self._poll.modify(self._fd, select.POLLIN if reading else 0)
+            self._events = select.POLLIN if reading else 0
+            self._poll.modify(self._fd, self._events)
             if not reading:
                 self._log.warning(
                     "consumer is slow: %d paths pending; pausing reads (a rescan will follow "
@@ -538,7 +561,10 @@ def _kind_python(path: str) -> int:
         return -1
 
 
+_c_wait: Callable[[int, int, int, int, int, int], int] | None
 try:  # the optional C extension keeps the GIL through the lstat (see _scan.c)
     from fsreplica.watch._scan import is_regular as _kind
+    from fsreplica.watch._scan import wait as _c_wait
 except ImportError:  # pragma: no cover - built wherever the tests run
     _kind = _kind_python
+    _c_wait = None

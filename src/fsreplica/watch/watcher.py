@@ -33,7 +33,7 @@ class _SharedChannel(Channel[Item]):
     """
 
     def __init__(self, capacity: int) -> None:
-        super().__init__(capacity)
+        super().__init__(capacity, eventfd_bell=True)
         self._callbacks: list[Callable[[], None]] = []
 
     def set_on_space(self, callback: Callable[[], None]) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+import time
 
 from fsreplica.pipeline import CLOSED, Channel
 
@@ -111,3 +113,64 @@ class TestBatches:
         ch.unget([])
         ch.close()
         assert ch.get_batch() is CLOSED
+
+
+def _sleepers(ch: Channel[int], count: int) -> None:
+    """Wait (bounded) until `count` consumers sleep on the channel."""
+    deadline = time.monotonic() + 10
+    while ch._sleepers + ch._deferred < count:
+        assert time.monotonic() < deadline, "the consumers never went to sleep"
+        time.sleep(0.001)
+
+
+class TestEventfdBell:
+    """Consumers asleep on an eventfd, woken by the producer when it goes to sleep itself."""
+
+    def test_deferred_push_wakes_with_take_ring(self) -> None:
+        ch: Channel[int] = Channel(4, eventfd_bell=True)
+        got: list[object] = []
+        thread = threading.Thread(target=lambda: got.append(ch.get_batch()))
+        thread.start()
+        _sleepers(ch, 1)
+        ch.push([1, 2], defer=True)
+        bell, ring = ch.take_ring()
+        assert ring == 1
+        assert ch.take_ring() == (-1, 0)  # taken once
+        os.eventfd_write(bell, ring)
+        thread.join(5)
+        assert got == [[1, 2]]
+        ch.close()
+        assert ch._bell_fd == -1
+
+    def test_close_wakes_consumers_the_producer_did_not(self) -> None:
+        ch: Channel[int] = Channel(4, eventfd_bell=True)
+        got: list[object] = []
+        threads = [threading.Thread(target=lambda: got.append(ch.get())) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        _sleepers(ch, 2)
+        ch.push([5], defer=True)  # the producer stops before its next sleep
+        ch.close()
+        for thread in threads:
+            thread.join(5)
+        assert sorted(got, key=str) == [5, CLOSED]
+        assert ch._bell_fd == -1
+
+    def test_without_sleepers_no_fd_is_made(self) -> None:
+        ch: Channel[int] = Channel(4, eventfd_bell=True)
+        ch.push([1], defer=True)
+        assert ch.take_ring() == (-1, 0)
+        assert ch.get() == 1
+        ch.close()
+        assert ch._bell_fd == -1
+
+    def test_queue_bell_is_rung_by_take_ring(self) -> None:
+        ch: Channel[int] = Channel(4)
+        got: list[object] = []
+        thread = threading.Thread(target=lambda: got.append(ch.get()))
+        thread.start()
+        _sleepers(ch, 1)
+        ch.push([3], defer=True)
+        assert ch.take_ring() == (-1, 0)  # rung here: nothing left to the producer
+        thread.join(5)
+        assert got == [3]
