@@ -14,7 +14,7 @@ from fsreplica.destinations import Destination, open_destination, parse_location
 from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate import Replicator
-from fsreplica.replicate.engine import DEFAULT_TRANSFERS, LOCAL_TRANSFERS
+from fsreplica.replicate.engine import DEFAULT_TRANSFERS, LOCAL_SYNC_TRANSFERS, LOCAL_TRANSFERS
 from fsreplica.replicate.reconcile import check_overlap
 
 
@@ -39,16 +39,19 @@ def add_state(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def transfers_for(asked: int | None, *, local: bool) -> int:
+def transfers_for(asked: int | None, *, local: bool, live: bool) -> int:
     """Return the parallel copies to run: `asked` (--transfers), else the destination's default.
 
     Args:
         asked: The number given on the command line, or None.
         local: The destination is a local directory.
+        live: For `replicate` (else a one-shot `sync`).
     """
     if asked is not None:
         return asked
-    return LOCAL_TRANSFERS if local else DEFAULT_TRANSFERS
+    if not local:
+        return DEFAULT_TRANSFERS
+    return LOCAL_TRANSFERS if live else LOCAL_SYNC_TRANSFERS
 
 
 def add_replication(parser: argparse.ArgumentParser) -> None:
@@ -61,8 +64,8 @@ def add_replication(parser: argparse.ArgumentParser) -> None:
         type=at_least(1),
         default=None,
         metavar="N",
-        help=f"parallel copies (default {LOCAL_TRANSFERS} to a local DEST, "
-        f"{DEFAULT_TRANSFERS} to an object store)",
+        help=f"parallel copies (default to a local DEST: {LOCAL_SYNC_TRANSFERS} for sync, "
+        f"{LOCAL_TRANSFERS} for replicate; {DEFAULT_TRANSFERS} to an object store)",
     )
     add_debounce(parser)
     parser.add_argument(
@@ -217,7 +220,11 @@ def make_replicator(
             args.source,
             destination,
             state=args.state,
-            transfers=transfers_for(args.transfers, local=local is not None),
+            transfers=transfers_for(
+                args.transfers,
+                local=local is not None,
+                live=getattr(args, "command", None) == "replicate",
+            ),
             debounce=args.debounce,
             exclude=args.exclude,
             default_excludes=not args.no_default_excludes,

@@ -24,9 +24,14 @@ from fsreplica.replicate.backoff import Backoff, DelayQueue
 DEFAULT_TRANSFERS = 4
 """Parallel copies (to an object store, where each copy mostly waits on the network)."""
 LOCAL_TRANSFERS = 2
-"""Parallel copies to a local directory, where a small file's copy is mostly Python holding the
-GIL: more threads only trade the GIL back and forth (and contend for the directory's lock in the
-kernel), while two still overlap the copies of big files (`copy_file_range` releases the GIL)."""
+"""Parallel copies to a local directory while replicating live. A small file's copy there is
+mostly Python holding the GIL: more threads only trade it back and forth (and contend for the
+directory's lock in the kernel); two still overlap big files (`copy_file_range` releases the
+GIL), and a big file's copy never holds up every other change."""
+LOCAL_SYNC_TRANSFERS = 1
+"""Parallel copies of a one-shot sync to a local directory: one worker, taking batches, beside
+the thread that walks the trees, spends a third less CPU on many small files than two, and as
+much wall time on big ones (benchmarks/smallfiles_bench.py)."""
 DEFAULT_MAX_BATCH = 64
 """Most tasks a worker takes at once when the apply function handles batches."""
 
