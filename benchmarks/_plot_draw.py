@@ -395,6 +395,27 @@ def timed_rows(part: Part, out: Path) -> list[Path]:
     ]
 
 
+FILES = {
+    "watcher": (
+        "watcher_latency.png",
+        "watcher_burst.png",
+        "watcher_paced.png",
+        "watcher_ready.png",
+    ),
+    "sustained": ("sustained.png",),
+    "small": ("scaling.png",),
+    "replication": ("replication.png",),
+    "daemon": ("daemon.png",),
+    "polling": ("polling.png",),
+    "crypt": ("crypt.png",),
+    "s3": ("s3.png",),
+    "azure": ("azure.png",),
+    "gcs": ("gcs.png",),
+    "restore": ("restore.png",),
+}
+"""The pictures each part may write (removed before it is drawn, so none is left from a run
+that had figures this one lacks)."""
+
 DRAW: dict[str, Callable[[Part, Path], list[Path]]] = {
     "watcher": watcher,
     "sustained": sustained,

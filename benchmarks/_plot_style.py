@@ -101,6 +101,17 @@ def finish(fig: Any, path: Path, *, title: str, footnote: str) -> Path:
     return path
 
 
+def short(value: float) -> str:
+    """A bar's value in at most four characters or so: 0.0123, 4.56, 789, 12k, 1.2M."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.2g}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:.2g}k"
+    return f"{value:.3g}"
+
+
 def grouped_bars(
     ax: Any,
     groups: list[str],
@@ -115,6 +126,7 @@ def grouped_bars(
     tools = list(series)
     look = styles(tools)
     width = 0.8 / max(1, len(tools))
+    turn = 90 if len(groups) * len(tools) > 12 else 0  # upright labels collide on many bars
     for t, tool in enumerate(tools):
         for g, value in enumerate(series[tool]):
             x = g - 0.4 + width * (t + 0.5)
@@ -131,7 +143,7 @@ def grouped_bars(
                 linewidth=0.5,
                 label=tool if g == 0 or all(v is None for v in series[tool][:g]) else None,
             )
-            ax.text(x, value, f"{value:.3g}", ha="center", va="bottom", fontsize=6)
+            ax.text(x, value, short(value), ha="center", va="bottom", fontsize=6, rotation=turn)
     if target is not None:
         ax.axhline(target, color="black", linestyle="--", linewidth=1, label=target_label)
     ax.set_xticks(range(len(groups)), groups, fontsize=8)

@@ -4,12 +4,14 @@ Usage: python3 benchmarks/plot.py RESULTS.json [MORE.json ...]
        [--img-dir docs/img/bench] [--doc docs/benchmarks.md] [--no-doc]
 
 Reads perf_bench.py's combined file (benchmarks/results/perf-*.json: watcher, sustained, small,
-replication) and the --json files of daemon_bench.py, polling_bench.py and crypt_bench.py, in any
-order. Writes one PNG per plot into --img-dir, each naming the machine, the load average and
-the commit of its run, and rewrites the part of --doc between `<!-- results:begin -->` and
+replication) and the --json files of daemon_bench.py, polling_bench.py, crypt_bench.py,
+s3_bench.py, azure_bench.py, gcs_bench.py and restore_bench.py, in any order. Writes one PNG per
+plot into --img-dir, each naming the machine, the load average and the commit of its run, and
+rewrites the part of --doc between the marker lines `<!-- results:begin -->` and
 `<!-- results:end -->`: the machine, the load during each part, the commands that reproduce
 them, fsreplica's ratio against each peer, the targets and whether they are met. A part missing
-from the files is reported in one line and skipped. Needs matplotlib
+from the files is reported in one line and skipped, and its pictures are removed from
+--img-dir, so the page never shows pictures of another run. Needs matplotlib
 (`pip install 'fsreplica[bench]'`).
 """
 
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     images: dict[str, list[Path]] = {}
     missing = []
     for name in (*PERF_PARTS, *OTHER_PARTS):
+        for stale in _plot_draw.FILES.get(name, ()):
+            (args.img_dir / stale).unlink(missing_ok=True)
         part = parts.get(name)
         if part is None:
             missing.append(name)

@@ -51,6 +51,9 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
     doc.parent.mkdir()
     doc.write_text(HEAD + "old figures\n" + TAIL)
     img = tmp_path / "docs" / "img" / "bench"
+    img.mkdir(parents=True)
+    (img / "daemon.png").write_bytes(b"from another run")  # its part is not in these files
+    (img / "notes.txt").write_text("not plot.py's")
     # A part that failed in another run: perf_bench.py keeps it with no figures.
     broken = tmp_path / "broken.json"
     broken.write_text(
@@ -75,7 +78,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         "replication.png",
         "s3.png",
     ]
-    assert sorted(p.name for p in img.iterdir()) == sorted(expected)
+    assert sorted(p.name for p in img.iterdir()) == sorted([*expected, "notes.txt"])
     for name in expected:
         width, height = _png_size(img / name)
         assert 600 <= width <= 2000, (name, width)
