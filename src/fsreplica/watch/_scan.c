@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { KIND_FILE = 1, KIND_DIR = 2 };
@@ -221,25 +222,40 @@ static PyObject *is_regular(PyObject *module, PyObject *arg) {
     return PyLong_FromLong(rc != 0 ? -1 : S_ISREG(st.st_mode) ? 1 : 0);
 }
 
-/* wait(inotify_fd, events, wake_fd, timeout_ms, bell_fd, ring) -> 1 inotify fd ready | 2 wake fd ready
+/* wait(inotify_fd, events, wake_fd, timeout_ms, bell_fd, ring, burst_until, linger_ms) -> bits
  * The inotify backend's sleep. With the GIL released, first add `ring` to the eventfd `bell_fd`
  * (the consumers sleeping on the channel), then poll the two fds (`events` for the inotify fd: 0
  * while reads are paused) for up to `timeout_ms` (-1: no limit). Waking the consumers only once
  * the GIL is free lets them take it at once: rung from Python, they wake while this thread still
- * holds it, sleep again on it, and preempt this thread on its way to poll(). EINTR returns 0. */
+ * holds it, sleep again on it, and preempt this thread on its way to poll().
+ * Bits: 1 the inotify fd is ready, 2 the wake fd is, 4 the inotify fd woke it before
+ * `burst_until` (CLOCK_MONOTONIC seconds, time.monotonic()'s clock): then it lingers up to
+ * `linger_ms` more on the wake fd alone, so that more events gather for one read, in the same
+ * call. EINTR returns 0. */
 static PyObject *wait_ready(PyObject *module, PyObject *args) {
-    int ifd, events, wfd, timeout, bell;
+    int ifd, events, wfd, timeout, bell, linger;
     unsigned long long ring;
-    if (!PyArg_ParseTuple(args, "iiiiiK:wait", &ifd, &events, &wfd, &timeout, &bell, &ring))
+    double burst_until;
+    if (!PyArg_ParseTuple(args, "iiiiiKdi:wait", &ifd, &events, &wfd, &timeout, &bell, &ring,
+                          &burst_until, &linger))
         return NULL;
     struct pollfd fds[2] = {{ifd, (short)events, 0}, {wfd, POLLIN, 0}};
-    int rc, werr = 0;
+    int rc, bits, werr = 0;
     Py_BEGIN_ALLOW_THREADS
     if (ring > 0) {
         uint64_t value = ring;
         if (write(bell, &value, sizeof value) != (ssize_t)sizeof value) werr = errno;
     }
     rc = poll(fds, 2, timeout);
+    bits = rc > 0 ? (fds[0].revents ? 1 : 0) | (fds[1].revents ? 2 : 0) : 0;
+    if (bits == 1 && burst_until > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 < burst_until) {
+            bits |= 4;
+            if (linger > 0 && poll(&fds[1], 1, linger) > 0) bits |= 2;
+        }
+    }
     Py_END_ALLOW_THREADS
     if (werr != 0) {
         errno = werr;
@@ -249,12 +265,13 @@ static PyObject *wait_ready(PyObject *module, PyObject *args) {
         if (errno == EINTR) return PyLong_FromLong(0);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    return PyLong_FromLong((fds[0].revents ? 1 : 0) | (fds[1].revents ? 2 : 0));
+    return PyLong_FromLong(bits);
 }
 
 static PyMethodDef methods[] = {
     {"wait", wait_ready, METH_VARARGS,
-     "wait(inotify_fd, events, wake_fd, timeout_ms, bell_fd, ring) -> readiness bits."},
+     "wait(inotify_fd, events, wake_fd, timeout_ms, bell_fd, ring, burst_until, linger_ms)"
+     " -> readiness bits."},
     {"is_regular", is_regular, METH_O,
      "is_regular(path) -> 1 regular file, 0 other, -1 cannot lstat; the GIL is kept."},
     {"scan", scan, METH_VARARGS,

@@ -5,5 +5,13 @@ def scan(
 ) -> tuple[dict[str, tuple[int, int, int]], list[str], list[str]]: ...
 def is_regular(path: str, /) -> int: ...
 def wait(
-    inotify_fd: int, events: int, wake_fd: int, timeout_ms: int, bell_fd: int, ring: int, /
+    inotify_fd: int,
+    events: int,
+    wake_fd: int,
+    timeout_ms: int,
+    bell_fd: int,
+    ring: int,
+    burst_until: float,
+    linger_ms: int,
+    /,
 ) -> int: ...

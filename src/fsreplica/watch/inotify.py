@@ -201,13 +201,11 @@ class InotifyBackend:
                 break
             if readable or self._bufs:
                 if self._bufs:
-                    pass  # events read ahead are waiting: nothing to gather
-                elif time.monotonic() - self._last_read >= _BURST_GAP:
-                    self._streak = 0
+                    pass  # events read ahead are waiting: nothing gathered
+                elif ready & 4:
+                    self._streak += 1  # and _wait lingered if the streak was long enough
                 else:
-                    self._streak += 1
-                    if self._streak >= _BURST_TURNS:
-                        self._linger.poll(_LINGER_MS)
+                    self._streak = 0
                 self._last_read = time.monotonic()
                 self._read_available()
             for rel in deb.pop_due(time.monotonic()):
@@ -219,18 +217,28 @@ class InotifyBackend:
 
         A negative `timeout` waits for as long as it takes.
 
-        Returns 1 | 2 for the inotify fd | the wake-up eventfd ready. Rung while this thread
-        holds the GIL, a consumer wakes only to sleep again on it, and often preempts this
-        thread on its way to poll(): two context switches more per hand-off. The C extension
-        does both with the GIL released.
+        Returns 1 | 2 for the inotify fd | the wake-up eventfd ready, | 4 when the inotify fd
+        woke it within _BURST_GAP of the last read: then, in a burst, it lingers _LINGER_MS
+        more (on the wake-up fd alone, which cuts it short) before returning. Rung while this
+        thread holds the GIL, a consumer wakes only to sleep again on it, and often preempts
+        this thread on its way to poll(): two context switches more per hand-off. The C
+        extension does it all with the GIL released, in one call.
         """
+        burst_until = 0.0 if self._bufs else self._last_read + _BURST_GAP
+        linger = _LINGER_MS if self._streak + 1 >= _BURST_TURNS else 0
         if _c_wait is not None:
-            return _c_wait(self._fd, self._events, self._wake, timeout, bell, ring)
+            return _c_wait(
+                self._fd, self._events, self._wake, timeout, bell, ring, burst_until, linger
+            )
         if ring:
             os.eventfd_write(bell, ring)
         ready = 0
         for rfd, _ in self._poll.poll(timeout if timeout >= 0 else None):
             ready |= 1 if rfd == self._fd else 2
+        if ready == 1 and time.monotonic() < burst_until:
+            ready |= 4
+            if linger and self._linger.poll(linger):
+                ready |= 2
         return ready
 
     def _shutdown(self) -> None:
@@ -561,10 +569,12 @@ def _kind_python(path: str) -> int:
         return -1
 
 
-_c_wait: Callable[[int, int, int, int, int, int], int] | None
+_c_wait: Callable[[int, int, int, int, int, int, float, int], int] | None
 try:  # the optional C extension keeps the GIL through the lstat (see _scan.c)
     from fsreplica.watch._scan import is_regular as _kind
-    from fsreplica.watch._scan import wait as _c_wait
 except ImportError:  # pragma: no cover - built wherever the tests run
     _kind = _kind_python
+try:
+    from fsreplica.watch._scan import wait as _c_wait
+except ImportError:  # pragma: no cover - an extension built before wait() was added
     _c_wait = None
