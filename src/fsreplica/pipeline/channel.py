@@ -125,6 +125,9 @@ class Channel(Generic[T]):
             (fd, n): add n to the eventfd fd (`os.eventfd_write`) to wake them; n is 0 when
             there is nobody to wake (a queue bell is rung here, at once).
         """
+        if not self._deferred:
+            # Only the producer's own deferred pushes make it non-zero: read without the lock.
+            return -1, 0
         with self._lock:
             wake, self._deferred = self._deferred, 0
             if wake and self._bell_fd >= 0:
