@@ -106,7 +106,9 @@ def run_rate(
     prefix = len(os.fsencode(dst)) + 1
 
     def seen(path: bytes, mask: int, when: float) -> None:
-        if mask & (IN_MOVED_TO | IN_CLOSE_WRITE):
+        # Not the destination's temporary files (dot names): closing one is not an arrival,
+        # and counting them ended the wait below before the last files were in place.
+        if mask & (IN_MOVED_TO | IN_CLOSE_WRITE) and path[path.rfind(b"/") + 1 :][:1] != b".":
             arrived.setdefault(path[prefix:], when)
 
     watcher = NaiveInotify(str(dst), seen)
