@@ -1,7 +1,7 @@
 """Small files at scale: one-shot sync, no-change re-sync and `replicate` start-up.
 
 Usage: python benchmarks/smallfiles_bench.py [--sizes 10000,100000] [--fs tmpfs|ext4]
-       [--repeat 3] [--json FILE]
+       [--repeat 3] [--json FILE] [--transfers 1,2,4]
 
 For each size, a tree of 1-4 KiB files, 1,000 per directory, is made once; then, round-robin
 per round, each tool copies it to an empty DEST (one-shot) and again with nothing changed
@@ -99,7 +99,9 @@ def startup(src: Path, dst: Path, state: Path) -> dict[str, float]:
     return {"live_s": took, "peak_rss_mb": peak}
 
 
-def tools(state: Path) -> dict[str, Callable[[Path, Path], list[str]]]:
+def tools(
+    state: Path, transfers: list[int] | None = None
+) -> dict[str, Callable[[Path, Path], list[str]]]:
     found: dict[str, Callable[[Path, Path], list[str]]] = {
         "fsreplica": lambda s, d: [
             sys.executable,
@@ -115,17 +117,30 @@ def tools(state: Path) -> dict[str, Callable[[Path, Path], list[str]]]:
         "rsync": lambda s, d: ["rsync", "-a", "--delete", f"{s}/", f"{d}/"],
         "rclone": lambda s, d: ["rclone", "sync", "--links", str(s), str(d)],
     }
-    return {name: cmd for name, cmd in found.items() if name == "fsreplica" or shutil.which(name)}
+    for n in transfers or []:
+        # fsreplica with N workers instead of its default (how the default was chosen).
+        found[f"fsreplica --transfers {n}"] = lambda s, d, n=n: [
+            *found["fsreplica"](s, d),
+            "--transfers",
+            str(n),
+        ]
+    return {
+        name: cmd
+        for name, cmd in found.items()
+        if name.startswith("fsreplica") or shutil.which(name)
+    }
 
 
-def bench_size(work: Path, files: int, repeat: int) -> dict[str, Any]:
+def bench_size(
+    work: Path, files: int, repeat: int, transfers: list[int] | None = None
+) -> dict[str, Any]:
     src = work / "src"
     make_tree(src, files)
     state = work / "state.db"
     runs: dict[str, dict[str, list[float]]] = {}
     for _ in range(repeat):
-        for name, cmd in tools(state).items():
-            dst = work / f"dst-{name}"
+        for name, cmd in tools(state, transfers).items():
+            dst = work / f"dst-{name.replace(' ', '')}"
             shutil.rmtree(dst, ignore_errors=True)
             for suffix in ("", "-wal", "-shm", ".lock"):
                 Path(f"{state}{suffix}").unlink(missing_ok=True)
@@ -198,7 +213,14 @@ def main() -> None:
     parser.add_argument("--fs", choices=sorted(FS_DIRS), default="tmpfs")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", default=None)
+    parser.add_argument(
+        "--transfers",
+        default="",
+        metavar="N,N",
+        help="also run fsreplica with each of these --transfers (rows 'fsreplica --transfers N')",
+    )
     args = parser.parse_args()
+    transfers = [int(n) for n in args.transfers.split(",") if n]
     compile_package()
     print(f"small files, 1-4 KiB, {PER_DIR} per directory, {args.fs}; load {os.getloadavg()}")
     out: dict[str, Any] = {"fs": args.fs, "loadavg_start": os.getloadavg(), "sizes": {}}
@@ -206,7 +228,7 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix="fsreplica-small-", dir=FS_DIRS[args.fs]))
         os.environ["XDG_STATE_HOME"] = str(work / "xdg")
         try:
-            result = bench_size(work, files, args.repeat)
+            result = bench_size(work, files, args.repeat, transfers)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         out["sizes"][str(files)] = {"tools": result, "loadavg": os.getloadavg()}
