@@ -1,12 +1,14 @@
 """Watcher benchmark: fsreplica against watchdog, watchfiles and inotifywait.
 
     python benchmarks/watcher_bench.py [--quick] [--only SCENARIO[,...]] [--tools T,...]
-                                       [--json PATH]
+                                       [--million] [--json PATH]
 
 Every scenario runs once per tool and round in a fresh worker process (_watch_worker.py), on tmpfs
 (/dev/shm) and ext4 (/var/tmp) where the file system matters; the table quotes the median over
-rounds (the worst round for paths lost). See README.md for what each scenario measures. The peers
-are installed when missing (pip, apt-get). Never part of the test suite.
+rounds (the worst round for paths lost). See docs/benchmarks.md for what each scenario measures.
+--million adds the ready scenario on a tree of a million files in 1,000 directories (the scale
+row of issue 14; a few minutes more). The peers are installed when missing (pip, apt-get).
+Never part of the test suite.
 """
 
 from __future__ import annotations
@@ -62,8 +64,13 @@ class Plan:
     timeout: float = 300.0
 
 
-def plans(quick: bool) -> list[Plan]:
-    """What to run: the issue's sizes, or small ones for a smoke run with --quick."""
+def plans(quick: bool, million: bool = False) -> list[Plan]:
+    """What to run: the issue's sizes, or small ones for a smoke run with --quick.
+
+    Args:
+        quick: Small sizes, one round.
+        million: Also watch a tree of 1M files in 1,000 directories until ready.
+    """
     if quick:
         latency = {"samples": 60, "warmup": 10}
         return [
@@ -111,6 +118,10 @@ def plans(quick: bool) -> list[Plan]:
             tuple(
                 Variant(f"{fs} 10k dirs/100k files", fs, 5, tree=(10_000, 100_000))
                 for fs in ("tmpfs", "ext4")
+            )
+            + tuple(
+                Variant(f"{fs} 1k dirs/1M files", fs, 3, tree=(1000, 1_000_000))
+                for fs in (("tmpfs", "ext4") if million else ())
             ),
         ),
         Plan("overflow", (Variant("tmpfs 5k", "tmpfs", 5, _overflow_params(5000, 0.5)),)),
@@ -328,6 +339,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, one round (smoke run)")
     parser.add_argument("--only", help="comma-separated scenarios: " + ",".join(_names()))
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated tools")
+    parser.add_argument(
+        "--million", action="store_true", help="also ready time on 1M files in 1,000 directories"
+    )
     parser.add_argument("--json", metavar="PATH", help="save every round and the summary")
     args = parser.parse_args(argv)
     for name in (args.only or "").split(","):
@@ -346,7 +360,8 @@ def _names() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wanted = set(args.only.split(",")) if args.only else None
-    selected = [p for p in plans(args.quick) if wanted is None or p.scenario in wanted]
+    chosen = plans(args.quick, args.million)
+    selected = [p for p in chosen if wanted is None or p.scenario in wanted]
     versions = ensure_peers(args.tools.split(","))
     tools = [t for t in args.tools.split(",") if not versions[t].startswith("unavailable")]
     for tool in sorted(set(versions) - set(tools)):
