@@ -201,7 +201,7 @@ def small(part: Part, out: Path) -> list[Path]:
     return [
         finish(
             fig,
-            out / "scaling.png",
+            out / ("scaling_ext4.png" if part.name == "small_ext4" else "scaling.png"),
             title=f"Small files (1-4 KiB, 1,000 per directory, {fs}): scaling with tree size",
             footnote=part.footnote(),
         )
@@ -404,6 +404,7 @@ FILES = {
     ),
     "sustained": ("sustained.png",),
     "small": ("scaling.png",),
+    "small_ext4": ("scaling_ext4.png",),
     "replication": ("replication.png",),
     "daemon": ("daemon.png",),
     "polling": ("polling.png",),
@@ -420,6 +421,7 @@ DRAW: dict[str, Callable[[Part, Path], list[Path]]] = {
     "watcher": watcher,
     "sustained": sustained,
     "small": small,
+    "small_ext4": small,
     "replication": replication,
     "daemon": daemon,
     "polling": polling,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PERF_PARTS = ("watcher", "sustained", "small", "replication")
+PERF_PARTS = ("watcher", "sustained", "small", "small_ext4", "replication")
 """The parts perf_bench.py runs, in its order."""
 
 OTHER_PARTS = ("daemon", "polling", "crypt", "s3", "azure", "gcs", "restore")
@@ -23,6 +23,7 @@ SCRIPTS = {
     "watcher": "watcher_bench.py",
     "sustained": "sustained_bench.py",
     "small": "smallfiles_bench.py",
+    "small_ext4": "smallfiles_bench.py",
     "replication": "replication_bench.py",
     "daemon": "daemon_bench.py",
     "polling": "polling_bench.py",
@@ -230,7 +231,8 @@ def _single(data: Any, path: Path) -> list[Part] | None:
             Part("sustained", data, path, load_after=last.get("loadavg") or first.get("loadavg"))
         ]
     if isinstance(data.get("sizes"), dict):
-        return [Part("small", data, path, load_before=data.get("loadavg_start"))]
+        name = "small_ext4" if data.get("fs") == "ext4" else "small"
+        return [Part(name, data, path, load_before=data.get("loadavg_start"))]
     if "bulk" in data or "latency_ms" in data:
         return [Part("replication", data, path, load_before=data.get("loadavg_start"))]
     if "medians" in data and "policies" in data:

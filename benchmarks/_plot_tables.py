@@ -376,6 +376,7 @@ TABLES: dict[str, Callable[[Part], list[str]]] = {
     "watcher": watcher,
     "sustained": sustained,
     "small": small,
+    "small_ext4": small,
     "replication": replication,
     "daemon": daemon,
     "polling": polling,

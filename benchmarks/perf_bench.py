@@ -8,8 +8,9 @@ Runs, each in its own process (and each tool in a fresh process inside it):
   ready time, overflow, idle) against watchfiles, watchdog, inotifywait and the naive floor;
 - `sustained`: sustained_bench.py (`replicate` under a steady writer: 250, 2,500, 25,000 files/s);
 - `small`: smallfiles_bench.py (one-shot sync, no-change re-sync and `replicate` start-up on
-  10k and 100k small files, 1M with --million) against rsync and rclone (with --million the
-  watcher part also times ready on a 1M-file tree);
+  10k and 100k small files, 1M with --million) against rsync and rclone, on tmpfs; `small_ext4`:
+  the same on ext4 (/var/tmp); with --million the watcher part also times ready on a 1M-file
+  tree;
 - `replication`: replication_bench.py (close -> bytes at DEST latency; 10,020 files / 424 MiB
   one-shot and no-change re-sync against rsync and rclone; convergence).
 
@@ -57,6 +58,16 @@ def parts(quick: bool, million: bool) -> dict[str, list[str]]:
                 "10",
             ],
             "small": [py, str(HERE / "smallfiles_bench.py"), "--sizes", "10000", "--repeat", "1"],
+            "small_ext4": [
+                py,
+                str(HERE / "smallfiles_bench.py"),
+                "--fs",
+                "ext4",
+                "--sizes",
+                "10000",
+                "--repeat",
+                "1",
+            ],
             "replication": [
                 py,
                 str(HERE / "replication_bench.py"),
@@ -75,6 +86,7 @@ def parts(quick: bool, million: bool) -> dict[str, list[str]]:
         "watcher": [py, str(HERE / "watcher_bench.py"), *(["--million"] if million else [])],
         "sustained": [py, str(HERE / "sustained_bench.py")],
         "small": [py, str(HERE / "smallfiles_bench.py"), "--sizes", sizes],
+        "small_ext4": [py, str(HERE / "smallfiles_bench.py"), "--fs", "ext4", "--sizes", sizes],
         "replication": [py, str(HERE / "replication_bench.py")],
     }
 

@@ -65,7 +65,13 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         )
     )
 
-    result = _run(FIXTURE, S3_FIXTURE, broken, "--img-dir", img, "--doc", doc)
+    # smallfiles_bench.py --fs ext4 --json on its own: the ext4 part of the scaling rows.
+    ext4 = tmp_path / "small-ext4.json"
+    ext4.write_text(
+        json.dumps({**json.loads(FIXTURE.read_text())["small"]["figures"], "fs": "ext4"})
+    )
+
+    result = _run(FIXTURE, S3_FIXTURE, broken, ext4, "--img-dir", img, "--doc", doc)
 
     assert result.returncode == 0, result.stderr
     expected = [
@@ -75,6 +81,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         "watcher_ready.png",
         "sustained.png",
         "scaling.png",
+        "scaling_ext4.png",
         "replication.png",
         "s3.png",
     ]
@@ -99,6 +106,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
     assert "load 1.47 0.55 0.31 -> 1.51 0.58 0.32" in section
     for name in expected:
         assert f"(img/bench/{name})" in section
+    assert "## Small files at scale on ext4 (smallfiles_bench.py --fs ext4)" in section
     # The watcher's ratio row: fsreplica's advantage over each peer, the target and its verdict.
     assert "| latency tmpfs | close->event p50 ms | <= 0.15 | 0.0663 | 1.14 (17x) |" in section
     assert "| 10,000 | one-shot sync wall | 2.06 s | 0.393 s (0.19x) |" in section
@@ -111,7 +119,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
     )
 
     # Run again: the same section, nothing else touched.
-    again = _run(FIXTURE, S3_FIXTURE, broken, "--img-dir", img, "--doc", doc)
+    again = _run(FIXTURE, S3_FIXTURE, broken, ext4, "--img-dir", img, "--doc", doc)
     assert again.returncode == 0, again.stderr
     assert doc.read_text() == text
 
