@@ -1,7 +1,8 @@
 """Daemon benchmark: one `fsreplica daemon` with many policies beside lsyncd with as many sync{}.
 
 Usage: python benchmarks/daemon_bench.py [--policies 20] [--files 5000] [--repeat 3]
-       [--idle 10] [--burst 200] [--samples 30] [--json FILE] [--workdir DIR] [--no-lsyncd]
+       [--idle 10] [--burst 200] [--samples 30] [--status-interval 15] [--json FILE]
+       [--workdir DIR] [--no-lsyncd]
 
 For each run, both replicators get the same N sources of F files each (fresh destinations):
 
@@ -11,8 +12,10 @@ For each run, both replicators get the same N sources of F files each (fresh des
 - RSS (VmRSS of the process, plus its children for lsyncd's rsyncs) once live;
 - idle CPU seconds and wake-ups over --idle seconds with nothing changing: the context switches
   of every thread of the process (/proc/PID/task/*/status), the target being zero;
-- `GET /api/v1/status` over the daemon's Unix socket, p50/p99, while all N policies replicate a
-  burst of --burst files each (fsreplica only: lsyncd has no API);
+- `GET /api/v1/status` over the daemon's Unix socket, p50/p99/max, one request every
+  --status-interval ms on a thread of its own from the start of a burst of --burst files in each
+  of the N sources until every file is at its destination, with the number of requests answered
+  (fsreplica only: lsyncd has no API);
 - lag of a single save while the others are busy: a file written in policy 0's source while the
   other N-1 take a burst, until it is at its destination, p50/p99 over --samples saves.
 
@@ -296,6 +299,62 @@ def single_save_lag(
     return lags
 
 
+def status_during_burst(
+    replicator: Fsreplica, sources: list[Path], args: argparse.Namespace
+) -> dict[str, float]:
+    """`GET /api/v1/status` every --status-interval ms while all policies replicate a burst.
+
+    The prober runs on its own thread at a steady pace (a request that takes longer delays the
+    next, never skips it), from the start of the burst until the daemon has nothing pending, so
+    the percentiles cover the whole time the policies are busy, over a few hundred requests.
+    """
+    times: list[float] = []
+    failed = 0
+    done = threading.Event()
+
+    def probe() -> None:
+        nonlocal failed
+        interval = args.status_interval / 1000
+        due = time.perf_counter()
+        while not done.is_set():
+            t = replicator.status()
+            if t is None:
+                failed += 1
+            else:
+                times.append(t)
+            due = max(due + interval, time.perf_counter())
+            done.wait(max(0.0, due - time.perf_counter()))
+
+    prober = threading.Thread(target=probe)
+    started = time.perf_counter()
+    prober.start()
+    try:
+        burst(sources, args.burst, "status")
+        end = time.monotonic() + LIVE_TIMEOUT
+        while not all(_count(dst / "burst-status") >= args.burst for dst in replicator.dests):
+            if time.monotonic() > end:
+                raise TimeoutError("the burst at every destination")
+            time.sleep(0.1)  # a listing of 20 directories, not a busy loop beside the daemon
+    finally:
+        done.set()
+        prober.join()
+    return {
+        "status_p50_ms": pct(times, 0.5) * 1000,
+        "status_p99_ms": pct(times, 0.99) * 1000,
+        "status_max_ms": max(times) * 1000,
+        "status_requests": len(times),
+        "status_failed": failed,
+        "burst_s": time.perf_counter() - started,
+    }
+
+
+def _count(directory: Path) -> int:
+    try:
+        return sum(1 for name in os.listdir(directory) if name.endswith(".dat"))
+    except FileNotFoundError:
+        return 0
+
+
 def run_one(
     kind: str, work: Path, sources: list[Path], args: argparse.Namespace
 ) -> dict[str, float]:
@@ -312,17 +371,7 @@ def run_one(
         out["idle_cpu_s"] = cpu
         out["idle_wakeups"] = wakeups
         if isinstance(replicator, Fsreplica) and replicator.status() is not None:
-            times: list[float] = []
-            writer = threading.Thread(target=burst, args=(sources, args.burst, "status"))
-            writer.start()
-            while writer.is_alive() or len(times) < 20:
-                t = replicator.status()
-                if t is not None:
-                    times.append(t)
-            writer.join()
-            out["status_p50_ms"] = pct(times, 0.5) * 1000
-            out["status_p99_ms"] = pct(times, 0.99) * 1000
-            out["status_requests"] = len(times)
+            out.update(status_during_burst(replicator, sources, args))
         lags = single_save_lag(
             sources[0],
             replicator.dests[0],
@@ -346,6 +395,9 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument(
+        "--status-interval", type=float, default=15.0, help="ms between /status probes"
+    )
     parser.add_argument("--json", help="write the figures to this file too")
     parser.add_argument("--workdir", help="where the trees go (default: a temporary directory)")
     parser.add_argument("--no-lsyncd", action="store_true", help="fsreplica alone")
