@@ -12,7 +12,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn
 
+from fsreplica.destinations import ObjectInfo, SourceFile
 from fsreplica.destinations.memory import MemoryDestination
+from fsreplica.errors import DestinationError
 from servers import motoserver
 
 DEADLINE = 20.0
@@ -160,4 +162,18 @@ def broken_destination(url: str) -> MemoryDestination:
 
     destination = MemoryDestination.from_url("memory://")
     destination.put = put  # type: ignore[method-assign,assignment]
+    return destination
+
+
+def refusing_destination(url: str) -> MemoryDestination:
+    """A destination (`refusing://`) that refuses every key starting with "bad" (for good)."""
+    destination = MemoryDestination.from_url("memory://")
+    put = destination.put
+
+    def refusing_put(key: str, source: SourceFile) -> ObjectInfo:
+        if key.startswith("bad"):
+            raise DestinationError("put", destination.url, "access denied")
+        return put(key, source)
+
+    destination.put = refusing_put  # type: ignore[method-assign]
     return destination

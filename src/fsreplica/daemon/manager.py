@@ -50,12 +50,28 @@ JOBS_KEPT = 1000
 
 
 def watch_limit() -> int | None:
-    """The system's limit on inotify watches per user, or None where unknown."""
+    """The system's limit on inotify watches per user, or None where unknown.
+
+    Read at most every `WATCH_LIMIT_AGE` seconds: a status call that opens a file waits for the
+    GIL after each system call, behind every busy worker of every policy.
+    """
+    global _watch_limit  # one value for the process
+    read_at, limit = _watch_limit
+    now = time.monotonic()
+    if now - read_at < WATCH_LIMIT_AGE:
+        return limit
     try:
         with open("/proc/sys/fs/inotify/max_user_watches", encoding="ascii") as file:
-            return int(file.read())
+            limit = int(file.read())
     except (OSError, ValueError):
-        return None
+        limit = None
+    _watch_limit = (now, limit)
+    return limit
+
+
+WATCH_LIMIT_AGE = 5.0
+"""Seconds the inotify watch limit read by `watch_limit()` is reused."""
+_watch_limit: tuple[float, int | None] = (float("-inf"), None)
 
 
 class Manager:

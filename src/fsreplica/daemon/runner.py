@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import threading
 import time
 from typing import Any
@@ -21,6 +20,7 @@ from fsreplica.daemon.control import EventKind, Failure, Policy, PolicyState, Po
 from fsreplica.daemon.eventlog import EventLog
 from fsreplica.daemon.lease import Lease
 from fsreplica.daemon.standby import RETRY_OPEN, Leases, acquire
+from fsreplica.daemon.summary import StateSummary
 from fsreplica.daemon.watchhub import HubRegistry
 from fsreplica.destinations import features_of, open_destination, parse_location
 from fsreplica.errors import (
@@ -38,8 +38,6 @@ CATCHING_UP = 1000
 """Pending changes above which a live policy is "catching-up"."""
 S3_RETRY_TIMEOUT = 4.0
 """How long an S3 request is retried before the replicator sees it fail (as `replicate`)."""
-SLOW_FIELDS_AGE = 1.0
-"""Seconds the fields read from the state file (failures, refusal) are reused by `status()`."""
 FAILING_SHOWN = 5
 """Failing paths listed in a status."""
 
@@ -51,6 +49,8 @@ _EVENT_KINDS: dict[ChangeKind, EventKind] = {
     "refused": "refused",
     "reconciled": "reconciled",
 }
+_DONE = frozenset({"put", "delete", "rename", "failed", "refused"})
+"""Changes after which the worker reads the state's summary again (once a second)."""
 _STATE_CHANGES: dict[ChangeKind, PolicyState] = {
     "destination-down": "destination-down",
     "destination-up": "live",
@@ -114,7 +114,7 @@ class PolicyRunner:
         self._files = self._bytes = self._deletes = 0
         self._last_reconcile: float | None = None
         self._last_result: str | None = None
-        self._slow: tuple[float, int, tuple[Failure, ...], str | None] | None = None
+        self._summary = StateSummary(shown=FAILING_SHOWN)
         self._thread = threading.Thread(
             target=self._main, name=f"fsreplica-policy-{policy.id}", daemon=True
         )
@@ -295,6 +295,7 @@ class PolicyRunner:
             if self._lease_lost is not None:
                 return False  # lost before it could start: stand by again
             self._replicator = replicator
+        self._summary.refresh(replicator.state, wait=True, older_than=0)  # a previous run's
         self._set("reconciling")
         try:
             replicator.run(on_ready=self._ready)
@@ -332,6 +333,9 @@ class PolicyRunner:
     def _observe(self, change: Change) -> None:
         policy = self.policy.id
         kind = change.kind
+        replicator = self._replicator
+        if kind in _DONE and replicator is not None:
+            self._summary.refresh(replicator.state)
         if kind in _STATE_CHANGES:
             state = _STATE_CHANGES[kind]
             detail = f"{state}: {change.detail}" if change.detail else state
@@ -349,6 +353,8 @@ class PolicyRunner:
                 if self._live:
                     self._last_reconcile = change.time
                     self._last_result = change.detail
+            if replicator is not None:  # it settled failures no change tells of
+                self._summary.refresh(replicator.state, wait=True, older_than=0)
         self._events.emit(
             _EVENT_KINDS[kind],
             policy=policy,
@@ -398,7 +404,13 @@ class PolicyRunner:
             pending = replicator.pending
             up = replicator.destination_up
             overflows = replicator.overflows
-            failures, failing, refused, lag = self._slow_fields(replicator, pending)
+            summary = self._summary.get(replicator.state)
+            failures, refused = summary.failures, summary.refused
+            failing = tuple(Failure(path=f.key, op=f.op, reason=f.reason) for f in summary.failing)
+            if pending and summary.oldest_pending is not None:
+                # As old as the summary (a second while workers finish changes): the oldest
+                # change may have been done since, so the lag shown may be that much too long.
+                lag = max(0.0, self._clock() - summary.oldest_pending)
             if phase not in ("failed",):
                 if replicator.waiting_for_source:
                     phase, detail = "source-gone", f"{self.policy.source}: waiting for it"
@@ -428,30 +440,3 @@ class PolicyRunner:
             destination_up=up,
             overflows=overflows,
         )
-
-    def _slow_fields(
-        self, replicator: Replicator, pending: int
-    ) -> tuple[int, tuple[Failure, ...], str | None, float]:
-        """Failures, the refusal and the lag, read from the state at most once a second."""
-        now = time.monotonic()
-        slow = self._slow
-        if slow is None or now - slow[0] > SLOW_FIELDS_AGE:
-            try:
-                found = replicator.state.failures()
-                refused = replicator.state.get_meta("deletes_refused") or None
-            except (sqlite3.Error, ValueError):  # closed meanwhile: the policy is stopping
-                return 0, (), None, 0.0
-            failing = tuple(
-                Failure(path=f.key, op=f.op, reason=f.reason) for f in found[:FAILING_SHOWN]
-            )
-            slow = (now, len(found), failing, refused)
-            self._slow = slow
-        lag = 0.0
-        if pending:
-            try:
-                oldest = replicator.journal.pending(limit=1)
-            except (sqlite3.Error, ValueError):
-                oldest = []
-            if oldest:
-                lag = max(0.0, self._clock() - oldest[0].time)
-        return slow[1], slow[2], slow[3], lag

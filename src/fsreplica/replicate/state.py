@@ -143,6 +143,23 @@ class Failure:
     last_seen: float
 
 
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a status shows of a state (see `State.summary`).
+
+    Attributes:
+        failures: How many keys are failing.
+        failing: The oldest of them.
+        refused: Why live deletes are refused until a reconcile settles it, or None.
+        oldest_pending: When the oldest unacknowledged journal entry was seen, or None.
+    """
+
+    failures: int
+    failing: tuple[Failure, ...]
+    refused: str | None
+    oldest_pending: float | None
+
+
 def default_state_path(source: str, destination: str) -> Path:
     """Return `$XDG_STATE_HOME/fsreplica/<hash of SRC and DEST>.db`.
 
@@ -421,6 +438,39 @@ class State:
         return [
             Failure(from_sql(key), op, from_sql(reason), *rest) for key, op, reason, *rest in rows
         ]
+
+    def summary(self, *, shown: int, wait: bool = True) -> Summary:
+        """What a status shows, in one hold of the lock: failures, refusal, oldest change.
+
+        Args:
+            shown: How many of the oldest failures to return.
+            wait: False: raise instead of waiting while a writer holds the lock (a daemon's
+                status answers with what it read before rather than wait for a commit).
+
+        Raises:
+            TimeoutError: `wait` is False and the lock is held.
+        """
+        if not self.lock.acquire(blocking=wait):
+            raise TimeoutError(f"{self.path}: being written")
+        try:
+            db = self.db
+            count = db.execute("SELECT count(*) FROM failures").fetchone()[0]
+            rows = db.execute(
+                "SELECT * FROM failures ORDER BY first_seen, key LIMIT ?", (shown,)
+            ).fetchall()
+            refused = db.execute("SELECT value FROM meta WHERE name = 'deletes_refused'").fetchone()
+            oldest = db.execute("SELECT time FROM journal ORDER BY seq LIMIT 1").fetchone()
+        finally:
+            self.lock.release()
+        return Summary(
+            failures=int(count),
+            failing=tuple(
+                Failure(from_sql(key), op, from_sql(reason), *rest)
+                for key, op, reason, *rest in rows
+            ),
+            refused=from_sql(refused[0]) if refused and refused[0] else None,
+            oldest_pending=None if oldest is None else float(oldest[0]),
+        )
 
     def close(self) -> None:
         """Checkpoint and close; idempotent."""
