@@ -252,6 +252,21 @@ class TestNoLeak:
         assert not [name for name in names if name.endswith(".part")]
 
 
+class TestCopyBuffer:
+    """A worker's copy buffer fits the files it copies: small while they are small."""
+
+    def test_small_then_large_then_small(self, tmp_path: Path) -> None:
+        sizes = {"a": 10, "b": 3 * 1024 * 1024 + 5, "c": 70_000, "d": 0}
+        with LocalDestination(tmp_path / "dest") as dest:
+            for key, size in sizes.items():
+                data = os.urandom(size)
+                (tmp_path / key).write_bytes(data)
+                put(dest, key, tmp_path / key)
+                assert (tmp_path / "dest" / key).read_bytes() == data
+                if key == "a":
+                    assert len(dest._buffers.buffer) < 1024 * 1024  # a small file, a small buffer
+
+
 class TestOpenDestination:
     """URL scheme registry."""
 
