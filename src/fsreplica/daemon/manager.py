@@ -36,6 +36,7 @@ from fsreplica.daemon.eventlog import EventLog
 from fsreplica.daemon.lease import LeaseKeeper, default_owner
 from fsreplica.daemon.runner import PolicyRunner
 from fsreplica.daemon.standby import Leases
+from fsreplica.daemon.summary import SummaryReader
 from fsreplica.daemon.watchhub import HubRegistry, watcher_config
 from fsreplica.errors import (
     ConfigError,
@@ -104,6 +105,7 @@ class Manager:
         self._lock = threading.Lock()  # the structures above, held briefly
         self._changing = threading.RLock()  # one change at a time: file, then runners
         self._hubs = HubRegistry(logger=self.log)  # one watcher per source
+        self._summaries = SummaryReader()  # reads what status finds stale, off its path
         self._leases = Leases(
             owner=default_owner(self.path),
             ttl=self._config.settings.lease_ttl,
@@ -149,6 +151,7 @@ class Manager:
             self._stop(runners)
             self._hubs.close()
             self._leases.keeper.close()
+            self._summaries.close()
             for thread in self._job_threads:
                 thread.join()
             self._job_threads.clear()
@@ -161,7 +164,13 @@ class Manager:
         self.close()
 
     def _start(self, policy: Policy) -> None:
-        runner = PolicyRunner(policy, events=self._events_log, hubs=self._hubs, leases=self._leases)
+        runner = PolicyRunner(
+            policy,
+            events=self._events_log,
+            hubs=self._hubs,
+            leases=self._leases,
+            reader=self._summaries,
+        )
         with self._lock:
             self._runners[policy.id] = runner
         runner.start()

@@ -20,7 +20,7 @@ from fsreplica.daemon.control import EventKind, Failure, Policy, PolicyState, Po
 from fsreplica.daemon.eventlog import EventLog
 from fsreplica.daemon.lease import Lease
 from fsreplica.daemon.standby import RETRY_OPEN, Leases, acquire
-from fsreplica.daemon.summary import StateSummary
+from fsreplica.daemon.summary import StateSummary, SummaryReader
 from fsreplica.daemon.watchhub import HubRegistry
 from fsreplica.destinations import features_of, open_destination, parse_location
 from fsreplica.errors import (
@@ -83,6 +83,7 @@ class PolicyRunner:
         hubs: The daemon's shared watchers, by source (None: a watcher of its own).
         leases: The daemon's lease settings and keeper: a destination with conditional writes
             is written only while this daemon holds its lease (None: no lease).
+        reader: The daemon's reader of stale status figures (None: status reads them).
         clock: Wall clock.
     """
 
@@ -93,6 +94,7 @@ class PolicyRunner:
         events: EventLog,
         hubs: HubRegistry | None = None,
         leases: Leases | None = None,
+        reader: SummaryReader | None = None,
         clock: Any = time.time,
     ) -> None:
         self.policy = policy
@@ -114,7 +116,7 @@ class PolicyRunner:
         self._files = self._bytes = self._deletes = 0
         self._last_reconcile: float | None = None
         self._last_result: str | None = None
-        self._summary = StateSummary(shown=FAILING_SHOWN)
+        self._summary = StateSummary(shown=FAILING_SHOWN, reader=reader)
         self._thread = threading.Thread(
             target=self._main, name=f"fsreplica-policy-{policy.id}", daemon=True
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from fsreplica.daemon.summary import FRESH, STALE, StateSummary
+from fsreplica.daemon.summary import FRESH, STALE, StateSummary, SummaryReader
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.state import State
 
@@ -24,6 +25,14 @@ class Clock:
 def state(tmp_path: Path) -> Iterator[State]:
     with State(tmp_path / "state.db") as state:
         yield state
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` until it holds, or fail after 20 s."""
+    end = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        time.sleep(0.01)
 
 
 def fail(state: State, key: str, reason: str = "access denied") -> None:
@@ -115,3 +124,37 @@ class TestStateSummary:
 
     def test_no_state_yet(self) -> None:
         assert StateSummary(shown=5).get(None).failures == 0
+
+
+class TestSummaryReader:
+    """A stale summary is read by the reader's thread, not by the status call."""
+
+    def test_stale_summary_read_by_the_reader(self, state: State) -> None:
+        clock = Clock()
+        reader = SummaryReader()
+        try:
+            summary = StateSummary(shown=5, reader=reader, clock=clock)
+            assert summary.get(state).failures == 0  # asked; answered with what it has
+            fail(state, "a")
+            clock.now += STALE
+            wait_for(lambda: summary.get(state).failures == 1, "the reader's read")
+        finally:
+            reader.close()
+
+    def test_a_held_state_is_asked_again_later(self, state: State) -> None:
+        clock = Clock()
+        reader = SummaryReader()
+        try:
+            summary = StateSummary(shown=5, reader=reader, clock=clock)
+            fail(state, "a")
+            with state.lock:
+                assert summary.get(state).failures == 0  # the reader gives up meanwhile
+            wait_for(lambda: summary.get(state).failures == 1, "the reader's read")
+        finally:
+            reader.close()
+
+    def test_closed_reader_ignores_requests(self, state: State) -> None:
+        reader = SummaryReader()
+        reader.close()
+        reader.close()
+        assert StateSummary(shown=5, reader=reader).get(state).failures == 0
