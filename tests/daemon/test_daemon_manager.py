@@ -137,6 +137,23 @@ class TestChanges:
             manager.job("j999")
 
 
+class TestDefaults:
+    """What a policy gets when its table leaves a field out."""
+
+    def test_transfers_follow_the_destination(
+        self, manager: Manager, tmp_path: Path, sources: list[Path]
+    ) -> None:
+        wait_live(manager, "one", "two")
+        engine = manager._runners["one"]._replicator._engine  # type: ignore[union-attr]
+        assert len(engine._threads) == 2  # replicate's default to a local directory
+        manager.update_policy("two", {"transfers": 3})
+        wait_live(manager, "two")
+        engine = manager._runners["two"]._replicator._engine  # type: ignore[union-attr]
+        assert len(engine._threads) == 3
+        assert "transfers = 3" in (tmp_path / "config.toml").read_text()
+        assert "transfers =" not in (tmp_path / "config.toml").read_text().split("# two is")[0]
+
+
 class TestTrouble:
     """A policy in trouble says so in its status and never stalls the others."""
 

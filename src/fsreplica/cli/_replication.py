@@ -14,7 +14,12 @@ from fsreplica.destinations import Destination, open_destination, parse_location
 from fsreplica.destinations.memory import MemoryDestination
 from fsreplica.errors import FsreplicaError
 from fsreplica.replicate import Replicator
-from fsreplica.replicate.engine import DEFAULT_TRANSFERS, LOCAL_SYNC_TRANSFERS, LOCAL_TRANSFERS
+from fsreplica.replicate.engine import (
+    DEFAULT_TRANSFERS,
+    LOCAL_SYNC_TRANSFERS,
+    LOCAL_TRANSFERS,
+    default_transfers,
+)
 from fsreplica.replicate.reconcile import check_overlap
 
 
@@ -47,11 +52,7 @@ def transfers_for(asked: int | None, *, local: bool, live: bool) -> int:
         local: The destination is a local directory.
         live: For `replicate` (else a one-shot `sync`).
     """
-    if asked is not None:
-        return asked
-    if not local:
-        return DEFAULT_TRANSFERS
-    return LOCAL_TRANSFERS if live else LOCAL_SYNC_TRANSFERS
+    return asked if asked is not None else default_transfers(local=local, live=live)
 
 
 def add_replication(parser: argparse.ArgumentParser) -> None:

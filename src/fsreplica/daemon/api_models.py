@@ -36,7 +36,7 @@ _TYPES: dict[str, Any] = {
     "scan_interval": PositiveSeconds,
     "exclude": list[str],
     "debounce": Seconds,
-    "transfers": Annotated[int, Field(ge=1)],
+    "transfers": Annotated[int, Field(ge=1)] | None,
     "delete": bool,
     "max_delete": Annotated[int, Field(ge=-1)] | None,
     "links": bool,

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
-from fsreplica.replicate.engine import DEFAULT_TRANSFERS
 
 DEFAULT_POLICY_SCAN_INTERVAL = 3600.0
 """Seconds between full reconciles of a policy that sets no `scan_interval`."""
@@ -68,7 +67,8 @@ class Policy:
         scan_interval: Seconds between full reconciles (the safety net).
         exclude: Glob patterns ignored on top of the defaults.
         debounce: Coalescing window of the watcher, in seconds.
-        transfers: Parallel copies.
+        transfers: Parallel copies; None: the destination's default, as for `replicate` (2 to
+            a local directory, 4 to object storage).
         delete: Propagate deletions.
         max_delete: Deletions a reconcile may do (None: the default guard; -1: no limit).
         links: Copy symlinks as symlinks (local destinations).
@@ -89,7 +89,7 @@ class Policy:
     scan_interval: float = DEFAULT_POLICY_SCAN_INTERVAL
     exclude: tuple[str, ...] = ()
     debounce: float = DEFAULT_DEBOUNCE_DELAY
-    transfers: int = DEFAULT_TRANSFERS
+    transfers: int | None = None
     delete: bool = True
     max_delete: int | None = None
     links: bool = False

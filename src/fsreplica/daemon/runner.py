@@ -31,6 +31,7 @@ from fsreplica.errors import (
     RootLost,
 )
 from fsreplica.replicate import Replicator, SyncReport
+from fsreplica.replicate.engine import default_transfers
 from fsreplica.replicate.observe import Change, ChangeKind
 from fsreplica.replicate.reconcile import check_overlap
 
@@ -252,7 +253,8 @@ class PolicyRunner:
                 policy.source,
                 destination,
                 state=policy.state,
-                transfers=policy.transfers,
+                transfers=policy.transfers
+                or default_transfers(local=location.path is not None, live=True),
                 debounce=policy.debounce,
                 exclude=policy.exclude,
                 delete=policy.delete,

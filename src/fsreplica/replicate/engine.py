@@ -36,6 +36,18 @@ DEFAULT_MAX_BATCH = 64
 """Most tasks a worker takes at once when the apply function handles batches."""
 
 
+def default_transfers(*, local: bool, live: bool) -> int:
+    """Parallel copies when none are asked for.
+
+    Args:
+        local: The destination is a local directory.
+        live: Replicating live (`replicate`, a daemon's policy), else a one-shot sync.
+    """
+    if not local:
+        return DEFAULT_TRANSFERS
+    return LOCAL_TRANSFERS if live else LOCAL_SYNC_TRANSFERS
+
+
 class Mode(StrEnum):
     """What a task asks of the applier, by how much it trusts the state."""
 
