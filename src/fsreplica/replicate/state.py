@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from fsreplica._oserrors import cause_of
@@ -435,9 +435,7 @@ class State:
         """Return every recorded failure, oldest first."""
         with self.lock:
             rows = self.db.execute("SELECT * FROM failures ORDER BY first_seen, key").fetchall()
-        return [
-            Failure(from_sql(key), op, from_sql(reason), *rest) for key, op, reason, *rest in rows
-        ]
+        return [_failure(row) for row in rows]
 
     def summary(self, *, shown: int, wait: bool = True) -> Summary:
         """What a status shows, in one hold of the lock: failures, refusal, oldest change.
@@ -464,10 +462,7 @@ class State:
             self.lock.release()
         return Summary(
             failures=int(count),
-            failing=tuple(
-                Failure(from_sql(key), op, from_sql(reason), *rest)
-                for key, op, reason, *rest in rows
-            ),
+            failing=tuple(_failure(row) for row in rows),
             refused=from_sql(refused[0]) if refused and refused[0] else None,
             oldest_pending=None if oldest is None else float(oldest[0]),
         )
@@ -493,3 +488,9 @@ class State:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _failure(row: tuple[Any, ...]) -> Failure:
+    """A row of the failures table as a `Failure`."""
+    key, op, reason, *rest = row
+    return Failure(from_sql(key), op, from_sql(reason), *rest)
