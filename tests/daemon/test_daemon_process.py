@@ -19,6 +19,7 @@ from daemon_helpers import (
     tree,
     wait_for,
 )
+from tests.threadsignal import other_threads, signal_thread
 
 from servers import motoserver
 
@@ -68,6 +69,23 @@ class TestStartAndStop:
             f"API on {tmp_path}/xdg/runtime/fsreplica/fsreplica.sock"
         ]
         assert "Traceback" not in daemon.output()
+
+    def test_signals_received_by_a_worker_thread_are_heard(self, tmp_path: Path) -> None:
+        # The kernel may hand a signal sent to the daemon to any of its threads (it did, while
+        # the main thread blocked signals); the main thread, asleep until told to stop, must
+        # still hear of it: SIGHUP reloads, SIGTERM stops with exit 0.
+        src = tmp_path / "src"
+        src.mkdir()
+        config = tmp_path / "config.toml"
+        config.write_text(policy_table("one", src, tmp_path / "dst"))
+        with DaemonProcess(tmp_path, config, env=daemon_environ(tmp_path)) as daemon:
+            daemon.wait_started()
+            pid = daemon.proc.pid
+            signal_thread(pid, other_threads(pid)[-1], signal.SIGHUP)
+            wait_for(lambda: "reloaded" in daemon.output(), "the reload line")
+            signal_thread(pid, other_threads(pid)[0], signal.SIGTERM)
+            assert daemon.proc.wait(DEADLINE) == 0
+        assert f"fsreplica: reloaded {config}: no change" in daemon.output().splitlines()
 
     def test_missing_config_says_how_to_create_one(self, tmp_path: Path) -> None:
         env = daemon_environ(tmp_path)

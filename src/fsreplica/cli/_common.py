@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from fsreplica import filters
 from fsreplica._names import one_line
 from fsreplica._oserrors import cause_of
+from fsreplica.cli import _signals
 from fsreplica.config import DEFAULT_DEBOUNCE_DELAY
 from fsreplica.errors import InternalError
 from fsreplica.filters import DEFAULT_IGNORE
@@ -192,17 +193,15 @@ def on_termination(callback: Callable[[], None]) -> Callable[[], int | None]:
         A function that tells which signal arrived, if one did (a command that was interrupted
         before it finished exits 128 + that number, as shells report it).
 
-    The handler itself only starts a thread: Python runs signal handlers in the main thread
-    between two bytecodes, possibly while that thread holds a lock the callback needs (the
-    event channel's, the replicator's), and calling it there would deadlock. The thread is not a
-    daemon, so the interpreter waits for it before exiting. Only from the main thread.
+    The signal is acted on by the relay's thread (see `_signals`), which starts the callback in
+    a thread of its own: the callback may take long (finishing in-flight copies) and a second
+    signal must still be heard meanwhile. The thread is not a daemon, so the interpreter waits
+    for it before exiting. Only from the main thread.
     """
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
     fired = threading.Event()
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int) -> None:
         if fired.is_set():
             # The user insists: leave without cleaning up (the journal is durable).
             os.write(2, b"fsreplica: interrupted again, exiting now\n")
@@ -211,6 +210,7 @@ def on_termination(callback: Callable[[], None]) -> Callable[[], int | None]:
         received.append(signum)
         threading.Thread(target=callback, name="fsreplica-stop").start()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if not _signals.handle(signum, handler):
+            return lambda: None
     return lambda: received[0] if received else None

@@ -8,9 +8,9 @@ import os
 import queue
 import signal
 import sys
-import threading
 from typing import Any
 
+from fsreplica.cli import _signals
 from fsreplica.cli._common import EXIT_OK, EXIT_USAGE, add_common_options, exit_epilog
 from fsreplica.cli._common import on_termination as _on_termination
 from fsreplica.cli._replication import fail
@@ -140,17 +140,11 @@ def run(args: argparse.Namespace) -> int:
         fail(exc)
         return EXIT_USAGE
     wake: queue.SimpleQueue[str] = queue.SimpleQueue()
-
-    def later(message: str) -> None:
-        # From a thread, never in the signal handler (it may run while the main thread holds
-        # the queue's lock).
-        threading.Thread(target=wake.put, args=(message,), name="fsreplica-signal").start()
-
     services = _Services()
     notifier = SystemdNotifier(manager)
     with manager:
         _on_termination(lambda: wake.put("stop"))
-        signal.signal(signal.SIGHUP, lambda signum, frame: later("reload"))
+        _signals.handle(signal.SIGHUP, lambda signum: wake.put("reload"))
         # Listen first: a daemon refused its socket (another one answers there) must not have
         # started replicating, nor taken a destination's lease.
         try:

@@ -94,6 +94,7 @@ class RunningDaemon:
             "XDG_STATE_HOME": str(root / "state"),
             "XDG_CONFIG_HOME": str(root / "xdg-config"),
             "XDG_RUNTIME_DIR": str(run),
+            "PYTHONFAULTHANDLER": "1",  # a daemon that hangs shows its threads (see stop)
         }
         self.err_path = root / "daemon.err"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -135,8 +136,14 @@ class RunningDaemon:
                 try:
                     proc.wait(timeout=DEADLINE)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                    # SIGABRT: faulthandler (PYTHONFAULTHANDLER) writes every thread's stack
+                    # to stderr, which the failure shows.
+                    proc.send_signal(signal.SIGABRT)
+                    try:
+                        proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
                     raise AssertionError(f"the daemon did not stop: {self.stderr()}") from None
         return proc.returncode
 

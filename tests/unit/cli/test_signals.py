@@ -8,8 +8,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from tests.threadsignal import signal_thread
 
 from fsreplica.cli._common import on_termination
 
@@ -82,3 +84,64 @@ def test_a_second_signal_exits_at_once() -> None:
             proc.wait()
     assert proc.returncode == 128 + signal.SIGINT
     assert err == "fsreplica: interrupted again, exiting now\n"
+
+
+ASLEEP = """
+import sys, threading
+from fsreplica.cli._common import on_termination
+stopped = threading.Event()
+on_termination(stopped.set)
+other = threading.Thread(target=threading.Event().wait, daemon=True)
+other.start()
+print(other.native_id, flush=True)
+stopped.wait()  # no timeout: the main thread runs no bytecode until it is woken
+print("stopped", flush=True)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_received_by_another_thread_is_heard(sig: signal.Signals) -> None:
+    # The kernel may hand a signal sent to the process to any thread (it did, to a daemon's
+    # worker, while the main thread blocked signals); Python would run the handler only when the
+    # main thread next runs bytecode, and a main thread asleep never does.
+    with subprocess.Popen(
+        [sys.executable, "-c", ASLEEP], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            tid = int(proc.stdout.readline())
+            signal_thread(proc.pid, tid, sig)
+            out, err = proc.communicate(timeout=WAIT)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (0, "stopped\n", "")
+
+
+def test_the_relay_keeps_the_wakeup_fd(tmp_path: Path) -> None:
+    # Another handler's wakeup fd (an event loop's) replaced it: registering again takes it back.
+    script = tmp_path / "child.py"
+    script.write_text(
+        "import os, signal, threading\n"
+        "from fsreplica.cli._common import on_termination\n"
+        "on_termination(lambda: None)\n"
+        "r, w = os.pipe(); os.set_blocking(w, False)\n"
+        "signal.set_wakeup_fd(w)\n"
+        "stopped = threading.Event()\n"
+        "on_termination(stopped.set)\n"
+        "other = threading.Thread(target=threading.Event().wait, daemon=True)\n"
+        "other.start()\n"
+        "print(other.native_id, flush=True)\n"
+        "stopped.wait()\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            signal_thread(proc.pid, int(proc.stdout.readline()), signal.SIGTERM)
+            proc.communicate(timeout=WAIT)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
