@@ -137,6 +137,36 @@ class TestChanges:
             manager.job("j999")
 
 
+def fds_on(directory: Path) -> int:
+    """File descriptors of this process open on `directory`."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(directory)
+        except OSError:
+            continue
+    return count
+
+
+class TestResources:
+    """What a policy opened is closed when it stops."""
+
+    def test_a_stopped_policy_closes_its_destination(
+        self, manager: Manager, tmp_path: Path
+    ) -> None:
+        wait_live(manager, "one", "two")
+        assert fds_on(tmp_path / "dst0") == 1  # the local destination's root
+        manager.update_policy("one", {"enabled": False})
+        wait_for(lambda: state_of(manager, "one").state == "disabled", "one disabled")
+        assert fds_on(tmp_path / "dst0") == 0
+        manager.update_policy("one", {"enabled": True})
+        wait_live(manager, "one")
+        manager.update_policy("one", {"enabled": False})
+        wait_for(lambda: state_of(manager, "one").state == "disabled", "one disabled again")
+        assert fds_on(tmp_path / "dst0") == 0
+        assert fds_on(tmp_path / "dst1") == 1
+
+
 class TestDefaults:
     """What a policy gets when its table leaves a field out."""
 

@@ -166,9 +166,14 @@ class PolicyRunner:
                 replicator = self._open()
                 if replicator is None:
                     continue
-                with replicator:
-                    if self._run(replicator):
-                        return
+                # The replicator was given the destination, so it leaves it open: close it here
+                # (its connections, its root's fd), or each restart of the policy leaks one.
+                try:
+                    with replicator:
+                        if self._run(replicator):
+                            return
+                finally:
+                    replicator.destination.close()
         except BaseException as exc:  # a bug here: this policy fails, never the daemon
             error = InternalError(threading.current_thread().name, exc)
             self.log.error("%s", error, exc_info=exc)
