@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PERF_PARTS = ("watcher", "sustained", "small", "small_ext4", "replication")
+PERF_PARTS = ("watcher", "sustained", "sustained_rgw", "small", "small_ext4", "replication")
 """The parts perf_bench.py runs, in its order."""
 
 OTHER_PARTS = ("daemon", "polling", "crypt", "s3", "azure", "gcs", "restore")
@@ -22,6 +22,7 @@ OTHER_PARTS = ("daemon", "polling", "crypt", "s3", "azure", "gcs", "restore")
 SCRIPTS = {
     "watcher": "watcher_bench.py",
     "sustained": "sustained_bench.py",
+    "sustained_rgw": "sustained_bench.py",
     "small": "smallfiles_bench.py",
     "small_ext4": "smallfiles_bench.py",
     "replication": "replication_bench.py",
@@ -227,8 +228,16 @@ def _single(data: Any, path: Path) -> list[Part] | None:
     if isinstance(data.get("sustained"), list):
         rows = data["sustained"]
         first, last = (rows[0], rows[-1]) if rows else ({}, {})
+        name = "sustained_rgw" if data.get("dest") == "rgw" else "sustained"
         return [
-            Part("sustained", data, path, load_after=last.get("loadavg") or first.get("loadavg"))
+            Part(
+                name,
+                data,
+                path,
+                command=_drop_json(data.get("command")),
+                load_before=data.get("loadavg_before"),
+                load_after=last.get("loadavg") or first.get("loadavg"),
+            )
         ]
     if isinstance(data.get("sizes"), dict):
         name = "small_ext4" if data.get("fs") == "ext4" else "small"

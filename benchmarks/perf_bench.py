@@ -7,6 +7,8 @@ Runs, each in its own process (and each tool in a fresh process inside it):
 - `watcher`: watcher_bench.py (latency, bursts, paced writers at 100/1,000/10,000 files/s,
   ready time, overflow, idle) against watchfiles, watchdog, inotifywait and the naive floor;
 - `sustained`: sustained_bench.py (`replicate` under a steady writer: 250, 2,500, 25,000 files/s);
+  `sustained_rgw`: the same at 250 files/s to a single-node Ceph RGW it starts (`--dest rgw`),
+  skipped with its one-line reason where Ceph is not installed;
 - `small`: smallfiles_bench.py (one-shot sync, no-change re-sync and `replicate` start-up on
   10k and 100k small files, 1M with --million) against rsync and rclone, on tmpfs; `small_ext4`:
   the same on ext4 (/var/tmp); with --million the watcher part also times ready on a 1M-file
@@ -57,6 +59,14 @@ def parts(quick: bool, million: bool) -> dict[str, list[str]]:
                 "--seconds",
                 "10",
             ],
+            "sustained_rgw": [
+                py,
+                str(HERE / "sustained_bench.py"),
+                "--dest",
+                "rgw",
+                "--seconds",
+                "10",
+            ],
             "small": [py, str(HERE / "smallfiles_bench.py"), "--sizes", "10000", "--repeat", "1"],
             "small_ext4": [
                 py,
@@ -85,6 +95,7 @@ def parts(quick: bool, million: bool) -> dict[str, list[str]]:
     return {
         "watcher": [py, str(HERE / "watcher_bench.py"), *(["--million"] if million else [])],
         "sustained": [py, str(HERE / "sustained_bench.py")],
+        "sustained_rgw": [py, str(HERE / "sustained_bench.py"), "--dest", "rgw"],
         "small": [py, str(HERE / "smallfiles_bench.py"), "--sizes", sizes],
         "small_ext4": [py, str(HERE / "smallfiles_bench.py"), "--fs", "ext4", "--sizes", sizes],
         "replication": [py, str(HERE / "replication_bench.py")],
@@ -119,6 +130,12 @@ def main() -> None:
         },
     }
     for name, cmd in chosen.items():
+        reason = skipped(name)
+        if reason:
+            print(f"=== {name}: skipped: {reason}", flush=True)
+            report[name] = {"command": cmd[1:], "figures": None, "error": f"skipped: {reason}"}
+            out_path.write_text(json.dumps(report, indent=1))
+            continue
         print(f"=== {name}: {' '.join(cmd[1:])}  (load {os.getloadavg()[0]:.2f})", flush=True)
         with tempfile.NamedTemporaryFile(suffix=".json") as part:
             before = os.getloadavg()
@@ -141,6 +158,15 @@ def main() -> None:
     print(f"figures written to {out_path}")
     print("pictures and the results section of docs/benchmarks.md (needs matplotlib):")
     print(f"  python3 benchmarks/plot.py {_shown(out_path)}")
+
+
+def skipped(name: str) -> str | None:
+    """Why part `name` cannot run on this machine (one line), or None."""
+    if name == "sustained_rgw":
+        import _sustained_rgw  # noqa: PLC0415  (beside this script)
+
+        return _sustained_rgw.unavailable()
+    return None
 
 
 def _shown(path: Path) -> str:

@@ -3,9 +3,10 @@
 Usage: python3 benchmarks/plot.py RESULTS.json [MORE.json ...]
        [--img-dir docs/img/bench] [--doc docs/benchmarks.md] [--no-doc]
 
-Reads perf_bench.py's combined file (benchmarks/results/perf-*.json: watcher, sustained, small,
-small_ext4, replication) and the --json files of daemon_bench.py, polling_bench.py, crypt_bench.py,
-s3_bench.py, azure_bench.py, gcs_bench.py and restore_bench.py, in any order. Writes one PNG per
+Reads perf_bench.py's combined file (benchmarks/results/perf-*.json: watcher, sustained,
+sustained_rgw, small, small_ext4, replication) and the --json files of sustained_bench.py,
+daemon_bench.py, polling_bench.py, crypt_bench.py, s3_bench.py, azure_bench.py, gcs_bench.py and
+restore_bench.py, in any order. Writes one PNG per
 plot into --img-dir, each naming the machine, the load average and the commit of its run, and
 rewrites the part of --doc between the marker lines `<!-- results:begin -->` and
 `<!-- results:end -->`: the machine, the load during each part, the commands that reproduce
@@ -33,6 +34,7 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 TITLES = {
     "watcher": "Watcher (watcher_bench.py)",
     "sustained": "replicate under a sustained writer (sustained_bench.py)",
+    "sustained_rgw": "replicate to Ceph RGW, sustained writer (sustained_bench.py --dest rgw)",
     "small": "Small files at scale on tmpfs (smallfiles_bench.py)",
     "small_ext4": "Small files at scale on ext4 (smallfiles_bench.py --fs ext4)",
     "replication": "Replication to a local DEST (replication_bench.py)",

@@ -2,7 +2,8 @@
 
 `perf-quick.json` is that run's combined file with fewer rows (the watcher's latency rounds and
 some summary rows, every other part whole), in the shape perf_bench.py writes; `s3-quick.json`
-is `s3_bench.py --json` from a small run against Ceph RGW, with four of its rows.
+is `s3_bench.py --json` from a small run against Ceph RGW, with four of its rows;
+`sustained-rgw-quick.json` is `sustained_bench.py --dest rgw --seconds 10 --json` as written.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ ROOT = Path(__file__).resolve().parents[3]
 PLOT = ROOT / "benchmarks" / "plot.py"
 FIXTURE = Path(__file__).with_name("perf-quick.json")
 S3_FIXTURE = Path(__file__).with_name("s3-quick.json")
+RGW_FIXTURE = Path(__file__).with_name("sustained-rgw-quick.json")
+RGW_ROW = (
+    "| 250 | 250 | 250 (1.00x) | 0 | 0.00280 s | 0.0257 s | -0.000540 s | 724 µs | "
+    "59.3 -> 62.8 MiB | 1 | 2,340 µs | met |"
+)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # The prose names the markers too, as docs/benchmarks.md does: only whole lines count.
@@ -71,7 +77,7 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         json.dumps({**json.loads(FIXTURE.read_text())["small"]["figures"], "fs": "ext4"})
     )
 
-    result = _run(FIXTURE, S3_FIXTURE, broken, ext4, "--img-dir", img, "--doc", doc)
+    result = _run(FIXTURE, S3_FIXTURE, RGW_FIXTURE, broken, ext4, "--img-dir", img, "--doc", doc)
 
     assert result.returncode == 0, result.stderr
     expected = [
@@ -118,8 +124,16 @@ def test_plots_and_results_section(tmp_path: Path) -> None:
         in (section)
     )
 
+    # The sustained writer to Ceph RGW: its own table, its 2 s lag target, the gateway's figures,
+    # and the command that made it; the local rows keep their 1 s target.
+    assert "#### replicate to Ceph RGW, sustained writer (sustained_bench.py --dest rgw)" in section
+    assert "`python3 benchmarks/sustained_bench.py --dest rgw --seconds 10`" in section
+    assert "| requests/file | server CPU/file | target: keeps up, p99 <= 2 s," in section
+    assert RGW_ROW in section
+    assert "| RSS | target: keeps up, p99 <= 1 s, converged <= 1 s |" in section
+
     # Run again: the same section, nothing else touched.
-    again = _run(FIXTURE, S3_FIXTURE, broken, ext4, "--img-dir", img, "--doc", doc)
+    again = _run(FIXTURE, S3_FIXTURE, RGW_FIXTURE, broken, ext4, "--img-dir", img, "--doc", doc)
     assert again.returncode == 0, again.stderr
     assert doc.read_text() == text
 
