@@ -15,7 +15,15 @@ EXTENSIONS = (
             ["src/fsreplica/watch/_scan.c"],
             optional=True,
             extra_compile_args=["-O2"],
-        )
+        ),
+        # A local destination's listing (os.scandir in src/fsreplica/destinations/_listdir.py
+        # without it).
+        Extension(
+            "fsreplica.destinations._lsdir",
+            ["src/fsreplica/destinations/_lsdir.c"],
+            optional=True,
+            extra_compile_args=["-O2"],
+        ),
     ]
 )
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from fsreplica._oserrors import OSErrorKind, cause_of, classify_oserror
-from fsreplica.destinations import _local_conditional
+from fsreplica.destinations import _listdir, _local_conditional
 from fsreplica.destinations._base import LEASE_KEY, ObjectInfo, check_key
 from fsreplica.destinations._local_copy import (
     WRITEBACK_STEP,
@@ -439,11 +439,15 @@ class LocalDestination:
         """
         fd = self._open_file(key, op="stat")
         try:
-            return self._info(key, os.fstat(fd), fd)
+            return self._stat_info(key, fd)
         finally:
             os.close(fd)
 
-    def _info(self, key: str, st: os.stat_result, target: int | str) -> ObjectInfo:
+    def _stat_info(self, key: str, fd: int) -> ObjectInfo:
+        st = os.fstat(fd)
+        return self._info(key, st.st_size, st.st_mtime_ns, st.st_mode, fd)
+
+    def _info(self, key: str, size: int, mtime_ns: int, mode: int, target: int | str) -> ObjectInfo:
         sha256 = None
         if self._xattrs:
             try:
@@ -454,9 +458,9 @@ class LocalDestination:
             except OSError:
                 raw = b""
             value, _, rest = raw.decode("ascii", "replace").partition(":")
-            if rest == f"{st.st_size}:{st.st_mtime_ns}":
+            if rest == f"{size}:{mtime_ns}":
                 sha256 = value
-        return ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777, sha256)
+        return ObjectInfo(key, size, mtime_ns, mode & 0o7777, sha256)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         """Yield every regular file under the root whose key starts with `prefix`.
@@ -551,46 +555,43 @@ class LocalDestination:
         """
         found: _Found = []
         try:
-            with os.scandir(fd) as it:
-                entries = list(it)
+            listed = _listdir.entries(fd)
         except OSError as exc:
             raise _error("list", self._where(rel) if rel else self.root, exc) from exc
-        for entry in entries:
-            name = entry.name
+        for name, mode, size, mtime_ns in listed:
             key = f"{rel}/{name}" if rel else name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if key.startswith(prefix) or prefix.startswith(key + "/"):
-                        found.append((name + "/", key, None))
-                    continue
-                if name[0] == "." and is_temp(name):
-                    with self._lock:
-                        self._temps.add(key)
-                    continue
-                if name == LEASE_KEY and not rel:
-                    continue  # the lease: not an object (see `put_if`)
-                if not key.startswith(prefix):
-                    continue
-                if entry.is_symlink():
-                    if links:
-                        st = entry.stat(follow_symlinks=False)
-                        target = os.readlink(name, dir_fd=fd)
-                        link = ObjectInfo(key, st.st_size, st.st_mtime_ns, None, None, target)
-                        found.append((name, key, link))
-                    continue
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
+            if mode < 0:  # its lstat failed: size is the errno
+                raise _error("list", self._where(key), OSError(size, os.strerror(size)))
+            if stat.S_ISDIR(mode):
+                if key.startswith(prefix) or prefix.startswith(key + "/"):
+                    found.append((name + "/", key, None))
                 continue
-            except OSError as exc:
-                raise _error("list", self._where(key), exc) from exc
+            if name[0] == "." and is_temp(name):
+                with self._lock:
+                    self._temps.add(key)
+                continue
+            if name == LEASE_KEY and not rel:
+                continue  # the lease: not an object (see `put_if`)
+            if not key.startswith(prefix):
+                continue
+            if stat.S_ISLNK(mode):
+                if links:
+                    try:
+                        target = os.readlink(name, dir_fd=fd)
+                    except FileNotFoundError:
+                        continue
+                    except OSError as exc:
+                        raise _error("list", self._where(key), exc) from exc
+                    found.append((name, key, ObjectInfo(key, size, mtime_ns, None, None, target)))
+                continue
+            if not stat.S_ISREG(mode):
+                continue
             if hashes:
                 # getxattr has no dir_fd: name the file through the open directory, which
                 # works at any depth.
-                info = self._info(key, st, f"/proc/self/fd/{fd}/{name}")
+                info = self._info(key, size, mtime_ns, mode, f"/proc/self/fd/{fd}/{name}")
             else:
-                info = ObjectInfo(key, st.st_size, st.st_mtime_ns, st.st_mode & 0o7777)
+                info = ObjectInfo(key, size, mtime_ns, mode & 0o7777)
             found.append((name, key, info))
         return found
 
@@ -733,7 +734,7 @@ class LocalDestination:
                 os.fchmod(fd, mode)
             os.utime(fd, ns=(mtime_ns, mtime_ns))
             self._set_hash(fd, before.sha256, before.size, mtime_ns)
-            return self._info(key, os.fstat(fd), fd)
+            return self._stat_info(key, fd)
         except OSError as exc:
             raise _error("set_metadata", self._where(key), exc) from exc
         finally:

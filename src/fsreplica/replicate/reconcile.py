@@ -9,6 +9,7 @@ source, chooses the destination's listing, and logs what a reconcile found.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -44,6 +45,10 @@ class SourceTree:
     excluded: int = 0
 
 
+_ROOT = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_BELOW = _ROOT | os.O_NOFOLLOW
+
+
 def scan_source(
     root: str,
     rules: IgnoreRules,
@@ -76,14 +81,30 @@ def scan_source(
     def entries(rel: str) -> list[tuple[str, os.DirEntry[str] | None]]:
         """The entries of directory `rel` in key order, by key (None for a directory)."""
         try:
-            with os.scandir(os.path.join(root, rel) if rel else root) as it:
-                found = list(it)
+            # Below the root, never through a symlink that replaced a directory.
+            fd = os.open(os.path.join(root, rel), _BELOW) if rel else os.open(root, _ROOT)
+            try:
+                with os.scandir(fd) as it:
+                    found = list(it)
+            except BaseException:
+                os.close(fd)
+                raise
         except OSError as exc:
             if not rel:
                 raise ReconcileError(root, cause_of(exc)) from exc
-            if not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+            if not isinstance(exc, (FileNotFoundError, NotADirectoryError)) and (
+                exc.errno != errno.ELOOP
+            ):
                 unreadable.append((rel, cause_of(exc)))
-            return []  # else removed (or replaced by a file) since its parent was listed
+            return []  # else removed (or replaced) since its parent was listed
+        try:
+            return _named(rel, found)
+        finally:
+            os.close(fd)
+
+    def _named(
+        rel: str, found: list[os.DirEntry[str]]
+    ) -> list[tuple[str, os.DirEntry[str] | None]]:
         named: list[tuple[str, str, os.DirEntry[str] | None]] = []
         for entry in found:
             name = entry.name
@@ -97,6 +118,9 @@ def scan_source(
                 if entry.is_dir(follow_symlinks=False):
                     named.append((name + "/", key, None))
                     continue
+                # Now, through the open directory (fstatat: one name to resolve, not the whole
+                # path); the entry keeps the result for the walk below.
+                entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
             except OSError as exc:

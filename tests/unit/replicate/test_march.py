@@ -246,6 +246,40 @@ class TestSides:
         assert sorted(walked) == sorted(names)
         assert walked == sorted(walked, key=os.fsencode)
 
+    def test_a_directory_swapped_for_a_symlink_mid_walk_is_not_followed(
+        self, tmp_path: Path
+    ) -> None:
+        # The root is listed first and `b/` opened only when the walk reaches it: replaced by a
+        # symlink in between, it must not lead the walk out of the source.
+        src, outside = tmp_path / "src", tmp_path / "outside"
+        (src / "b").mkdir(parents=True)
+        (src / "a.txt").write_text("a")
+        (src / "b" / "x.txt").write_text("x")
+        (src / "c.txt").write_text("c")
+        outside.mkdir()
+        (outside / "secret.txt").write_text("never replicated")
+        tree = SourceTree()
+        walk = scan_source(str(src), NO_RULES, tree=tree)
+        assert next(walk)[0] == "a.txt"
+        (src / "b" / "x.txt").unlink()
+        (src / "b").rmdir()
+        (src / "b").symlink_to(outside)
+        assert [key for key, _ in walk] == ["c.txt"]
+        assert tree.unreadable == []  # gone as a directory, not an error
+
+    def test_stats_come_from_the_walk(self, tmp_path: Path) -> None:
+        (tmp_path / "d").mkdir()
+        for name in ("a", "d/b"):
+            (tmp_path / name).write_bytes(b"12345")
+        walked = dict(scan_source(str(tmp_path), NO_RULES, tree=SourceTree()))
+        for key, st in walked.items():
+            assert isinstance(st, os.stat_result)
+            assert (st.st_ino, st.st_size, st.st_mtime_ns) == (
+                os.lstat(tmp_path / key).st_ino,
+                5,
+                os.lstat(tmp_path / key).st_mtime_ns,
+            )
+
     def test_state_records_in_key_order_page_by_page(self, tmp_path: Path) -> None:
         keys = [*TestOrder.NAMES, *(f"k{i}" for i in range(25))]
         random.Random(3).shuffle(keys)

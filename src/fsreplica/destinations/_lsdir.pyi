@@ -1,0 +1,3 @@
+"""Type stub of the optional C extension (see _lsdir.c)."""
+
+def entries(dir_fd: int, /) -> list[tuple[str, int, int, int]]: ...
