@@ -68,6 +68,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("burst", "overflows", "kernel queue overflows", worst=True, ratio=False),
     Metric("paced", "lost", "paths lost (worst round)", target=0, worst=True, ratio=False),
     Metric("paced", "paths_per_cpu_s", "paths / CPU s", lower_is_better=False),
+    Metric("paced", "switches_per_path", "context switches / path"),
     Metric("paced", "write_s", "writer busy s (same for all)", ratio=False),
     Metric("race", "lost", "paths lost (worst round)", target=0, worst=True, ratio=False),
     Metric("race", "late", "paths only at stop() (worst)", worst=True, ratio=False),

@@ -147,6 +147,7 @@ def _write_and_count(spec: Spec, kind: str, keys: list[str], rate: float = 0.0) 
     sink, adapter = _started(spec, Tuning())
     try:
         cpu_before = adapter.cpu_seconds()
+        switches_before = adapter.wakeups()
         started = time.perf_counter()
         writer.go()
         end = wait_quiet(
@@ -158,6 +159,7 @@ def _write_and_count(spec: Spec, kind: str, keys: list[str], rate: float = 0.0) 
             grace=0.3,
             timeout=30 + len(keys) / (min(rate, 2000) if rate else 2000),
         )
+        switches = adapter.wakeups() - switches_before  # before stop() ends the threads
         write_s = writer.wait()
         overflows = adapter.overflows()
         lost = sink.lost(keys)  # now: what a tool hands over only when stopped is too late
@@ -170,6 +172,7 @@ def _write_and_count(spec: Spec, kind: str, keys: list[str], rate: float = 0.0) 
         "late": lost - sink.lost(keys),
         "paths_per_cpu_s": (len(keys) - lost) / cpu,
         "cpu_s": cpu,
+        "switches_per_path": switches / max(len(keys) - lost, 1),
         "wall_s": end.last_event - started,
         "write_s": write_s,
         "events": sink.events,

@@ -32,6 +32,7 @@ from fsreplica.watch._inotify_tree import WatchTree
 from fsreplica.watch._output import Output
 from fsreplica.watch._overflow import Rescan
 from fsreplica.watch._owner import Owner
+from fsreplica.watch._pace import Pace, queue_limit
 from fsreplica.watch._tree import DirNode, Root
 from fsreplica.watch.stats import WatcherStats
 
@@ -84,6 +85,9 @@ class InotifyBackend:
             delay=config.debounce_delay, quiet=config.write_quiet
         )
         self._fd = sys_.inotify_init()
+        # Read once: the kernel fixes an instance's queue limit when the instance is made.
+        self._pace = Pace(debounce=config.debounce_delay, queue=queue_limit())
+        self._changes = 0  # complete changes recorded: the rate `_pace` follows
         self._wake = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self._poll = select.poll()  # without the C extension (see _wait)
         self._poll.register(self._fd, select.POLLIN)
@@ -176,19 +180,27 @@ class InotifyBackend:
         deb = self._deb
         owner = self._owner
         channel = self._channel
+        pace = self._pace
+        stats = self.stats
         while not owner.stopping:
             timeout = -1
+            events = self._events
             if self._bufs:
                 timeout = 0  # events already read are waiting to be handled
             else:
-                deadline = deb.next_deadline()
+                # Pacing, the events wait in the kernel for the tick: debounce deadlines that
+                # fall due before it are released with its read, at the same wake-up.
+                deadline = pace.tick_at or deb.next_deadline()
+                if pace.tick_at:
+                    events = 0
                 if deadline is not None:
                     wait_ms = max(0.0, (deadline - time.monotonic()) * 1000.0)
                     timeout = int(wait_ms) + (wait_ms % 1 > 0)
             # The consumers are woken only now, as this thread lets the GIL go (see _wait).
             bell, ring = channel.take_ring()
-            ready = self._wait(timeout, bell, ring)
+            ready = self._wait(timeout, bell, ring, events)
             readable = bool(ready & 1)
+            tick = pace.tick_at and time.monotonic() >= pace.tick_at
             if ready & 2:
                 try:
                     os.eventfd_read(self._wake)
@@ -199,7 +211,13 @@ class InotifyBackend:
                 owner.run(commands, after=self._flush)
             if owner.stopping:
                 break
-            if readable or self._bufs:
+            if tick:
+                self._streak = 0
+                stats.paced_reads += 1
+                self._read_available()
+                self._last_read = now = time.monotonic()
+                pace.after_tick(now, self._changes, stats.events_read)
+            elif readable or self._bufs:
                 if self._bufs:
                     pass  # events read ahead are waiting: nothing gathered
                 elif ready & 4:
@@ -208,14 +226,17 @@ class InotifyBackend:
                     self._streak = 0
                 self._last_read = time.monotonic()
                 self._read_available()
+                if not pace.tick_at:
+                    pace.after_read(time.monotonic(), self._changes, stats.events_read)
             for rel in deb.pop_due(time.monotonic()):
                 self._release(rel)
             self._flush(defer=True)
 
-    def _wait(self, timeout: int, bell: int, ring: int) -> int:
+    def _wait(self, timeout: int, bell: int, ring: int, events: int) -> int:
         """Wake `ring` consumers on the eventfd `bell`, then sleep in poll() for `timeout` ms.
 
-        A negative `timeout` waits for as long as it takes.
+        A negative `timeout` waits for as long as it takes. `events` is what to poll the
+        inotify fd for: 0 sleeps on the wake-up fd alone (reads paused, or pacing).
 
         Returns 1 | 2 for the inotify fd | the wake-up eventfd ready, | 4 when the inotify fd
         woke it within _BURST_GAP of the last read: then, in a burst, it lingers _LINGER_MS
@@ -224,16 +245,18 @@ class InotifyBackend:
         this thread on its way to poll(): two context switches more per hand-off. The C
         extension does it all with the GIL released, in one call.
         """
-        burst_until = 0.0 if self._bufs else self._last_read + _BURST_GAP
+        burst_until = 0.0 if self._bufs or not events else self._last_read + _BURST_GAP
         linger = _LINGER_MS if self._streak + 1 >= _BURST_TURNS else 0
         if _c_wait is not None:
-            return _c_wait(
-                self._fd, self._events, self._wake, timeout, bell, ring, burst_until, linger
-            )
+            # Left out of the poll set (fd -1), not polled for 0: a polled inotify fd wakes its
+            # poller in the kernel at every event, whatever it was polled for.
+            fd = self._fd if events else -1
+            return _c_wait(fd, events, self._wake, timeout, bell, ring, burst_until, linger)
         if ring:
             os.eventfd_write(bell, ring)
         ready = 0
-        for rfd, _ in self._poll.poll(timeout if timeout >= 0 else None):
+        poller = self._poll if events else self._linger
+        for rfd, _ in poller.poll(timeout if timeout >= 0 else None):
             ready |= 1 if rfd == self._fd else 2
         if ready == 1 and time.monotonic() < burst_until:
             ready |= 4
@@ -243,6 +266,8 @@ class InotifyBackend:
 
     def _shutdown(self) -> None:
         try:
+            if self._pace.tick_at:
+                self._drain_kernel()  # left there for the next tick
             while self._bufs:  # events already read are delivered too
                 self._handle(*self._bufs.popleft())
         except Exception:  # still release and close everything below
@@ -397,6 +422,7 @@ class InotifyBackend:
         `regular` says the caller has just seen a regular file there (a directory scan), which
         spares the release its own lstat.
         """
+        self._changes += 1
         rel = self._deb.complete(key, now=now, wall=wall, moved_from=moved_from)
         if rel is None:
             return

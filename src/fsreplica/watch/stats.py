@@ -17,6 +17,8 @@ class WatcherStats:
         rescan_changes: Changes found by rescans.
         errors: Errors reported to the consumer.
         backlog: Events released but waiting for the consumer to make room.
+        paced_reads: Reads made at a tick under a steady trickle of changes, rather than at
+            each event (inotify; see `WatcherConfig.debounce_delay`).
     """
 
     roots: int = 0
@@ -26,3 +28,4 @@ class WatcherStats:
     rescan_changes: int = 0
     errors: int = 0
     backlog: int = 0
+    paced_reads: int = 0
