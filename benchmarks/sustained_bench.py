@@ -313,39 +313,15 @@ def run_rate(
 def start_profiler(profile: Path, pid: int, label: str, seconds: float) -> subprocess.Popen[bytes]:
     """py-spy (or perf with PROFILER=perf) on `pid` for `seconds`, into `profile`."""
     profile.mkdir(parents=True, exist_ok=True)
-    tool = (
-        [
-            "perf",
-            "record",
-            "-g",
-            "-F",
-            "499",
-            "-o",
-            str(profile / f"perf-{label}.data"),
-            "-p",
-            str(pid),
-            "--",
-            "sleep",
-            str(int(seconds)),
-        ]
-        if os.environ.get("PROFILER") == "perf"
-        else [
-            "py-spy",
-            "record",
-            *os.environ.get("SPY_ARGS", "--native").split(),
-            "-r",
-            "200",
-            "-p",
-            str(pid),
-            "-f",
-            "raw",
-            "-o",
-            str(profile / f"replicate-{label}.txt"),
-            "-d",
-            str(int(seconds)),
-            "--nonblocking",
-        ]
-    )
+    if os.environ.get("PROFILER") == "perf":
+        tool = ["perf", "record", "-g", "-F", "499", "-o", str(profile / f"perf-{label}.data")]
+        tool += ["-p", str(pid), "--", "sleep", str(int(seconds))]
+    else:
+        spy_args = os.environ.get("SPY_ARGS", "--native").split()
+        tool = ["py-spy", "record", *spy_args, "-r", "200", "-p", str(pid), "-f", "raw"]
+        tool += ["-o", str(profile / f"replicate-{label}.txt"), "-d", str(int(seconds))]
+        # py-spy refuses --native with --nonblocking: native stacks need the process stopped.
+        tool += [] if "--native" in spy_args else ["--nonblocking"]
     return subprocess.Popen(tool, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
