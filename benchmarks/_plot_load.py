@@ -237,6 +237,8 @@ def _single(data: Any, path: Path) -> list[Part] | None:
                 command=_drop_json(data.get("command")),
                 load_before=data.get("loadavg_before"),
                 load_after=last.get("loadavg") or first.get("loadavg"),
+                machine=str(data.get("machine") or ""),
+                commit=str(data.get("commit") or ""),
             )
         ]
     if isinstance(data.get("sizes"), dict):

@@ -46,6 +46,7 @@ from typing import Any, Protocol
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _bench_meta
 from _inotify_floor import IN_CLOSE_WRITE, IN_MOVED_TO, NaiveInotify
 
 FSREPLICA = [sys.executable, "-m", "fsreplica"]
@@ -431,6 +432,8 @@ def main() -> None:
                 "dest": args.dest,
                 "command": [os.path.abspath(sys.argv[0]), *sys.argv[1:]],
                 "loadavg_before": load_before,
+                "commit": _bench_meta.commit(),
+                "machine": _bench_meta.machine(),
             }
             Path(args.json).write_text(json.dumps(figures, indent=1))
     finally:
