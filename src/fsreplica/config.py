@@ -34,8 +34,9 @@ class WatcherConfig:
         debounce_delay: Seconds; the first change of a path is delivered at once, later changes
             inside the window are coalesced and the final state is delivered when it closes.
             Under a steady flow of at least 80 changes a second, the inotify backend reads and
-            delivers in batches every half window (at most 50 ms; none below a 40 ms window),
-            so each change waits up to that long but costs a fraction of the CPU.
+            delivers in batches, one every 40 ms to one window (at most 100 ms; a window under
+            40 ms never batches): each change then waits up to that long, and costs a fraction
+            of the CPU it costs read at once.
         event_buffer: How many events may wait for the consumer; beyond it the watcher coalesces
             per path (memory grows with distinct paths, not events).
         logger: Where the watcher logs; default `logging.getLogger("fsreplica")`.

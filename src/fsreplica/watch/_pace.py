@@ -7,20 +7,24 @@ times what handling the file does. Under such a trickle the owner stops polling 
 and reads what the kernel queued once per tick, so one wake-up of each thread serves every file
 of the tick; the debounce deadlines that fall due are released at the same wake-up.
 
-The tick is at most half the debounce window (a watcher with debounce 0 never paces), and pacing
-starts only at a rate no single save or isolated change reaches, so the latency of an isolated
-change is unchanged. It stops as soon as a tick finds the rate fallen, or finds the kernel
-queue filling faster than a tick can safely leave it (a burst: the burst handling takes over).
+A tick lasts as long as TICK_CHANGES changes take to gather at the current rate, between MIN_TICK
+and the debounce window (at most MAX_TICK): the same bound the debouncer already puts on a path's
+later changes; a watcher with debounce 0 never paces. Pacing starts only at a rate no single save
+or isolated change reaches, so the latency of an isolated change is unchanged. It stops as soon
+as a tick finds the rate fallen, or finds the kernel queue filling faster than a tick can safely
+leave it (a burst: the burst handling takes over).
 """
 
 from __future__ import annotations
 
 from fsreplica.watch import _inotify_sys as sys_
 
-MAX_TICK = 0.05
-"""Seconds between reads while pacing, at most (the default debounce of 0.1 s gives this)."""
-MIN_TICK = 0.02
-"""A debounce window too short for a tick at least this long disables pacing."""
+MAX_TICK = 0.1
+"""Seconds between reads while pacing, at most (and never more than the debounce window)."""
+MIN_TICK = 0.04
+"""Seconds between reads while pacing, at least; a shorter debounce window disables pacing."""
+TICK_CHANGES = 10
+"""Changes a tick aims to gather: the wake-ups of a tick cost about what handling 10 files does."""
 WINDOW = 0.1
 """Seconds over which the rate that starts pacing is counted."""
 START_CHANGES = 8
@@ -51,8 +55,8 @@ class Pace:
     """
 
     def __init__(self, *, debounce: float, queue: int) -> None:
-        interval = min(MAX_TICK, debounce / 2)
-        self.interval = interval if interval >= MIN_TICK else 0.0
+        longest = min(MAX_TICK, debounce)
+        self.longest = longest if longest >= MIN_TICK else 0.0
         self.tick_at = 0.0
         self._cap = max(queue // 4, 1)
         self._since = 0.0
@@ -67,7 +71,7 @@ class Pace:
             changes: Complete changes recorded so far (a running count).
             events: Kernel events read so far (a running count).
         """
-        if not self.interval:
+        if not self.longest:
             return
         elapsed = now - self._since
         if elapsed >= WINDOW:
@@ -75,10 +79,11 @@ class Pace:
             return
         if changes - self._changes < START_CHANGES:
             return
+        interval = self._interval(changes - self._changes, elapsed)
         # The events a tick would leave in the kernel at this rate must fit with room to spare.
-        if (events - self._events) * self.interval > self._cap * elapsed:
+        if (events - self._events) * interval > self._cap * elapsed:
             return
-        self.tick_at = now + self.interval
+        self.tick_at = now + interval
         self._restart(now, changes, events)
 
     def after_tick(self, now: float, changes: int, events: int) -> None:
@@ -90,9 +95,16 @@ class Pace:
             events: Kernel events read so far (a running count).
         """
         elapsed = max(now - self._since, 1e-3)
-        slow = changes - self._changes < STOP_RATE * elapsed
-        self.tick_at = 0.0 if slow or events - self._events > self._cap else now + self.interval
+        count = changes - self._changes
+        if count < STOP_RATE * elapsed or events - self._events > self._cap:
+            self.tick_at = 0.0
+        else:
+            self.tick_at = now + self._interval(count, elapsed)
         self._restart(now, changes, events)
+
+    def _interval(self, count: int, elapsed: float) -> float:
+        """The tick in which TICK_CHANGES gather at `count` changes in `elapsed` seconds."""
+        return min(max(TICK_CHANGES * elapsed / count, MIN_TICK), self.longest)
 
     def _restart(self, now: float, changes: int, events: int) -> None:
         self._since = now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsreplica.watch._pace import MAX_TICK, START_CHANGES, WINDOW, Pace
+from fsreplica.watch._pace import MAX_TICK, MIN_TICK, START_CHANGES, WINDOW, Pace
 
 
 def _trickle(pace: Pace, *, rate: float, seconds: float, events_per_change: int = 3) -> float:
@@ -20,8 +20,7 @@ class TestStart:
     def test_a_steady_trickle_starts_pacing(self) -> None:
         pace = Pace(debounce=0.1, queue=16384)
         now = _trickle(pace, rate=100, seconds=1)
-        assert pace.tick_at == now + MAX_TICK
-        assert pace.interval == MAX_TICK
+        assert pace.tick_at == now + MAX_TICK  # 10 changes gather in 100 ms
 
     def test_isolated_changes_are_read_at_once(self) -> None:
         # 50 a second (one every 20 ms, as replication_bench's latency writer) never paces.
@@ -39,10 +38,18 @@ class TestStart:
         _trickle(pace, rate=1000, seconds=1)
         assert pace.tick_at == 0.0
 
-    def test_the_tick_is_half_the_window(self) -> None:
-        pace = Pace(debounce=0.06, queue=16384)
-        now = _trickle(pace, rate=1000, seconds=1)
-        assert pace.tick_at == now + 0.03
+    def test_the_tick_is_at_most_the_window(self) -> None:
+        pace = Pace(debounce=0.05, queue=16384)
+        now = _trickle(pace, rate=100, seconds=1)
+        assert pace.tick_at == now + 0.05
+
+    def test_a_faster_trickle_gets_shorter_ticks(self) -> None:
+        pace = Pace(debounce=0.1, queue=16384)
+        now = _trickle(pace, rate=200, seconds=1)
+        assert abs(pace.tick_at - (now + 0.05)) < 1e-9
+        pace = Pace(debounce=0.1, queue=16384)
+        now = _trickle(pace, rate=5000, seconds=1)
+        assert pace.tick_at == now + MIN_TICK
 
     def test_a_burst_filling_the_queue_fast_is_not_paced(self) -> None:
         # 100,000 files a second would leave 15,000 events in the kernel over one tick.
@@ -66,12 +73,12 @@ class TestTicks:
     def test_the_trickle_goes_on(self) -> None:
         pace = self._paced()
         tick = pace.tick_at
-        pace.after_tick(tick, START_CHANGES + 5, 0)
-        assert pace.tick_at == tick + MAX_TICK
+        pace.after_tick(tick, START_CHANGES + 10, 0)  # 10 more in 100 ms
+        assert abs(pace.tick_at - (tick + MAX_TICK)) < 1e-9
 
     def test_a_slow_tick_stops_pacing(self) -> None:
         pace = self._paced()
-        # One change in 50 ms: 20 a second.
+        # One change in 100 ms: 10 a second.
         pace.after_tick(pace.tick_at, START_CHANGES + 1, START_CHANGES * 3 + 3)
         assert pace.tick_at == 0.0
 
