@@ -15,6 +15,7 @@ import os
 import select
 import stat
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -57,6 +58,10 @@ _WRITTEN = sys_.IN_CREATE | sys_.IN_MODIFY
 _CLOSE = sys_.IN_CLOSE_WRITE
 _unpack_header = struct.Struct("iIII").unpack_from
 _HEADER_SIZE = sys_.HEADER_SIZE
+
+# os.fsdecode's own steps, spared its Python-level call for every name read.
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 _PUT = Operation.PUT
 _DELETE = Operation.DELETE
@@ -337,7 +342,6 @@ class InotifyBackend:
         self._tree.wall = wall = time.time()
         nodes = self._nodes
         unpack = _unpack_header
-        fsdecode = os.fsdecode
         end = len(buf)
         pos = 0
         count = 0
@@ -372,7 +376,7 @@ class InotifyBackend:
             if not length:
                 self._self_event(node, mask)
                 continue
-            name = fsdecode(buf[start:pos].rstrip(b"\0"))
+            name = buf[start:pos].rstrip(b"\0").decode(_FS_ENCODING, _FS_ERRORS)
             if self._rules.child(node.key, name):
                 continue
             if mask & sys_.IN_ISDIR:
@@ -394,7 +398,7 @@ class InotifyBackend:
         node = self._nodes.get(wd)
         if node is None:
             return
-        name = os.fsdecode(raw.rstrip(b"\0"))
+        name = raw.rstrip(b"\0").decode(_FS_ENCODING, _FS_ERRORS)
         if self._rules.child(node.key, name):
             return
         key = (node, name)
