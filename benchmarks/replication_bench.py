@@ -1,7 +1,8 @@
 """Replication benchmark: end-to-end latency, bulk sync vs rsync and rclone, convergence.
 
 Usage: python benchmarks/replication_bench.py [--files 10000] [--big 20] [--big-mib 20]
-       [--repeat 3] [--samples 200] [--poll 0.0001] [--workdir DIR] [--json FILE]
+       [--repeat 3] [--samples 200] [--poll 0.0001] [--latency-only] [--workdir DIR]
+       [--json FILE]
 
 Every figure is a median over --repeat runs (latency: p50/p99 over --samples writes).
 
@@ -190,6 +191,9 @@ def main() -> None:
     parser.add_argument(
         "--poll", type=float, default=0.0001, help="seconds between two looks at DEST (0: spin)"
     )
+    parser.add_argument(
+        "--latency-only", action="store_true", help="only the close -> bytes at DEST row"
+    )
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--json", default=None, help="write the figures to this file")
     args = parser.parse_args()
@@ -203,6 +207,10 @@ def main() -> None:
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1e3
         print(f"latency (close in SRC -> same bytes in DEST): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
         out["latency_ms"] = {"p50": p50, "p99": p99, "loadavg": os.getloadavg()}
+        if args.latency_only:
+            if args.json:
+                Path(args.json).write_text(json.dumps(out, indent=1))
+            return
 
         src = work / "src"
         make_tree(src, args.files, args.big, args.big_mib)

@@ -98,3 +98,85 @@ def test_the_change_that_met_the_fault_is_replayed_at_the_next_start(tmp_path: P
 def test_exit_status_70_is_documented() -> None:
     result = fsreplica("replicate", "--help")
     assert "70  internal error" in result.stdout
+
+
+# Holds one method of a real process forever once a file named held* is involved, so that the
+# process can be killed at that moment; the rest runs as `fsreplica replicate` does.
+HOLD = """
+import sys, threading
+import fsreplica.cli
+from {module} import {owner} as owner
+
+real = owner.{method}
+
+def held(self, *args, **kwargs):
+    if "held" in repr(args):
+        threading.Event().wait()
+    return real(self, *args, **kwargs)
+
+owner.{method} = held
+sys.exit(fsreplica.cli.main(sys.argv[1:]))
+"""
+
+
+def holding(module: str, owner: str, method: str) -> list[str]:
+    return [sys.executable, "-c", HOLD.format(module=module, owner=owner, method=method)]
+
+
+def test_killed_after_the_journal_entry_before_the_copy_the_change_is_redone(
+    tmp_path: Path,
+) -> None:
+    """The copy runs beside the journal append: killed before it, the entry brings it back."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    d = Daemon(tmp_path, src, dst, command=holding("fsreplica.replicate.apply", "Applier", "batch"))
+    try:
+        d.wait_ready()
+        (src / "held.txt").write_text("journaled, not copied")
+        wait_for(
+            lambda: "pending: 1" in fsreplica("status", "--state", d.state).stdout,
+            "the journal entry",
+        )
+        d.kill()
+    finally:
+        d.close()
+    assert not (dst / "held.txt").exists()
+    d = Daemon(tmp_path, src, dst)
+    try:
+        d.wait_ready()
+        wait_for((dst / "held.txt").exists, "the journaled change")
+        assert (dst / "held.txt").read_text() == "journaled, not copied"
+        assert d.terminate() == 0
+    finally:
+        d.close()
+    assert "pending: 0" in fsreplica("status", "--state", d.state).stdout
+
+
+def test_the_copy_does_not_wait_for_the_journal_commit_and_its_ack_does(tmp_path: Path) -> None:
+    """Killed with the entry unwritten and the copy done: nothing is recorded, the file is whole."""
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.mkdir()
+    d = Daemon(
+        tmp_path, src, dst, command=holding("fsreplica.replicate.journal", "Journal", "write")
+    )
+    try:
+        d.wait_ready()
+        (src / "held.txt").write_text("copied before its entry was written")
+        wait_for((dst / "held.txt").exists, "the copy")
+        status = fsreplica("status", "--state", d.state).stdout
+        assert "pending: 0" in status, status  # the entry is not written ...
+        d.kill()
+    finally:
+        d.close()
+    (src / "held.txt").write_text("changed while it was down")
+    d = Daemon(tmp_path, src, dst)  # ... nor the copy recorded: the reconcile copies it again
+    try:
+        d.wait_ready()
+        wait_for(
+            lambda: (dst / "held.txt").read_text() == "changed while it was down",
+            "the change made while replicate was down",
+        )
+        assert d.terminate() == 0
+    finally:
+        d.close()
+    assert fsreplica("verify", "-q", src, dst).returncode == 0

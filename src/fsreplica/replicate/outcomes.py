@@ -38,6 +38,7 @@ class Outcomes:
         gone += [task.key for task, rec, _ in done if rec is None]
         records = [rec for _, rec, _ in done if rec is not None]
         seqs = [seq for task, _, _ in done for seq in task.seqs]
+        self.journal.wait_written(seqs)
         with self.state.transaction() as db:
             if gone:
                 self.state.forget_many(db, gone)
@@ -48,6 +49,7 @@ class Outcomes:
 
     def failed(self, task: Task, op: str, reason: str) -> bool:
         """Record `task`'s key as failed and acknowledge its entries; True when newly failed."""
+        self.journal.wait_written(task.seqs)
         with self.state.transaction() as db:
             new = self.state.fail(db, task.key, op, reason)
             self.journal.ack(db, task.seqs)

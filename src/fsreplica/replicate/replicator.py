@@ -612,15 +612,21 @@ class Replicator:
                 return
 
     def _on_event(self, events: list[FileSystemEvent]) -> None:
-        """Journal the events that arrived together (one commit), then queue their tasks."""
-        seqs = self.journal.append_many(
-            [(event.key, str(event.operation), event.moved_from, event.time) for event in events]
-        )
+        """Queue the tasks of the events that arrived together, and journal them (one commit).
+
+        The copies start while the entries are committed: a task's acknowledgement waits for
+        its entry (see `Journal.reserve`), so the commit is off the path from close to DEST.
+        """
+        seqs = self.journal.reserve(len(events))
         self._engine.submit_many(
             [
                 Task(event.key, [seq], event.moved_from)
                 for event, seq in zip(events, seqs, strict=True)
             ]
+        )
+        self.journal.write(
+            seqs,
+            [(event.key, str(event.operation), event.moved_from, event.time) for event in events],
         )
 
     # -- what callers see and do (the CLI, a daemon) ------------------------------------------

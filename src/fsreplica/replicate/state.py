@@ -222,6 +222,9 @@ class State:
         self.path = os.path.abspath(os.fspath(path))
         self.lock = threading.Lock()
         self._lock_fd = -1
+        self._readonly = readonly
+        self._read_lock = threading.Lock()
+        self._read_db: sqlite3.Connection | None = None
         try:
             if readonly:
                 if not os.path.exists(self.path):
@@ -307,15 +310,33 @@ class State:
         return None if row is None else _record_of(row)
 
     def get_many(self, keys: list[str]) -> dict[str, FileRecord]:
-        """Return the records of `keys` that exist, by key, in one query."""
+        """Return the committed records of `keys` that exist, by key, in one query.
+
+        Read through a second connection (WAL lets it read beside a writer): a worker looking
+        up the records of its batch never waits for another thread's commit, such as the
+        journal append of the change it is about to copy. Never call it for a record written
+        in a transaction still open.
+        """
         if len(keys) == 1:
-            rec = self.get(keys[0])
-            return {} if rec is None else {rec.key: rec}
-        query = f"SELECT * FROM files WHERE key IN ({','.join('?' * len(keys))})"  # noqa: S608
-        with self.lock:
-            rows = self.db.execute(query, [sql_key(key) for key in keys]).fetchall()
+            query = "SELECT * FROM files WHERE key = ?"
+        else:
+            query = f"SELECT * FROM files WHERE key IN ({','.join('?' * len(keys))})"  # noqa: S608
+        with self._read_lock:
+            reader = self._reader()
+            rows = reader.execute(query, [sql_key(key) for key in keys]).fetchall()
         records = map(_record_of, rows)
         return {rec.key: rec for rec in records}
+
+    def _reader(self) -> sqlite3.Connection:
+        """The connection `get_many` reads through; called with `_read_lock` held."""
+        if self._read_db is None:
+            if self._readonly:
+                return self.db
+            self._read_db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            self._read_db.execute("PRAGMA busy_timeout=5000")
+        return self._read_db
 
     def iter_files(self, *, page: int = 1000) -> Iterator[FileRecord]:
         """Yield every record in the order of the stored keys, `page` records per query.
@@ -469,6 +490,10 @@ class State:
 
     def close(self) -> None:
         """Checkpoint and close; idempotent."""
+        with self._read_lock:
+            if self._read_db is not None:
+                self._read_db.close()
+                self._read_db = None
         with self.lock:
             db = getattr(self, "db", None)
             if db is not None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
+
+import pytest
 
 from fsreplica.replicate.journal import Journal
 from fsreplica.replicate.state import FileRecord, State
@@ -108,3 +111,50 @@ class TestJournal:
             with state.transaction() as db:
                 Journal.ack(db, seqs)
             assert [e.key for e in journal.pending()] == ["a", "e"]
+
+
+class TestReservedSeqs:
+    """Numbers handed out before their entries are written: never reused, acks wait for them."""
+
+    def test_numbers_continue_after_acked_entries_of_an_earlier_run(self, tmp_path: Path) -> None:
+        with State(tmp_path / "s.db") as state:
+            seqs = Journal(state).append_many([("a", "put", None, 0.0), ("b", "put", None, 0.0)])
+            with state.transaction() as db:
+                Journal.ack(db, seqs)  # the table is empty again: AUTOINCREMENT remembers
+        with State(tmp_path / "s.db") as state:
+            journal = Journal(state)
+            assert journal.reserve(2) == [seqs[-1] + 1, seqs[-1] + 2]
+            assert journal.append("c", "put") == seqs[-1] + 3
+
+    def test_an_ack_waits_until_the_entry_is_written(self, tmp_path: Path) -> None:
+        with State(tmp_path / "s.db") as state:
+            journal = Journal(state)
+            [seq] = journal.reserve(1)
+            journal.wait_written([seq + 100])  # not reserved: returns at once
+            acked = threading.Event()
+
+            def ack() -> None:
+                journal.wait_written([seq])
+                with state.transaction() as db:
+                    Journal.ack(db, [seq])
+                acked.set()
+
+            thread = threading.Thread(target=ack)
+            thread.start()
+            try:
+                assert not acked.wait(0.2)  # no entry to ack yet: it waits
+                journal.write([seq], [("a", "put", None, 0.0)])
+                assert acked.wait(10)
+            finally:
+                thread.join(10)
+            assert journal.pending() == []  # acked after it was written, never before
+
+    def test_a_failed_write_releases_the_waiters(self, tmp_path: Path) -> None:
+        with State(tmp_path / "s.db") as state:
+            journal = Journal(state)
+            first, second = journal.reserve(2)
+            journal.write([first], [("a", "put", None, 0.0)])
+            with pytest.raises(sqlite3.IntegrityError):  # `first` again: the batch fails whole
+                journal.write([first, second], [("a", "put", None, 0.0), ("b", "put", None, 0.0)])
+            journal.wait_written([second])  # returns: the caller stops on the error
+            assert [e.seq for e in journal.pending()] == [first]
