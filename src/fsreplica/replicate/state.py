@@ -222,7 +222,6 @@ class State:
         self.path = os.path.abspath(os.fspath(path))
         self.lock = threading.Lock()
         self._lock_fd = -1
-        self._readonly = readonly
         self._read_lock = threading.Lock()
         self._read_db: sqlite3.Connection | None = None
         try:
@@ -256,6 +255,12 @@ class State:
             self._release_lock()
             raise StateError(self.path, cause_of(exc)) from exc
         self.db.execute("PRAGMA busy_timeout=5000")
+        if not readonly:
+            try:
+                self._open_reader()
+            except sqlite3.Error as exc:
+                self.close()
+                raise StateError(self.path, str(exc).lower()) from exc
 
     def _take_lock(self) -> None:
         fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -321,22 +326,19 @@ class State:
             query = "SELECT * FROM files WHERE key = ?"
         else:
             query = f"SELECT * FROM files WHERE key IN ({','.join('?' * len(keys))})"  # noqa: S608
-        with self._read_lock:
-            reader = self._reader()
-            rows = reader.execute(query, [sql_key(key) for key in keys]).fetchall()
+        db, lock = (
+            (self.db, self.lock) if self._read_db is None else (self._read_db, self._read_lock)
+        )
+        with lock:
+            rows = db.execute(query, [sql_key(key) for key in keys]).fetchall()
         records = map(_record_of, rows)
         return {rec.key: rec for rec in records}
 
-    def _reader(self) -> sqlite3.Connection:
-        """The connection `get_many` reads through; called with `_read_lock` held."""
-        if self._read_db is None:
-            if self._readonly:
-                return self.db
-            self._read_db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False
-            )
-            self._read_db.execute("PRAGMA busy_timeout=5000")
-        return self._read_db
+    def _open_reader(self) -> None:
+        """Open the second connection now, files and all: a batch must not need a descriptor."""
+        self._read_db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._read_db.execute("PRAGMA busy_timeout=5000")
+        self._read_db.execute("SELECT count(*) FROM meta").fetchone()  # opens the -wal and -shm
 
     def iter_files(self, *, page: int = 1000) -> Iterator[FileRecord]:
         """Yield every record in the order of the stored keys, `page` records per query.
