@@ -40,8 +40,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from _wait import wait_until
 
 FSREPLICA = [sys.executable, "-m", "fsreplica"]
 LIVE_TIMEOUT = 1800.0
@@ -122,14 +123,6 @@ def idle(pid: int, seconds: float) -> tuple[float, int]:
     cpu, sw = cpu_seconds(pid), switches(pid)
     time.sleep(seconds)
     return cpu_seconds(pid) - cpu, switches(pid) - sw
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise TimeoutError(what)
-        time.sleep(0.002)
 
 
 # -- the two replicators ---------------------------------------------------------------------

@@ -26,13 +26,13 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _bench_meta import commit, machine
+from _wait import wait_until
 
 from fsreplica import Replicator
 
@@ -81,12 +81,17 @@ def measure(files: int, dirs: int, base: str, top: int) -> dict[str, Any]:
         tracemalloc.start(5)
         before = tracemalloc.take_snapshot()
         _write(src, files, dirs, b"x" * 1500)
-        _converge(dst, lambda root: _count(root) >= files)
+        wait_until(lambda: _count(dst) >= files, DEADLINE, "the new files at DEST", poll=0.2)
         gc.collect()
         after = tracemalloc.take_snapshot()
         # The same files again, with new bytes: what a change (not a new file) costs.
         _write(src, files, dirs, b"y" * 1600)
-        _converge(dst, lambda root: _count(root, size=1600) >= files)
+        wait_until(
+            lambda: _count(dst, size=1600) >= files,
+            DEADLINE,
+            "the rewritten files at DEST",
+            poll=0.2,
+        )
         gc.collect()
         rewritten = tracemalloc.take_snapshot()
         tracemalloc.stop()
@@ -120,14 +125,6 @@ def _write(src: str, files: int, dirs: int, payload: bytes) -> None:
             f.write(payload)
         if i % BURST == BURST - 1:
             time.sleep(0.5)
-
-
-def _converge(dst: str, done: Callable[[str], bool]) -> None:
-    end = time.monotonic() + DEADLINE
-    while not done(dst):
-        if time.monotonic() > end:
-            raise RuntimeError("DEST did not converge")
-        time.sleep(0.2)
 
 
 def main() -> int:
