@@ -65,7 +65,8 @@ def _short(filename: str) -> str:
 
 
 def measure(files: int, dirs: int, base: str, top: int) -> dict[str, Any]:
-    """Run the replicator, write `files` new files, return the heap growth by site."""
+    """Run the replicator, write `files` new files, then rewrite them; return the heap growth
+    per new file (by site) and per change."""
     src, dst = os.path.join(base, "src"), os.path.join(base, "dst")
     os.mkdir(src)
     for d in range(dirs):
